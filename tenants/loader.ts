@@ -1,0 +1,156 @@
+// Reads a directory of tenant files and validates each file, then the set.
+// One error anywhere means no tenant at all is returned: nothing is ever
+// deployed from a half-valid set.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { isMap, isScalar, LineCounter, parseDocument, type Document } from "yaml";
+import type { z } from "zod";
+import { serverNameOf, TenantSchema, type Tenant } from "./schema";
+
+/** One problem in one tenant file. */
+export interface TenantFileProblem {
+    /** The file, as given (relative to the working directory when the directory was). */
+    file: string;
+    /** Dotted field path, e.g. `access.domain`; empty for the whole file. */
+    field: string;
+    /** 1-based line in the file, where the YAML parser knows it. */
+    line?: number;
+    message: string;
+}
+
+export function formatProblem(p: TenantFileProblem): string {
+    const where = p.line !== undefined ? `${p.file}:${p.line}` : p.file;
+    return p.field ? `${where}: ${p.field}: ${p.message}` : `${where}: ${p.message}`;
+}
+
+/** Thrown when any tenant file, or the set as a whole, is invalid. */
+export class TenantSetError extends Error {
+    constructor(readonly problems: TenantFileProblem[]) {
+        super(`${problems.length} problem${problems.length === 1 ? "" : "s"} in the tenant files; nothing was loaded:\n${problems.map((p) => `  ${formatProblem(p)}`).join("\n")}`);
+        this.name = "TenantSetError";
+    }
+}
+
+/** A validated tenant and the file it came from. */
+export interface LoadedTenant {
+    file: string;
+    tenant: Tenant;
+}
+
+const TENANT_FILE = /\.ya?ml$/;
+
+/** Tenant files in a directory, sorted by name so every run sees the same order. */
+export function tenantFilesIn(dir: string): string[] {
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+        throw new TenantSetError([{ file: dir, field: "", message: "is not a directory of tenant files" }]);
+    }
+    return fs
+        .readdirSync(dir)
+        .filter((f) => TENANT_FILE.test(f))
+        .sort()
+        .map((f) => path.join(dir, f));
+}
+
+function lineOf(doc: Document, counter: LineCounter, fieldPath: PropertyKey[]): number | undefined {
+    // Walk down as far as the document has the path: a missing field is
+    // reported at the line of its nearest existing parent.
+    for (let depth = fieldPath.length; depth >= 0; depth--) {
+        const keys = fieldPath.slice(0, depth);
+        const node = keys.length === 0 ? doc.contents : doc.getIn(keys as unknown[], true);
+        if (node && typeof node === "object" && "range" in node && Array.isArray(node.range)) {
+            // For a mapping value, point at its key's line rather than the value's end.
+            if (depth > 0) {
+                const parent = depth === 1 ? doc.contents : doc.getIn(keys.slice(0, -1) as unknown[], true);
+                if (isMap(parent)) {
+                    const pair = parent.items.find((item) => isScalar(item.key) && item.key.value === keys[keys.length - 1]);
+                    if (pair && isScalar(pair.key) && pair.key.range) return counter.linePos(pair.key.range[0]).line;
+                }
+            }
+            return counter.linePos(node.range[0]).line;
+        }
+    }
+    return undefined;
+}
+
+function issuesToProblems(file: string, doc: Document, counter: LineCounter, issues: z.core.$ZodIssue[]): TenantFileProblem[] {
+    return issues.flatMap((issue) => {
+        if (issue.code === "unrecognized_keys") {
+            // One problem per unknown key, each at its own line.
+            return issue.keys.map((key) => {
+                const keyPath = [...issue.path, key];
+                return { file, field: keyPath.join("."), line: lineOf(doc, counter, keyPath), message: issue.message };
+            });
+        }
+        const message = issue.code === "invalid_type" && issue.input === undefined ? "is required" : issue.message;
+        return [{ file, field: issue.path.join("."), line: lineOf(doc, counter, issue.path), message }];
+    });
+}
+
+/** Parses and validates one tenant file's text. */
+export function parseTenantFile(file: string, text: string): { tenant?: Tenant; problems: TenantFileProblem[] } {
+    const counter = new LineCounter();
+    const doc = parseDocument(text, { lineCounter: counter, uniqueKeys: true, prettyErrors: true });
+    if (doc.errors.length > 0) {
+        return {
+            problems: doc.errors.map((e) => ({
+                file,
+                field: "",
+                line: e.linePos?.[0]?.line,
+                message: `is not valid YAML: ${e.message.split("\n")[0]}`,
+            })),
+        };
+    }
+    const data: unknown = doc.toJS();
+    if (data === null || typeof data !== "object" || Array.isArray(data)) {
+        return { problems: [{ file, field: "", line: 1, message: "must be a YAML mapping of tenant fields (see README 'Tenant file reference')" }] };
+    }
+    const parsed = TenantSchema.safeParse(data);
+    if (!parsed.success) return { problems: issuesToProblems(file, doc, counter, parsed.error.issues) };
+    const problems: TenantFileProblem[] = [];
+    const expected = `${parsed.data.name}.yaml`;
+    if (path.basename(file) !== expected && path.basename(file) !== `${parsed.data.name}.yml`) {
+        problems.push({ file, field: "name", line: lineOf(doc, counter, ["name"]), message: `is '${parsed.data.name}', so the file must be named ${expected}` });
+    }
+    return problems.length ? { problems } : { tenant: parsed.data, problems };
+}
+
+/** Checks what must hold across the set: unique names, ids, domains and server names. */
+export function validateTenantSet(loaded: LoadedTenant[]): TenantFileProblem[] {
+    const problems: TenantFileProblem[] = [];
+    const claim = (owners: Map<string, string>, key: string, file: string, field: string, what: string) => {
+        const owner = owners.get(key);
+        if (owner !== undefined) problems.push({ file, field, message: `${what} '${key}' is already used by ${owner}; it must be unique` });
+        else owners.set(key, file);
+    };
+    const names = new Map<string, string>();
+    const ids = new Map<string, string>();
+    const hostnames = new Map<string, string>();
+    for (const { file, tenant } of loaded) {
+        claim(names, tenant.name, file, "name", "name");
+        claim(ids, String(tenant.id), file, "id", "id");
+        const serverName = serverNameOf(tenant);
+        if (tenant.access.mode === "public") claim(hostnames, tenant.access.domain, file, "access.domain", "domain");
+        if (!(tenant.access.mode === "public" && tenant.access.domain === serverName)) {
+            claim(hostnames, serverName, file, "homeserver.serverName", "server name");
+        }
+    }
+    return problems;
+}
+
+/**
+ * Loads every tenant file in `dir`. Throws TenantSetError listing every
+ * problem in every file when anything is wrong; returns tenants sorted by id.
+ */
+export function loadTenants(dir: string): LoadedTenant[] {
+    const files = tenantFilesIn(dir);
+    const problems: TenantFileProblem[] = [];
+    const loaded: LoadedTenant[] = [];
+    for (const file of files) {
+        const result = parseTenantFile(file, fs.readFileSync(file, "utf8"));
+        problems.push(...result.problems);
+        if (result.tenant) loaded.push({ file, tenant: result.tenant });
+    }
+    problems.push(...validateTenantSet(loaded));
+    if (problems.length > 0) throw new TenantSetError(problems);
+    return loaded.sort((a, b) => a.tenant.id - b.tenant.id);
+}

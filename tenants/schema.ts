@@ -1,0 +1,211 @@
+// The tenant file format. This module is the single source of truth: the
+// TypeScript types, the loader's validation and tenants/tenant.schema.json
+// (for editors) all come from these zod schemas.
+import { z } from "zod";
+
+/**
+ * A strict object whose "unknown field" error lists what is allowed, so a typo
+ * in a tenant file is caught and the operator sees the right spelling.
+ */
+function strictObject<T extends z.ZodRawShape>(shape: T, description?: string) {
+    const allowed = Object.keys(shape).join(", ");
+    const schema = z.strictObject(shape, {
+        error: (issue) =>
+            issue.code === "unrecognized_keys"
+                ? `is not a known field (check the spelling); allowed here: ${allowed}`
+                : undefined,
+    });
+    return description ? schema.describe(description) : schema;
+}
+
+/** A DNS label: lower case letters, digits and inner hyphens, 3 to 32 characters. */
+export const TENANT_NAME_PATTERN = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
+/** A fully qualified DNS name with at least two labels, lower case, no trailing dot. */
+export const DNS_NAME_PATTERN = /^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])$/;
+/** An OCI image reference pinned by an immutable sha256 digest. */
+export const PINNED_IMAGE_PATTERN = /^[a-z0-9][a-z0-9._\/-]*(:[A-Za-z0-9._-]+)?@sha256:[0-9a-f]{64}$/;
+/** A WireGuard public key: 32 bytes, base64. */
+export const WIREGUARD_KEY_PATTERN = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$/;
+/** An age X25519 recipient (public key). */
+export const AGE_RECIPIENT_PATTERN = /^age1[ac-hj-np-z02-9]{58}$/;
+const ISO_DATE_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+
+/** The highest tenant id: ids index the 10.128.0.0/9 address pool in /26 blocks. */
+export const MAX_TENANT_ID = 131071;
+/** The longest log retention the privacy page allows. */
+export const MAX_LOG_RETENTION_DAYS = 30;
+
+/** Resource sizes a plan stands for; every tenant container is limited by them. */
+export const PLANS = {
+    small: { memoryMiB: 1024, cpus: 1, pids: 256, storageGiB: 20, storageBoxType: "bx11" },
+    medium: { memoryMiB: 4096, cpus: 2, pids: 512, storageGiB: 100, storageBoxType: "bx21" },
+    large: { memoryMiB: 8192, cpus: 4, pids: 1024, storageGiB: 500, storageBoxType: "bx31" },
+} as const;
+export type PlanName = keyof typeof PLANS;
+export type PlanSize = (typeof PLANS)[PlanName];
+
+/** Backup sites a tenant can choose; each is a backup stack in a country other than Iceland. */
+export const BACKUP_SITE_NAMES = ["helsinki", "falkenstein"] as const;
+export type BackupSiteName = (typeof BACKUP_SITE_NAMES)[number];
+
+const isoDate = z
+    .string()
+    .regex(ISO_DATE_PATTERN, "must be a date written YYYY-MM-DD")
+    .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), "must be a real calendar date (YYYY-MM-DD)");
+
+const dnsName = z
+    .string()
+    .regex(DNS_NAME_PATTERN, "must be a lower-case DNS name such as chat.example.org (letters, digits, hyphens, at least two labels)");
+
+const pinnedImage = z
+    .string()
+    .regex(PINNED_IMAGE_PATTERN, "must be pinned by digest, e.g. ghcr.io/matrix-construct/tuwunel:v1.9.0@sha256:<64 hex digits>; a tag alone can change under us");
+
+export const AccessSchema = z.discriminatedUnion(
+    "mode",
+    [
+        strictObject(
+            {
+                mode: z.literal("public"),
+                domain: dnsName.describe("The public DNS name clients use; its A/AAAA records point at the Iceland edge."),
+            },
+            "Reachable from the internet over TLS at `domain`.",
+        ),
+        strictObject({ mode: z.literal("tor") }, "Reachable only as a Tor onion service; nothing is published on the internet."),
+        strictObject(
+            {
+                mode: z.literal("vpn"),
+                peers: z
+                    .array(
+                        strictObject({
+                            name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, "must be a short lower-case name (letters, digits, hyphens)"),
+                            publicKey: z.string().regex(WIREGUARD_KEY_PATTERN, "must be a WireGuard public key (44 characters of base64, as `wg pubkey` prints)"),
+                        }),
+                    )
+                    .min(1, "a vpn tenant needs at least one WireGuard peer")
+                    .describe("The customer's WireGuard peers; only they can reach the homeserver."),
+            },
+            "Reachable only through the tenant's own WireGuard endpoint.",
+        ),
+    ],
+    {
+        error: (issue) =>
+            issue.code === "invalid_union" || issue.code === "invalid_value" ? "mode must be one of: public (with domain), tor, vpn (with peers)" : undefined,
+    },
+);
+
+export const HomeserverSchema = strictObject({
+    serverName: dnsName
+        .optional()
+        .describe("The Matrix server name (user ids end in :serverName). Can never change. Default: access.domain; required for tor and vpn tenants."),
+    registration: z
+        .enum(["token", "closed"])
+        .default("token")
+        .describe("token: users register with the generated registration token; closed: nobody can register."),
+    image: pinnedImage.optional().describe("Overrides the catalog's homeserver image; must be pinned by digest."),
+    push: z
+        .enum(["off", "proxy"])
+        .default("off")
+        .describe("off: no push notifications leave the server; proxy: through the tenant's own allow-listed egress proxy."),
+});
+
+export const LoggingSchema = strictObject({
+    level: z.enum(["error", "warn"]).default("warn").describe("Homeserver log level; never info or debug, which can log metadata."),
+    retentionDays: z
+        .number({ error: "must be a whole number of days" })
+        .int("must be a whole number of days")
+        .min(1, "must be at least 1 day")
+        .max(MAX_LOG_RETENTION_DAYS, `must be at most ${MAX_LOG_RETENTION_DAYS} days (the privacy page promises no longer)`)
+        .default(14)
+        .describe("How many days container logs are kept at most."),
+});
+
+const SCHEDULE_PATTERN = /^([01]\d|2[0-3]):[0-5]\d$/;
+
+export const BackupsSchema = strictObject({
+    schedule: z
+        .string()
+        .regex(SCHEDULE_PATTERN, "must be a daily time in UTC written HH:MM, e.g. 03:30")
+        .optional()
+        .describe("Daily backup time in UTC. Default: a time between 01:00 and 04:59 derived from the tenant id, so tenants do not all back up at once."),
+    keep: strictObject({
+        daily: z.number().int().min(1).max(90).default(7),
+        weekly: z.number().int().min(0).max(52).default(4),
+        monthly: z.number().int().min(0).max(24).default(6),
+    })
+        .prefault({})
+        .describe("How many daily, weekly and monthly snapshots restic keeps."),
+    sites: z
+        .array(z.enum(BACKUP_SITE_NAMES, { error: `must be one of: ${BACKUP_SITE_NAMES.join(", ")}` }))
+        .min(2, "at least two backup sites are required (the privacy page promises geographically separate backups)")
+        .refine((sites) => new Set(sites).size === sites.length, "must not name a site twice")
+        .default([...BACKUP_SITE_NAMES])
+        .describe("Backup sites, each in a country other than Iceland."),
+});
+
+export const ExportSchema = strictObject({
+    requestedOn: isoDate.describe("The day the customer asked for an export."),
+    recipient: z
+        .string({ error: "an export needs the customer's age public key (age1...) to encrypt the archive to" })
+        .regex(AGE_RECIPIENT_PATTERN, "must be the customer's age public key (age1 followed by 58 characters)")
+        .describe("The customer's age public key; the archive is encrypted to it and to nothing else."),
+    deliveredOn: isoDate.optional().describe("The day the archive was handed over; deletion of a cancelled tenant waits for it."),
+});
+
+export const TenantSchema = strictObject({
+    name: z
+        .string()
+        .regex(TENANT_NAME_PATTERN, "must be a DNS label: 3 to 32 lower-case letters, digits or hyphens, starting with a letter")
+        .describe("The tenant's name; names every resource. Immutable, and never reused."),
+    id: z
+        .number({ error: "must be a whole number" })
+        .int("must be a whole number")
+        .min(1, "must be at least 1")
+        .max(MAX_TENANT_ID, `must be at most ${MAX_TENANT_ID}`)
+        .describe("Unique numeric id; fixes the tenant's subnets. Immutable, and never reused."),
+    contact: z.email("must be an email address").describe("Who ops contact about this tenant."),
+    status: z.enum(["active", "suspended", "cancelled"]).default("active").describe("Lifecycle state; see README 'Tenant lifecycle'."),
+    cancelledOn: isoDate.optional().describe("Required when status is cancelled: the day the customer cancelled."),
+    plan: z.enum(Object.keys(PLANS) as [PlanName, ...PlanName[]]).default("small").describe("Sets memory, CPU, process and storage limits."),
+    homeserver: HomeserverSchema.prefault({}),
+    access: AccessSchema,
+    logging: LoggingSchema.prefault({}),
+    backups: BackupsSchema.prefault({}),
+    export: ExportSchema.optional().describe("A requested data export."),
+}).superRefine((tenant, ctx) => {
+    if (tenant.status === "cancelled" && tenant.cancelledOn === undefined) {
+        ctx.addIssue({ code: "custom", path: ["cancelledOn"], message: "is required when status is cancelled (the day the customer cancelled, YYYY-MM-DD)" });
+    }
+    if (tenant.status !== "cancelled" && tenant.cancelledOn !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["cancelledOn"], message: `is only allowed when status is cancelled (status is ${tenant.status})` });
+    }
+    if (tenant.access?.mode !== undefined && tenant.access.mode !== "public" && tenant.homeserver?.serverName === undefined) {
+        ctx.addIssue({ code: "custom", path: ["homeserver", "serverName"], message: `is required for ${tenant.access.mode} tenants (it can never change, so it is not derived)` });
+    }
+    if (tenant.export?.deliveredOn !== undefined && tenant.export.requestedOn !== undefined && tenant.export.deliveredOn < tenant.export.requestedOn) {
+        ctx.addIssue({ code: "custom", path: ["export", "deliveredOn"], message: "must not be before export.requestedOn" });
+    }
+});
+
+/** A tenant file as written (defaults not yet applied). */
+export type TenantInput = z.input<typeof TenantSchema>;
+/** A validated tenant with every default applied. */
+export type Tenant = z.infer<typeof TenantSchema>;
+export type Access = z.infer<typeof AccessSchema>;
+
+/** The Matrix server name: the declared one, or the public domain. */
+export function serverNameOf(tenant: Tenant): string {
+    if (tenant.homeserver.serverName) return tenant.homeserver.serverName;
+    if (tenant.access.mode === "public") return tenant.access.domain;
+    // The schema refuses this combination; reaching it is a programming error.
+    throw new Error(`tenant ${tenant.name}: no server name`);
+}
+
+/** The JSON Schema for editors, generated from TenantSchema. */
+export function tenantJsonSchema(): Record<string, unknown> {
+    return {
+        ...z.toJSONSchema(TenantSchema, { io: "input", unrepresentable: "any" }),
+        $id: "https://redoubt.invalid/tenant.schema.json",
+        title: "Redoubt tenant",
+    };
+}

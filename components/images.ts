@@ -1,0 +1,41 @@
+// The image catalog (images.yaml at the repository root), validated.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { z } from "zod";
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+export const ImageEntrySchema = z.strictObject({
+    repository: z.string().regex(/^[a-z0-9][a-z0-9._\/-]*$/, "must be a registry/repository path in lower case"),
+    tag: z.string().regex(/^[A-Za-z0-9._-]+$/, "must be an image tag"),
+    digest: z.string().regex(DIGEST, "must be sha256:<64 hex digits>"),
+    verified: z.boolean(),
+});
+export const ImageCatalogSchema = z.strictObject({
+    homeserver: ImageEntrySchema,
+    proxy: ImageEntrySchema,
+    backupAgent: ImageEntrySchema,
+    edge: ImageEntrySchema,
+    tor: ImageEntrySchema,
+    wireguard: ImageEntrySchema,
+});
+export type ImageEntry = z.infer<typeof ImageEntrySchema>;
+export type ImageCatalog = z.infer<typeof ImageCatalogSchema>;
+export type ImageRole = keyof ImageCatalog;
+
+export const DEFAULT_CATALOG_FILE = path.join(__dirname, "..", "images.yaml");
+
+/** `repository:tag@digest`: what Docker pulls, immutable. */
+export function pinnedReference(entry: ImageEntry): string {
+    return `${entry.repository}:${entry.tag}@${entry.digest}`;
+}
+
+export function loadImageCatalog(file: string = DEFAULT_CATALOG_FILE): ImageCatalog {
+    const parsed = ImageCatalogSchema.safeParse(parse(fs.readFileSync(file, "utf8")));
+    if (!parsed.success) {
+        const lines = parsed.error.issues.map((i) => `  ${file}: ${i.path.join(".")}: ${i.message}`);
+        throw new Error(`The image catalog is invalid:\n${lines.join("\n")}`);
+    }
+    return parsed.data;
+}

@@ -104,9 +104,9 @@ export const HomeserverSchema = strictObject({
         .describe("token: users register with the generated registration token; closed: nobody can register."),
     image: pinnedImage.optional().describe("Overrides the catalog's homeserver image; must be pinned by digest."),
     push: z
-        .enum(["off", "proxy"])
+        .enum(["off"])
         .default("off")
-        .describe("off: no push notifications leave the server; proxy: through the tenant's own allow-listed egress proxy."),
+        .describe("off: no push notifications leave the server (the homeserver has no route out). An allow-listed push proxy is not built yet."),
 });
 
 export const LoggingSchema = strictObject({

@@ -1,0 +1,114 @@
+// The tenant's TLS proxy (Caddy), rendered as Caddy's native JSON so the
+// policy pack can read it as data rather than parse a Caddyfile.
+
+export const CADDY_CONFIG_PATH = "/etc/caddy/caddy.json";
+/** Port Caddy listens on inside its container; the edge passes TLS through to it. */
+export const CADDY_TLS_PORT = 8443;
+export const CADDY_CERT_PATH = "/run/secrets/tls.crt";
+export const CADDY_KEY_PATH = "/run/secrets/tls.key";
+export const HSTS_VALUE = "max-age=31536000; includeSubDomains";
+
+export type CaddyTls =
+    /** A public certificate from Let's Encrypt by TLS-ALPN-01 through the SNI edge: no port 80 anywhere. */
+    | { kind: "acme"; email: string }
+    /** Files from the tenant's own CA (tor and vpn tenants: public ACME cannot serve them). */
+    | { kind: "files"; certFile: string; keyFile: string };
+
+export interface CaddyConfigInput {
+    /** Names the proxy answers for (SNI and Host). */
+    hostnames: string[];
+    /** host:port of the homeserver on the tenant's services network. */
+    upstream: string;
+    /** What /.well-known/matrix/client says. */
+    clientUrl: string;
+    tls: CaddyTls;
+    /** Listen address, default `:8443`. */
+    listen?: string;
+    /** Where Caddy keeps certificates and ACME state. */
+    storagePath: string;
+}
+
+/** The JSON document Caddy runs with (`caddy run --config caddy.json`). */
+export function renderCaddyConfig(input: CaddyConfigInput): Record<string, unknown> {
+    const listen = input.listen ?? `:${CADDY_TLS_PORT}`;
+    const port = listen.slice(listen.lastIndexOf(":") + 1);
+    const wellKnown = JSON.stringify({ "m.homeserver": { base_url: input.clientUrl } });
+    const tlsApp =
+        input.tls.kind === "acme"
+            ? {
+                  automation: {
+                      policies: [
+                          {
+                              subjects: input.hostnames,
+                              issuers: [
+                                  {
+                                      module: "acme",
+                                      email: input.tls.email,
+                                      // The edge forwards :443 to this port untouched; no HTTP challenge, no port 80.
+                                      challenges: { http: { disabled: true }, "tls-alpn": { alternate_port: Number(port) } },
+                                  },
+                              ],
+                          },
+                      ],
+                  },
+              }
+            : { certificates: { load_files: [{ certificate: input.tls.certFile, key: input.tls.keyFile, tags: ["tenant"] }] } };
+    return {
+        admin: { disabled: true },
+        // Caddy's own runtime log: warnings and errors only. No access log: no server below has `logs`.
+        logging: { logs: { default: { level: "WARN" } } },
+        storage: { module: "file_system", root: input.storagePath },
+        apps: {
+            http: {
+                servers: {
+                    tenant: {
+                        listen: [listen],
+                        automatic_https: { disable_redirects: true },
+                        tls_connection_policies: [
+                            {
+                                match: { sni: input.hostnames },
+                                protocol_min: "tls1.2",
+                                protocol_max: "tls1.3",
+                                ...(input.tls.kind === "files" ? { certificate_selection: { any_tag: ["tenant"] } } : {}),
+                            },
+                        ],
+                        routes: [
+                            {
+                                match: [{ host: input.hostnames }],
+                                handle: [
+                                    {
+                                        handler: "headers",
+                                        response: { set: { "Strict-Transport-Security": [HSTS_VALUE] }, deferred: false },
+                                    },
+                                    {
+                                        handler: "subroute",
+                                        routes: [
+                                            {
+                                                match: [{ path: ["/.well-known/matrix/client"] }],
+                                                handle: [
+                                                    {
+                                                        handler: "static_response",
+                                                        status_code: 200,
+                                                        headers: { "Content-Type": ["application/json"], "Access-Control-Allow-Origin": ["*"] },
+                                                        body: wellKnown,
+                                                    },
+                                                ],
+                                            },
+                                            {
+                                                match: [{ path: ["/_matrix/*", "/_tuwunel/*"] }],
+                                                handle: [{ handler: "reverse_proxy", upstreams: [{ dial: input.upstream }] }],
+                                            },
+                                            { handle: [{ handler: "static_response", status_code: 404 }] },
+                                        ],
+                                    },
+                                ],
+                                terminal: true,
+                            },
+                        ],
+                    },
+                },
+            },
+            tls: tlsApp,
+        },
+    };
+}

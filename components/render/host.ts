@@ -1,0 +1,222 @@
+// Scripts and units installed on the Docker host over SSH (@pulumi/command).
+// Each is plain POSIX sh or a systemd unit, checked by shellcheck and run
+// against the real programs in the system tests.
+
+/** Everything a tenant has on the host lives below this directory. */
+export const TENANTS_ROOT = "/srv/redoubt/tenants";
+export const SCRIPTS_DIR = "/usr/local/lib/redoubt";
+export const EXPORTS_DIR = "/srv/redoubt/exports";
+
+export function tenantRoot(tenant: string): string {
+    return `${TENANTS_ROOT}/${tenant}`;
+}
+/** Where the tenant's decrypted volume is mounted; the Docker volume binds it. */
+export function tenantDataMount(tenant: string): string {
+    return `${tenantRoot(tenant)}/data`;
+}
+/** Subdirectories of the data mount, one per container that keeps state. */
+export const DATA_SUBDIRS = ["tuwunel", "caddy", "tor", "restic"] as const;
+
+export interface LuksScriptInput {
+    tenant: string;
+    sizeGiB: number;
+    /** Owner of the data subdirectories: the tenant's uid. */
+    uid: number;
+}
+
+/**
+ * The encrypted volume's lifecycle script. The key arrives on stdin, never in
+ * arguments or environment (which `ps` and logs can show).
+ *   format: create the LUKS2 container file if missing
+ *   create: format, open, make the filesystem, mount, make the directories
+ *   erase:  unmount, close and crypto-erase (destroy every key slot), then remove
+ */
+export function renderLuksScript(input: LuksScriptInput): string {
+    return `#!/bin/sh
+# Rendered by redoubt: tenant ${input.tenant}'s encrypted data volume.
+# Usage: luks.sh format|create|erase [container-file]  (key on stdin for format and create)
+set -eu
+
+root=${tenantRoot(input.tenant)}
+container=\${2:-$root/volume.luks}
+mapper=redoubt-${input.tenant}
+mountpoint=${tenantDataMount(input.tenant)}
+size_gib=${input.sizeGiB}
+owner=${input.uid}
+# Tests may pass cheap KDF settings; production keeps cryptsetup's defaults.
+pbkdf_options=\${REDOUBT_LUKS_PBKDF_OPTIONS:-}
+
+read_key() {
+    IFS= read -r key || [ -n "\${key:-}" ] || { echo "luks: expected the volume key on stdin" >&2; exit 2; }
+}
+
+format() {
+    [ -e "$container" ] && return 0
+    mkdir -p "$(dirname "$container")"
+    chmod 0700 "$(dirname "$container")"
+    truncate -s "\${size_gib}G" "$container"
+    # shellcheck disable=SC2086 # pbkdf_options is a list of words on purpose
+    printf '%s' "$key" | cryptsetup luksFormat --batch-mode --type luks2 $pbkdf_options --key-file=- "$container"
+}
+
+open_and_mount() {
+    if [ ! -e "/dev/mapper/$mapper" ]; then
+        printf '%s' "$key" | cryptsetup open --type luks2 --key-file=- "$container" "$mapper"
+    fi
+    if ! blkid "/dev/mapper/$mapper" >/dev/null 2>&1; then
+        mkfs.ext4 -q -L "$mapper" "/dev/mapper/$mapper"
+    fi
+    mkdir -p "$mountpoint"
+    if ! mountpoint -q "$mountpoint"; then
+        mount -o nodev,nosuid,noexec "/dev/mapper/$mapper" "$mountpoint"
+    fi
+    for dir in ${DATA_SUBDIRS.join(" ")}; do
+        mkdir -p "$mountpoint/$dir"
+        chown "$owner:$owner" "$mountpoint/$dir"
+        chmod 0700 "$mountpoint/$dir"
+    done
+}
+
+erase() {
+    if mountpoint -q "$mountpoint" 2>/dev/null; then umount "$mountpoint"; fi
+    if [ -e "/dev/mapper/$mapper" ]; then cryptsetup close "$mapper"; fi
+    if [ -e "$container" ]; then
+        # Destroys every key slot: the data cannot be decrypted with any copy of the key.
+        cryptsetup luksErase --batch-mode "$container"
+        rm -f "$container"
+    fi
+    rmdir "$mountpoint" 2>/dev/null || true
+}
+
+case "\${1:-}" in
+    format) read_key; format ;;
+    create) read_key; format; open_and_mount ;;
+    erase) erase ;;
+    *) echo "usage: $0 format|create|erase [container-file]" >&2; exit 2 ;;
+esac
+`;
+}
+
+/** The per-tenant systemd slice containers run in: the process (pids) limit Docker's provider lacks. */
+export function renderSlice(input: { tenant: string; tasksMax: number; memoryMiB: number; cpus: number }): string {
+    return `# Rendered by redoubt: limits for every container of tenant ${input.tenant}.
+[Unit]
+Description=Redoubt tenant ${input.tenant}
+
+[Slice]
+TasksMax=${input.tasksMax}
+MemoryMax=${input.memoryMiB}M
+CPUQuota=${Math.round(input.cpus * 100)}%
+`;
+}
+
+export function sliceName(tenant: string): string {
+    return `redoubt-${tenant}.slice`;
+}
+
+/**
+ * The host's journald retention. Journald rotates a file after MaxFileSec and
+ * deletes files older than MaxRetentionSec, so an entry can live for their
+ * sum: both together stay within the promised days.
+ */
+export function renderJournaldRetention(retentionDays: number): string {
+    if (!Number.isInteger(retentionDays) || retentionDays < 1) throw new RangeError(`retention must be a whole number of days, got ${retentionDays}`);
+    const fileHours = 24;
+    const retentionHours = retentionDays * 24 - fileHours;
+    return `# Rendered by redoubt: no log entry outlives ${retentionDays} day(s).
+[Journal]
+Storage=persistent
+MaxFileSec=${fileHours}h
+MaxRetentionSec=${Math.max(retentionHours, 1)}h
+`;
+}
+
+export interface BackupTimerInput {
+    tenant: string;
+    homeserverContainer: string;
+    backupContainer: string;
+    onCalendar: string;
+}
+
+/** The host-side trigger: ask the homeserver for a consistent database backup, then run the agent. */
+export function renderBackupTrigger(input: BackupTimerInput): string {
+    return `#!/bin/sh
+# Rendered by redoubt: nightly backup of tenant ${input.tenant}.
+set -eu
+marker=${tenantDataMount(input.tenant)}/tuwunel/backups/meta
+before=$(stat -c %Y "$marker" 2>/dev/null || echo 0)
+if docker inspect -f '{{.State.Running}}' ${input.homeserverContainer} 2>/dev/null | grep -q true; then
+    # The homeserver writes a consistent database backup on SIGUSR2 (admin_signal_execute).
+    docker kill --signal=USR2 ${input.homeserverContainer} >/dev/null
+    waited=0
+    while [ "$(stat -c %Y "$marker" 2>/dev/null || echo 0)" = "$before" ]; do
+        [ "$waited" -lt 600 ] || { echo "backup: no new database backup after 600 s" >&2; exit 1; }
+        sleep 5
+        waited=$((waited + 5))
+    done
+fi
+# A suspended tenant's homeserver is stopped: its last database backup is current.
+exec docker start --attach ${input.backupContainer}
+`;
+}
+
+export function renderBackupUnits(input: BackupTimerInput): { service: string; timer: string } {
+    return {
+        service: `[Unit]
+Description=Redoubt backup of tenant ${input.tenant}
+
+[Service]
+Type=oneshot
+ExecStart=${SCRIPTS_DIR}/${input.tenant}-backup.sh
+`,
+        timer: `[Unit]
+Description=Nightly Redoubt backup of tenant ${input.tenant}
+
+[Timer]
+OnCalendar=${input.onCalendar}
+Persistent=true
+RandomizedDelaySec=120
+
+[Install]
+WantedBy=timers.target
+`,
+    };
+}
+
+export interface ExportScriptInput {
+    tenant: string;
+    /** The customer's age public key. */
+    recipient: string;
+    /** Identifies the export, e.g. its request date. */
+    label: string;
+}
+
+/** Produces one archive of the tenant's data, encrypted to the customer's key only. */
+export function renderExportScript(input: ExportScriptInput): string {
+    return `#!/bin/sh
+# Rendered by redoubt: data export of tenant ${input.tenant}, requested ${input.label}.
+# Usage: export.sh [data-dir] [output-dir]
+set -eu
+data=\${1:-${tenantDataMount(input.tenant)}/tuwunel}
+out_dir=\${2:-${EXPORTS_DIR}}
+archive="$out_dir/${input.tenant}-${input.label}.tar.age"
+[ -d "$data/backups" ] || { echo "export: no database backup in $data/backups; run the tenant's backup first" >&2; exit 1; }
+mkdir -p "$out_dir"
+chmod 0700 "$out_dir"
+tmp="$archive.partial"
+media=""
+[ -d "$data/media" ] && media=media
+# shellcheck disable=SC2086 # media is empty or one word
+tar -C "$data" -cf - backups $media | age --encrypt -r '${input.recipient}' -o "$tmp"
+mv "$tmp" "$archive"
+echo "$archive"
+`;
+}
+
+/** A remote command that writes a file with exact content (heredoc with a quoted delimiter: no expansion). */
+export function installFileCommand(path: string, content: string, mode: string): string {
+    const delimiter = "REDOUBT_EOF";
+    if (content.includes(delimiter)) throw new Error(`content for ${path} contains the heredoc delimiter`);
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    return `mkdir -p ${dir} && cat > ${path} <<'${delimiter}'\n${content}${content.endsWith("\n") ? "" : "\n"}${delimiter}\nchmod ${mode} ${path}`;
+}

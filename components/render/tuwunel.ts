@@ -1,0 +1,89 @@
+// Tuwunel's configuration, rendered from the tenant spec. One file, and no
+// TUWUNEL_* environment variables: env silently overrides the file, and a
+// stray variable could undo a privacy setting.
+
+/** Where the homeserver reads its config, its registration tokens and keeps its data, inside its container. */
+export const TUWUNEL_CONFIG_PATH = "/etc/tuwunel/tuwunel.toml";
+export const TUWUNEL_TOKEN_PATH = "/run/secrets/registration_token";
+export const TUWUNEL_DATA_PATH = "/var/lib/tuwunel";
+export const TUWUNEL_BACKUP_PATH = `${TUWUNEL_DATA_PATH}/backups`;
+export const TUWUNEL_PORT = 8008;
+
+export interface TuwunelConfigInput {
+    serverName: string;
+    logLevel: "error" | "warn";
+    registration: "token" | "closed";
+    /** URL clients are sent to by /.well-known/matrix/client, e.g. https://matrix.example.org. */
+    clientUrl: string;
+}
+
+type TomlValue = string | number | boolean | string[];
+
+function tomlValue(value: TomlValue): string {
+    if (Array.isArray(value)) return `[${value.map((v) => JSON.stringify(v)).join(", ")}]`;
+    // JSON string escapes are valid TOML basic-string escapes.
+    return typeof value === "string" ? JSON.stringify(value) : String(value);
+}
+
+/**
+ * The settings the privacy page depends on. Fixed: no tenant file can change
+ * them, and the policy pack checks the rendered file for them.
+ */
+export const PRIVACY_SETTINGS = {
+    // No federation, from day one (the admin room's federation flag is fixed at creation).
+    allow_federation: false,
+    federate_created_rooms: false,
+    federate_admin_room: false,
+    // No key servers: matrix.org would learn which servers we talk about.
+    trusted_servers: [] as string[],
+    query_trusted_key_servers_first: false,
+    allow_public_room_directory_over_federation: false,
+    allow_public_room_directory_without_auth: false,
+    allow_device_name_federation: false,
+    // No URL previews fetched from outside.
+    url_preview_domain_contains_allowlist: [] as string[],
+    url_preview_domain_explicit_allowlist: [] as string[],
+    url_preview_url_contains_allowlist: [] as string[],
+    // Presence is metadata; the three must be set together.
+    allow_local_presence: false,
+    allow_incoming_presence: false,
+    allow_outgoing_presence: false,
+    // The default keeps the original text of redacted messages for 60 days.
+    save_unredacted_events: false,
+    // The default trusts a client-supplied X-Forwarded-For.
+    ip_source: "connect_info",
+    log_colors: false,
+    log_guest_registrations: false,
+    sentry: false,
+    allow_guest_registration: false,
+    // A typo in this file must stop start-up, not be ignored.
+    error_on_unknown_config_opts: true,
+} as const;
+
+export function renderTuwunelConfig(input: TuwunelConfigInput): string {
+    const global: Record<string, TomlValue> = {
+        server_name: input.serverName,
+        database_path: TUWUNEL_DATA_PATH,
+        address: ["0.0.0.0"],
+        port: TUWUNEL_PORT,
+        log: input.logLevel,
+        ...PRIVACY_SETTINGS,
+        allow_registration: input.registration === "token",
+        ...(input.registration === "token" ? { registration_token_file: TUWUNEL_TOKEN_PATH } : {}),
+        grant_admin_to_first_user: true,
+        // Consistent database backups on SIGUSR2, which the host's backup timer sends.
+        database_backup_path: TUWUNEL_BACKUP_PATH,
+        database_backups_to_keep: 1,
+        admin_signal_execute: ["server backup-database"],
+    };
+    const lines = [
+        "# Rendered by redoubt from the tenant file; do not edit on the host.",
+        "[global]",
+        ...Object.entries(global).map(([key, value]) => `${key} = ${tomlValue(value)}`),
+        "",
+        "[global.well_known]",
+        `client = ${tomlValue(input.clientUrl)}`,
+        "",
+    ];
+    return lines.join("\n");
+}

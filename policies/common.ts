@@ -1,0 +1,204 @@
+// Helpers shared by the rule modules: label reading, config with defaults,
+// resource type tokens. Nothing here starts a server or prints.
+import type { PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
+import { parse as parseToml } from "smol-toml";
+// The label contract, copied from components/labels.ts so that the pack is
+// self-contained (`pulumi policy publish` ships only this directory).
+// test/policy/common.test.ts fails if the two copies drift apart.
+export const TENANT_LABEL = "redoubt.tenant";
+export const ROLE_LABEL = "redoubt.role";
+export const NETWORK_LABEL = "redoubt.network";
+export const LOG_RETENTION_LABEL = "redoubt.log-retention-days";
+export const DATA_LABEL = "redoubt.data";
+export const STATUS_LABEL = "redoubt.status";
+export const DELETE_BY_LABEL = "redoubt.delete-by";
+export const COUNTRY_LABEL = "redoubt.country";
+export const BACKUP_SITES_LABEL = "redoubt.backup-sites";
+export const BACKUP_COUNTRIES_LABEL = "redoubt.backup-countries";
+export const CONTAINER_ROLES = ["homeserver", "proxy", "backup-agent", "tor", "wireguard", "push-proxy", "edge"] as const;
+export const EGRESS_ROLES: readonly string[] = ["backup-agent", "tor", "push-proxy", "wireguard"];
+export const NETWORK_PURPOSES = ["services", "ingress", "egress", "edge-public"] as const;
+
+export const T = {
+    container: "docker:index/container:Container",
+    network: "docker:index/network:Network",
+    volume: "docker:index/volume:Volume",
+    remoteImage: "docker:index/remoteImage:RemoteImage",
+    command: "command:remote:Command",
+    storageBox: "hcloud:index/storageBox:StorageBox",
+    randomPassword: "random:index/randomPassword:RandomPassword",
+    randomString: "random:index/randomString:RandomString",
+    privateKey: "tls:index/privateKey:PrivateKey",
+    selfSignedCert: "tls:index/selfSignedCert:SelfSignedCert",
+    locallySignedCert: "tls:index/locallySignedCert:LocallySignedCert",
+    tenantCell: "redoubt:tenant:TenantCell",
+    encryptedVolume: "redoubt:tenant:EncryptedVolume",
+} as const;
+
+/** Where the homeserver and proxy configurations are uploaded inside their containers. */
+export const TUWUNEL_CONFIG_PATH = "/etc/tuwunel/tuwunel.toml";
+export const CADDY_CONFIG_PATH = "/etc/caddy/caddy.json";
+
+/** The name suffix of the command that holds a tenant's LUKS2 container (`<tenant>-volume-luks`). */
+export const LUKS_COMMAND_SUFFIX = "-volume-luks";
+
+export type Props = Record<string, unknown>;
+
+export function isRecord(v: unknown): v is Record<string, unknown> {
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+export function asArray(v: unknown): unknown[] {
+    return Array.isArray(v) ? v : [];
+}
+
+export function asString(v: unknown): string | undefined {
+    return typeof v === "string" ? v : undefined;
+}
+
+/**
+ * Labels of a resource as a map. Docker resources carry `[{label, value}]`,
+ * hcloud resources a plain map; both are accepted.
+ */
+export function labelsOf(props: Props): Record<string, string> {
+    const raw = props["labels"];
+    const out: Record<string, string> = {};
+    if (Array.isArray(raw)) {
+        for (const entry of raw) {
+            if (isRecord(entry) && typeof entry["label"] === "string") out[entry["label"]] = String(entry["value"] ?? "");
+        }
+    } else if (isRecord(raw)) {
+        for (const [k, v] of Object.entries(raw)) if (v !== undefined && v !== null) out[k] = String(v);
+    }
+    return out;
+}
+
+/** A policy's config: the schema defaults, overridden by what the engine passed. */
+export function configOf<C extends object>(args: { getConfig: <X extends object>() => X }, defaults: C): C {
+    let given: Partial<C> = {};
+    try {
+        given = (args.getConfig<Partial<C>>() ?? {}) as Partial<C>;
+    } catch {
+        given = {};
+    }
+    const merged: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(given)) if (v !== undefined && v !== null) merged[k] = v;
+    return merged as C;
+}
+
+/** The plan's "today": the `asOf` config (YYYY-MM-DD) or the current UTC date. */
+export function asOfDate(asOf: string | undefined, now: Date = new Date()): string {
+    if (asOf && /^\d{4}-\d{2}-\d{2}$/.test(asOf)) return asOf;
+    return now.toISOString().slice(0, 10);
+}
+
+export function isIsoDate(s: string | undefined): s is string {
+    return !!s && /^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(`${s}T00:00:00Z`));
+}
+
+/** Whole days from `from` to `to` (both YYYY-MM-DD). */
+export function daysBetween(from: string, to: string): number {
+    return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
+}
+
+/** What a container input `uploads` holds, by path. */
+export function uploadsOf(props: Props): Map<string, { content?: string; contentBase64?: string }> {
+    const out = new Map<string, { content?: string; contentBase64?: string }>();
+    for (const u of asArray(props["uploads"])) {
+        if (!isRecord(u) || typeof u["file"] !== "string") continue;
+        out.set(u["file"], { content: asString(u["content"]), contentBase64: asString(u["contentBase64"]) });
+    }
+    return out;
+}
+
+export function uploadText(props: Props, file: string): string | undefined {
+    const u = uploadsOf(props).get(file);
+    if (!u) return undefined;
+    if (u.content !== undefined) return u.content;
+    if (u.contentBase64 !== undefined) return Buffer.from(u.contentBase64, "base64").toString("utf8");
+    return undefined;
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+
+export function parseTomlText(text: string): Parsed<Record<string, unknown>> {
+    try {
+        return { ok: true, value: parseToml(text) as Record<string, unknown> };
+    } catch (e) {
+        return { ok: false, error: e instanceof Error ? e.message.split("\n")[0] : String(e) };
+    }
+}
+
+export function parseJsonText(text: string): Parsed<unknown> {
+    try {
+        return { ok: true, value: JSON.parse(text) };
+    } catch (e) {
+        return { ok: false, error: e instanceof Error ? e.message : String(e) };
+    }
+}
+
+/** The `[global]` table of the homeserver's uploaded tuwunel.toml, or why it cannot be read. */
+export function tuwunelGlobal(props: Props): Parsed<Record<string, unknown>> | undefined {
+    const text = uploadText(props, TUWUNEL_CONFIG_PATH);
+    if (text === undefined) return undefined;
+    const parsed = parseTomlText(text);
+    if (!parsed.ok) return parsed;
+    const g = parsed.value["global"];
+    if (!isRecord(g)) return { ok: false, error: "it has no [global] table" };
+    return { ok: true, value: g };
+}
+
+/** The role label of a container, if it names a known role. */
+export function roleOf(props: Props): string | undefined {
+    return labelsOf(props)[ROLE_LABEL];
+}
+
+export function tenantOf(props: Props): string | undefined {
+    return labelsOf(props)[TENANT_LABEL];
+}
+
+/** A readable name for messages: `container "acme-homeserver"`. */
+export function describe(type: string, name: string): string {
+    const short = type.split(":").pop() ?? type;
+    return `${short.charAt(0).toLowerCase()}${short.slice(1)} "${name}"`;
+}
+
+/** The network name shared by every tenant's edge router. */
+export const EDGE_PUBLIC_NETWORK = "redoubt-edge-public";
+
+/** Parses `redoubt-<tenant>-<purpose>` (and `redoubt-edge-public`). */
+export function parseNetworkName(name: string): { tenant?: string; purpose: string } | undefined {
+    if (name === EDGE_PUBLIC_NETWORK) return { purpose: "edge-public" };
+    const m = /^redoubt-(.+)-(services|ingress|egress)$/.exec(name);
+    if (!m) return undefined;
+    return { tenant: m[1], purpose: m[2] };
+}
+
+/** A tenant's lifecycle status by tenant, collected from every labelled resource in the stack. */
+export function tenantStatuses(resources: PolicyResource[]): Map<string, { status?: string; deleteBy?: string }> {
+    const out = new Map<string, { status?: string; deleteBy?: string }>();
+    for (const r of resources) {
+        const labels = labelsOf(r.props);
+        const tenant = labels[TENANT_LABEL];
+        if (!tenant) continue;
+        const seen = out.get(tenant) ?? {};
+        seen.status ??= labels[STATUS_LABEL];
+        seen.deleteBy ??= labels[DELETE_BY_LABEL];
+        out.set(tenant, seen);
+    }
+    return out;
+}
+
+/** The tenant a `<tenant>-volume-luks` command belongs to. */
+export function luksTenant(r: { type: string; name: string }): string | undefined {
+    if (r.type !== T.command || !r.name.endsWith(LUKS_COMMAND_SUFFIX)) return undefined;
+    return r.name.slice(0, -LUKS_COMMAND_SUFFIX.length);
+}
+
+/** Collects violations in tests (and anywhere a policy is run by hand). */
+export function collector(): { report: ReportViolation; messages: { message: string; urn?: string }[] } {
+    const messages: { message: string; urn?: string }[] = [];
+    return { report: (message: string, urn?: string) => messages.push({ message, urn }), messages };
+}
+
+export type { PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs };

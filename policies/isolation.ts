@@ -1,0 +1,233 @@
+// Promise: "One dedicated, isolated instance per customer; no shared tenant
+// data, no cross-tenant access." Container hardening (CIS Docker §5 as
+// inputs), label contract, network layout and cross-tenant references.
+//
+// Not visible in resources: sharing of secrets and certificates between
+// tenants (random/tls resources carry no labels, and mock URNs keep only the
+// direct parent's type); the host's firewall; whether a tor or vpn tenant's
+// proxy is wired to the edge (access mode is not a label; the stacks must not
+// attach such a tenant's proxy to an ingress network shared with the edge).
+import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import {
+    CONTAINER_ROLES,
+    EDGE_PUBLIC_NETWORK,
+    EGRESS_ROLES,
+    NETWORK_LABEL,
+    NETWORK_PURPOSES,
+    ROLE_LABEL,
+    T,
+    TENANT_LABEL,
+    asArray,
+    asString,
+    describe,
+    isRecord,
+    labelsOf,
+    parseNetworkName,
+    type Props,
+} from "./common";
+
+/** Capabilities a role may add back after dropping ALL. Anything else is refused. */
+export const CAPABILITY_ALLOW_LIST: Record<string, string[]> = {
+    wireguard: ["NET_ADMIN"],
+};
+/** Devices a role may use. */
+export const DEVICE_ALLOW_LIST: Record<string, string[]> = {
+    wireguard: ["/dev/net/tun"],
+};
+/** Host paths a tenant's bind mounts may come from. */
+export const tenantHostRoot = (tenant: string) => `/srv/redoubt/tenants/${tenant}/`;
+
+function isRootUser(user: string): boolean {
+    const u = user.split(":")[0].trim();
+    return u === "" || u === "0" || u === "root";
+}
+
+/** Problems with one container's inputs, as full sentences. */
+export function containerHardeningProblems(name: string, props: Props): string[] {
+    const out: string[] = [];
+    const where = describe(T.container, name);
+    const labels = labelsOf(props);
+    const role = labels[ROLE_LABEL] ?? "";
+    const tenant = labels[TENANT_LABEL];
+
+    const user = asString(props["user"]);
+    if (user === undefined || isRootUser(user)) {
+        out.push(`The ${where} runs as ${user ? `"${user}"` : "root (no user set)"}; set user to a non-root uid:gid such as "10001:10001".`);
+    }
+    if (props["readOnly"] !== true) out.push(`The ${where} has a writable root filesystem; set readOnly: true and mount a tmpfs for scratch space.`);
+    if (props["privileged"] === true) out.push(`The ${where} is privileged; remove privileged: true.`);
+    for (const key of ["networkMode", "pidMode", "ipcMode", "usernsMode", "utsMode"]) {
+        if (props[key] === "host") out.push(`The ${where} shares the host's ${key.replace("Mode", "")} namespace; remove ${key}: "host".`);
+    }
+
+    const caps = isRecord(props["capabilities"]) ? props["capabilities"] : {};
+    const drops = asArray(caps["drops"]).map(String);
+    if (!drops.includes("ALL")) out.push(`The ${where} does not drop all capabilities; set capabilities.drops to ["ALL"].`);
+    const allowed = CAPABILITY_ALLOW_LIST[role] ?? [];
+    for (const add of asArray(caps["adds"]).map(String)) {
+        const cap = add.replace(/^CAP_/, "");
+        if (!allowed.includes(cap)) {
+            out.push(`The ${where} (role ${role || "unknown"}) adds capability ${add}; remove it from capabilities.adds${allowed.length ? ` (this role may add only ${allowed.join(", ")})` : ""}.`);
+        }
+    }
+
+    const secOpts = asArray(props["securityOpts"]).map(String);
+    if (!secOpts.some((o) => /^no-new-privileges(:true|=true)?$/.test(o))) {
+        out.push(`The ${where} can gain privileges; add "no-new-privileges:true" to securityOpts.`);
+    }
+    for (const o of secOpts) {
+        if (/unconfined/.test(o)) out.push(`The ${where} has securityOpts "${o}"; remove it so the default AppArmor and seccomp profiles apply.`);
+    }
+
+    const devAllowed = DEVICE_ALLOW_LIST[role] ?? [];
+    for (const d of asArray(props["devices"])) {
+        const hostPath = isRecord(d) ? String(d["hostPath"] ?? "") : String(d);
+        if (!devAllowed.includes(hostPath)) out.push(`The ${where} (role ${role || "unknown"}) maps host device ${hostPath}; remove it from devices.`);
+    }
+
+    const checkHostPath = (source: string, field: string) => {
+        if (source.includes("docker.sock")) {
+            out.push(`The ${where} mounts the Docker socket (${source}) through ${field}, which gives root on the host; remove that mount.`);
+        } else if (!tenant) {
+            out.push(`The ${where} has no tenant but bind-mounts ${source} through ${field}; shared containers may not bind-mount host paths: remove it.`);
+        } else if (!source.startsWith(tenantHostRoot(tenant))) {
+            out.push(`The ${where} bind-mounts ${source} through ${field}; bind mounts must come from ${tenantHostRoot(tenant)}: move the path there or use a volume.`);
+        }
+    };
+    for (const m of asArray(props["mounts"]).filter(isRecord)) {
+        const type = String(m["type"] ?? "volume");
+        const source = String(m["source"] ?? "");
+        if (type === "bind") checkHostPath(source, "mounts");
+        const bind = isRecord(m["bindOptions"]) ? m["bindOptions"] : {};
+        if (/shared/.test(String(bind["propagation"] ?? ""))) out.push(`The ${where} mounts ${source} with shared propagation; use the default (rprivate).`);
+    }
+    for (const v of asArray(props["volumes"]).filter(isRecord)) {
+        if (typeof v["hostPath"] === "string") checkHostPath(v["hostPath"], "volumes");
+    }
+
+    if (role === "homeserver" && !isRecord(props["healthcheck"])) {
+        out.push(`The homeserver ${where} has no healthcheck; set healthcheck.tests to ["CMD", "tuwunel", "--health-check"].`);
+    }
+    return out;
+}
+
+export const containerHardening: ResourceValidationPolicy = {
+    name: "container-hardening",
+    description: "Containers run non-root, read-only, with all capabilities dropped (explicit allow list per role), no-new-privileges, no host namespaces, no Docker socket and bind mounts only from the tenant's own directory.",
+    validateResource: (args, report) => {
+        if (args.type !== T.container) return;
+        for (const p of containerHardeningProblems(args.name, args.props)) report(p);
+    },
+};
+
+export const tenantLabels: ResourceValidationPolicy = {
+    name: "tenant-labels",
+    description: "Every Docker container, network and volume says whose it is (redoubt.tenant) and what it is for (redoubt.role / redoubt.network); only the shared edge has no tenant.",
+    validateResource: (args, report) => {
+        if (args.type !== T.container && args.type !== T.network && args.type !== T.volume) return;
+        const labels = labelsOf(args.props);
+        const where = describe(args.type, args.name);
+        const tenant = labels[TENANT_LABEL];
+        if (args.type === T.container) {
+            const role = labels[ROLE_LABEL];
+            if (!role || !(CONTAINER_ROLES as readonly string[]).includes(role)) {
+                report(`The ${where} has ${ROLE_LABEL}=${JSON.stringify(role ?? null)}; label it with one of ${CONTAINER_ROLES.join(", ")}.`);
+            }
+            if (!tenant && role !== "edge") report(`The ${where} has no ${TENANT_LABEL} label; label it with the tenant that owns it (only the edge is shared).`);
+            if (tenant && role === "edge") report(`The edge ${where} carries ${TENANT_LABEL}=${tenant}; the edge is shared, remove the tenant label.`);
+        } else if (args.type === T.network) {
+            const purpose = labels[NETWORK_LABEL];
+            if (!purpose || !(NETWORK_PURPOSES as readonly string[]).includes(purpose)) {
+                report(`The ${where} has ${NETWORK_LABEL}=${JSON.stringify(purpose ?? null)}; label it with one of ${NETWORK_PURPOSES.join(", ")}.`);
+            }
+            if (!tenant && purpose !== "edge-public") report(`The ${where} has no ${TENANT_LABEL} label; label it with the tenant that owns it (only ${EDGE_PUBLIC_NETWORK} is shared).`);
+        } else if (!tenant) {
+            report(`The ${where} has no ${TENANT_LABEL} label; every volume belongs to exactly one tenant: add the label.`);
+        }
+    },
+};
+
+export const networkConfig: ResourceValidationPolicy = {
+    name: "network-config",
+    description: "Tenant networks are named redoubt-<tenant>-<purpose> consistently with their labels; services and ingress networks are internal (no route out).",
+    validateResource: (args, report) => {
+        if (args.type !== T.network) return;
+        const labels = labelsOf(args.props);
+        const name = String(args.props["name"] ?? "");
+        const where = describe(args.type, args.name);
+        const purpose = labels[NETWORK_LABEL];
+        const tenant = labels[TENANT_LABEL];
+        const expected = purpose === "edge-public" ? EDGE_PUBLIC_NETWORK : `redoubt-${tenant}-${purpose}`;
+        if (name !== expected) report(`The ${where} is named "${name}"; name it "${expected}" to match its ${TENANT_LABEL} and ${NETWORK_LABEL} labels.`);
+        if ((purpose === "services" || purpose === "ingress") && args.props["internal"] !== true) {
+            report(`The ${purpose} ${where} is not internal, so its containers can reach the internet; set internal: true.`);
+        }
+        if (args.props["driver"] !== undefined && args.props["driver"] !== "bridge") {
+            report(`The ${where} uses driver ${JSON.stringify(args.props["driver"])}; use the default bridge driver.`);
+        }
+    },
+};
+
+/** Which network purposes a role may join. The edge also joins every tenant's ingress network. */
+export function allowedPurposes(role: string): string[] {
+    const base = role === "edge" ? ["edge-public", "ingress"] : role === "proxy" ? ["services", "ingress"] : ["services"];
+    if ((EGRESS_ROLES as readonly string[]).includes(role)) base.push("egress");
+    return base;
+}
+
+export const networkIsolation: StackValidationPolicy = {
+    name: "network-isolation",
+    description: "Containers join only their own tenant's networks, and only the purposes their role needs (ingress: proxy and edge; egress: backup agent, tor, push proxy, wireguard); data volumes are mounted only by their own tenant.",
+    validateStack: (args, report) => {
+        // network name or id -> {tenant, purpose}
+        const networks = new Map<string, { tenant?: string; purpose?: string }>();
+        for (const r of args.resources) {
+            if (r.type !== T.network) continue;
+            const labels = labelsOf(r.props);
+            const info = { tenant: labels[TENANT_LABEL], purpose: labels[NETWORK_LABEL] };
+            for (const key of [r.props["name"], r.props["id"], r.name]) if (typeof key === "string" && key) networks.set(key, info);
+        }
+        const volumes = new Map<string, string | undefined>();
+        for (const r of args.resources) {
+            if (r.type !== T.volume) continue;
+            const tenant = labelsOf(r.props)[TENANT_LABEL];
+            for (const key of [r.props["name"], r.props["id"], r.name]) if (typeof key === "string" && key) volumes.set(key, tenant);
+        }
+        for (const r of args.resources) {
+            if (r.type !== T.container) continue;
+            const labels = labelsOf(r.props);
+            const role = labels[ROLE_LABEL] ?? "";
+            const tenant = labels[TENANT_LABEL];
+            const where = describe(r.type, r.name);
+            const allowed = allowedPurposes(role);
+            for (const n of asArray(r.props["networksAdvanced"]).filter(isRecord)) {
+                const ref = String(n["name"] ?? "");
+                const net = networks.get(ref) ?? parseNetworkName(ref);
+                if (!net) {
+                    report(`The ${where} joins network "${ref}", which is not a Redoubt network; attach it only to networks named redoubt-<tenant>-<purpose>.`, r.urn);
+                    continue;
+                }
+                const purpose = net.purpose ?? "";
+                if (role !== "edge" && net.tenant !== tenant) {
+                    report(`The ${where} of tenant ${tenant ?? "(none)"} joins network "${ref}" of ${net.tenant ? `tenant ${net.tenant}` : "the shared edge"}; attach it only to its own tenant's networks.`, r.urn);
+                } else if (!allowed.includes(purpose)) {
+                    report(`The ${where} (role ${role || "unknown"}) joins the ${purpose} network "${ref}"; a ${role || "container without a role"} may join only ${allowed.join(", ")} networks: remove it from networksAdvanced.`, r.urn);
+                }
+            }
+            if (r.props["networkMode"] !== undefined && r.props["networkMode"] !== "bridge" && !asArray(r.props["networksAdvanced"]).length) {
+                report(`The ${where} uses networkMode ${JSON.stringify(r.props["networkMode"])}; attach it through networksAdvanced to its tenant's networks instead.`, r.urn);
+            }
+            for (const m of asArray(r.props["mounts"]).filter(isRecord)) {
+                if ((m["type"] ?? "volume") !== "volume") continue;
+                const source = String(m["source"] ?? "");
+                if (!volumes.has(source)) continue;
+                const owner = volumes.get(source);
+                if (owner !== tenant) {
+                    report(`The ${where} of tenant ${tenant ?? "(none)"} mounts volume "${source}" of tenant ${owner ?? "(none)"}; mount only the tenant's own volumes.`, r.urn);
+                }
+            }
+        }
+    },
+};
+
+export const isolationPolicies = [containerHardening, tenantLabels, networkConfig, networkIsolation];

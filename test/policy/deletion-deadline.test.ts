@@ -1,0 +1,28 @@
+import { deletionDeadline } from "../../policies/deletion-deadline";
+import { luks, storageBox, tenantStack, volume } from "./fixtures";
+import { runStack } from "./helpers";
+
+const cancelled = (deleteBy: string) => ({ "redoubt.status": "cancelled", "redoubt.delete-by": deleteBy });
+
+describe("deletion-deadline", () => {
+    it("accepts active tenants and cancelled tenants within their deadline", async () => {
+        expect(await runStack(deletionDeadline, tenantStack("acme"), { asOf: "2025-06-10" })).toEqual([]);
+        expect(await runStack(deletionDeadline, [volume("beta", cancelled("2025-06-10"), false)], { asOf: "2025-06-10" })).toEqual([]);
+    });
+    it("refuses data of a cancelled tenant past its date", async () => {
+        const rs = [volume("beta", cancelled("2025-06-02"), false), luks("beta", false), storageBox("beta", "FI", "helsinki", {}, cancelled("2025-06-02"), false)];
+        const msgs = await runStack(deletionDeadline, rs, { asOf: "2025-06-10" });
+        expect(msgs).toHaveLength(3);
+        for (const m of msgs) expect(m).toMatch(/^Tenant beta was cancelled and its data had to be deleted by 2025-06-02 \(8 days ago as of 2025-06-10; .*remove the tenant .* run pulumi up/);
+        expect(msgs[1]).toMatch(/command "beta-volume-luks"/);
+    });
+    it("uses today (UTC) when asOf is empty", async () => {
+        expect(await runStack(deletionDeadline, [volume("beta", cancelled("2000-01-01"), false)])).toHaveLength(1);
+        expect(await runStack(deletionDeadline, [volume("beta", cancelled("2999-01-01"), false)], { asOf: "" })).toEqual([]);
+    });
+    it("refuses a cancelled tenant's data without a delete-by date", async () => {
+        expect(await runStack(deletionDeadline, [volume("beta", { "redoubt.status": "cancelled" }, false)], { asOf: "2025-06-10" })).toEqual([
+            expect.stringMatching(/no valid redoubt.delete-by date/),
+        ]);
+    });
+});

@@ -1,0 +1,47 @@
+import { containerLogRetention, homeserverQuietLogs, proxyNoAccessLog } from "../../policies/log-retention";
+import { CADDY_JSON, TUWUNEL_TOML, container } from "./fixtures";
+import { runResource } from "./helpers";
+
+describe("container-log-retention", () => {
+    it("accepts journald with 14 days and none", async () => {
+        expect(await runResource(containerLogRetention, container("acme", "homeserver"))).toEqual([]);
+        expect(await runResource(containerLogRetention, container("acme", "homeserver", { logDriver: "none" }, { "redoubt.log-retention-days": undefined }))).toEqual([]);
+    });
+    it("refuses 45 days", async () => {
+        const msgs = await runResource(containerLogRetention, container("acme", "homeserver", {}, { "redoubt.log-retention-days": "45" }));
+        expect(msgs).toEqual([expect.stringMatching(/keeps logs for 45 days .* set the tenant's logging.retentionDays to at most 30 days/)]);
+    });
+    it("refuses a size-rotating driver and a missing label", async () => {
+        expect(await runResource(containerLogRetention, container("acme", "proxy", { logDriver: "json-file" }))).toEqual([expect.stringMatching(/set logDriver to "journald"/)]);
+        expect(await runResource(containerLogRetention, container("acme", "proxy", { logDriver: undefined }))).toEqual([expect.stringMatching(/default json-file/)]);
+        expect(await runResource(containerLogRetention, container("acme", "proxy", {}, { "redoubt.log-retention-days": undefined }))).toEqual([expect.stringMatching(/add it/)]);
+    });
+    it("takes maxLogRetentionDays from config", async () => {
+        expect(await runResource(containerLogRetention, container("acme", "proxy"), { maxLogRetentionDays: 7 })).toEqual([expect.stringMatching(/at most 7 days/)]);
+    });
+});
+
+describe("proxy-no-access-log", () => {
+    it("accepts a config without logs and refuses a server with logs", async () => {
+        expect(await runResource(proxyNoAccessLog, container("acme", "proxy"))).toEqual([]);
+        const cfg = JSON.parse(CADDY_JSON);
+        cfg.apps.http.servers.tenant.logs = {};
+        const c = container("acme", "proxy", { uploads: [{ file: "/etc/caddy/caddy.json", content: JSON.stringify(cfg) }] });
+        expect(await runResource(proxyNoAccessLog, c)).toEqual([expect.stringMatching(/remove "logs" from apps.http.servers.tenant/)]);
+    });
+});
+
+describe("homeserver-quiet-logs", () => {
+    const hs = (toml: string) => container("acme", "homeserver", { uploads: [{ file: "/etc/tuwunel/tuwunel.toml", content: toml }] });
+    it("accepts warn + connect_info", async () => {
+        expect(await runResource(homeserverQuietLogs, container("acme", "homeserver"))).toEqual([]);
+    });
+    it("refuses info and a trusted X-Forwarded-For", async () => {
+        const toml = TUWUNEL_TOML.replace('log = "warn"', 'log = "info"').replace('ip_source = "connect_info"', 'ip_source = "rightmost_x_forwarded_for"');
+        const msgs = await runResource(homeserverQuietLogs, hs(toml));
+        expect(msgs).toEqual([expect.stringMatching(/set log = "warn"/), expect.stringMatching(/set ip_source = "connect_info"/)]);
+    });
+    it("refuses unreadable TOML", async () => {
+        expect(await runResource(homeserverQuietLogs, hs("[global\nlog="))).toEqual([expect.stringMatching(/cannot be read/)]);
+    });
+});

@@ -1,0 +1,142 @@
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
+import { BACKUP_COUNTRIES_LABEL, BACKUP_SITES_LABEL } from "./labels";
+import { BACKUP_SCRIPT_PATH, BACKUP_SOURCE_PATH, renderBackupScript, storageBoxSftpCommand } from "./render/backup";
+import { installFileCommand, renderBackupTrigger, renderBackupUnits, SCRIPTS_DIR } from "./render/host";
+
+
+/** One backup site's storage box, as its backup stack exports it. */
+export interface BackupTarget {
+    site: string;
+    /** Country of the site (ISO 3166-1 alpha-2). */
+    country: string;
+    /** Storage Box host name, e.g. u12345.your-storagebox.de. */
+    host: pulumi.Input<string>;
+    /** Storage Box user. */
+    user: pulumi.Input<string>;
+    /** OpenSSH private key for the box (secret). */
+    sshPrivateKey: pulumi.Input<string>;
+    /** restic repository password (secret). */
+    resticPassword: pulumi.Input<string>;
+}
+
+export interface BackupAgentArgs {
+    tenant: string;
+    image: pulumi.Input<string>;
+    targets: BackupTarget[];
+    keep: { daily: number; weekly: number; monthly: number };
+    /** systemd OnCalendar= of the nightly run. */
+    onCalendar: string;
+    /** The tenant's egress network: the agent's only network. */
+    egressNetwork: pulumi.Input<string>;
+    dataVolume: pulumi.Input<string>;
+    homeserverContainer: string;
+    connection: command.types.input.remote.ConnectionArgs;
+    user: string;
+    cgroupParent: string;
+    logRetentionDays: number;
+    labels: Record<string, string | undefined>;
+    /** Install the nightly timer. Default: true. */
+    scheduled?: boolean;
+}
+
+const SECRETS_DIR = "/run/secrets";
+const CACHE_DIR = "/cache";
+
+/**
+ * The tenant's backup agent: a restic container, started nightly by a host
+ * timer after the homeserver has written a consistent database backup. It
+ * backs up that backup and the media to one repository per site.
+ */
+export class BackupAgent extends pulumi.ComponentResource {
+    public readonly container: docker.Container;
+    public readonly containerName: string;
+
+    constructor(name: string, args: BackupAgentArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("redoubt:tenant:BackupAgent", name, {}, opts);
+        const sites = args.targets.map((t) => t.site);
+        if (new Set(sites).size !== sites.length) throw new Error(`BackupAgent ${name}: a site appears twice in ${sites.join(", ")}`);
+        this.containerName = `redoubt-${args.tenant}-backup`;
+        const knownHosts = `${CACHE_DIR}/known_hosts`;
+        const script = pulumi
+            .all(args.targets.map((t) => pulumi.all([t.host, t.user]).apply(([host, user]) => ({ site: t.site, host, user }))))
+            .apply((targets) =>
+                renderBackupScript({
+                    repositories: targets.map((t) => ({
+                        site: t.site,
+                        repository: `sftp:${t.user}@${t.host}:redoubt`,
+                        passwordFile: `${SECRETS_DIR}/restic-${t.site}`,
+                        // Host keys are learnt on the first backup and pinned from then on (kept on the encrypted volume).
+                        sftpCommand: storageBoxSftpCommand({ user: t.user, host: t.host, keyFile: `${SECRETS_DIR}/ssh-${t.site}`, knownHostsFile: knownHosts }),
+                    })),
+                    paths: [`${BACKUP_SOURCE_PATH}/backups`, `${BACKUP_SOURCE_PATH}/media`],
+                    keep: args.keep,
+                    freshnessMarker: `${BACKUP_SOURCE_PATH}/backups/meta`,
+                    maxAgeMinutes: 60,
+                }),
+            );
+        const uploads: pulumi.Input<docker.types.input.ContainerUpload>[] = [
+            { file: BACKUP_SCRIPT_PATH, content: script, executable: true, permissions: "0555" },
+            ...args.targets.flatMap((t) => [
+                { file: `${SECRETS_DIR}/restic-${t.site}`, content: pulumi.secret(t.resticPassword), permissions: "0400", owner: args.user.split(":")[0] },
+                { file: `${SECRETS_DIR}/ssh-${t.site}`, content: pulumi.secret(t.sshPrivateKey), permissions: "0400", owner: args.user.split(":")[0] },
+            ]),
+        ];
+        this.container = new docker.Container(
+            `${name}-container`,
+            {
+                name: this.containerName,
+                image: args.image,
+                entrypoints: ["/bin/sh"],
+                command: [BACKUP_SCRIPT_PATH],
+                envs: [`RESTIC_CACHE_DIR=${CACHE_DIR}/restic`, `HOME=${CACHE_DIR}`],
+                // Started by the host timer, not at deploy time.
+                start: false,
+                mustRun: false,
+                networksAdvanced: [{ name: args.egressNetwork }],
+                mounts: [
+                    { type: "volume", source: args.dataVolume, target: BACKUP_SOURCE_PATH, readOnly: true, volumeOptions: { subpath: "tuwunel" } },
+                    { type: "volume", source: args.dataVolume, target: CACHE_DIR, volumeOptions: { subpath: "restic" } },
+                ],
+                uploads: pulumi.secret(uploads),
+                ...hardenedContainerArgs({
+                    tenant: args.tenant,
+                    role: "backup-agent",
+                    user: args.user,
+                    limits: HELPER_LIMITS["backup-agent"],
+                    cgroupParent: args.cgroupParent,
+                    logRetentionDays: args.logRetentionDays,
+                    labels: {
+                        ...args.labels,
+                        [BACKUP_SITES_LABEL]: sites.join(","),
+                        [BACKUP_COUNTRIES_LABEL]: args.targets.map((t) => t.country).join(","),
+                    },
+                }),
+            },
+            { parent: this },
+        );
+        if (args.scheduled ?? true) {
+            const trigger = { tenant: args.tenant, homeserverContainer: args.homeserverContainer, backupContainer: this.containerName, onCalendar: args.onCalendar };
+            const units = renderBackupUnits(trigger);
+            const unitName = `redoubt-backup-${args.tenant}`;
+            new command.remote.Command(
+                `${name}-timer`,
+                {
+                    connection: args.connection,
+                    create: [
+                        installFileCommand(`${SCRIPTS_DIR}/${args.tenant}-backup.sh`, renderBackupTrigger(trigger), "0700"),
+                        installFileCommand(`/etc/systemd/system/${unitName}.service`, units.service, "0644"),
+                        installFileCommand(`/etc/systemd/system/${unitName}.timer`, units.timer, "0644"),
+                        `systemctl daemon-reload && systemctl enable --now ${unitName}.timer`,
+                    ].join(" && "),
+                    delete: `systemctl disable --now ${unitName}.timer; rm -f /etc/systemd/system/${unitName}.service /etc/systemd/system/${unitName}.timer ${SCRIPTS_DIR}/${args.tenant}-backup.sh; systemctl daemon-reload`,
+                },
+                { parent: this, dependsOn: [this.container] },
+            );
+        }
+        this.registerOutputs({ containerName: this.containerName });
+    }
+}
+

@@ -1,0 +1,94 @@
+// The container settings every tenant container shares (CIS Docker §5):
+// not root, read-only root fs, no capabilities, no privilege escalation,
+// memory/CPU limits, the tenant's slice (process limit) and bounded logs.
+import type * as docker from "@pulumi/docker";
+import type * as pulumi from "@pulumi/pulumi";
+import { dockerLabels, LOG_RETENTION_LABEL, ROLE_LABEL, STATUS_LABEL, TENANT_LABEL, type ContainerRole } from "./labels";
+
+/** Memory and CPU of one container. */
+export interface ContainerLimits {
+    memoryMiB: number;
+    cpus: number;
+}
+
+/** Fixed sizes of the helper containers; the homeserver gets the plan's. */
+export const HELPER_LIMITS: Record<Exclude<ContainerRole, "homeserver">, ContainerLimits> = {
+    proxy: { memoryMiB: 128, cpus: 0.5 },
+    "backup-agent": { memoryMiB: 512, cpus: 0.5 },
+    tor: { memoryMiB: 256, cpus: 0.5 },
+    wireguard: { memoryMiB: 128, cpus: 0.25 },
+    "push-proxy": { memoryMiB: 64, cpus: 0.25 },
+    edge: { memoryMiB: 256, cpus: 1 },
+};
+
+export interface HardenedContainerInput {
+    /** Tenant name; undefined for the shared edge. */
+    tenant?: string;
+    role: ContainerRole;
+    /** Unix uid:gid the process runs as. */
+    user: string;
+    limits: ContainerLimits;
+    /** systemd slice the container's cgroup lives in; its TasksMax is the process limit. */
+    cgroupParent: string;
+    /** Days logs are kept; 0 turns logging off (log driver none). */
+    logRetentionDays: number;
+    /** Extra labels (status, delete-by, backup sites). */
+    labels?: Record<string, string | undefined>;
+    /** Writable scratch directories, as tmpfs. */
+    tmpfs?: string[];
+}
+
+export type HardenedContainerArgs = Pick<
+    docker.ContainerArgs,
+    | "user"
+    | "readOnly"
+    | "capabilities"
+    | "securityOpts"
+    | "memory"
+    | "memorySwap"
+    | "cpus"
+    | "cgroupParent"
+    | "logDriver"
+    | "logOpts"
+    | "labels"
+    | "restart"
+    | "maxRetryCount"
+    | "tmpfs"
+    | "privileged"
+    | "init"
+>;
+
+export function hardenedContainerArgs(input: HardenedContainerInput): HardenedContainerArgs {
+    const tag = input.tenant ? `redoubt/${input.tenant}/${input.role}` : `redoubt/${input.role}`;
+    const tmpfs: Record<string, pulumi.Input<string>> = {};
+    for (const dir of input.tmpfs ?? ["/tmp"]) tmpfs[dir] = "rw,noexec,nosuid,size=64m";
+    return {
+        user: input.user,
+        readOnly: true,
+        privileged: false,
+        init: true,
+        capabilities: { drops: ["ALL"] },
+        securityOpts: ["no-new-privileges:true"],
+        memory: input.limits.memoryMiB,
+        // Equal to memory: no swap, so the limit is the limit.
+        memorySwap: input.limits.memoryMiB,
+        cpus: String(input.limits.cpus),
+        cgroupParent: input.cgroupParent,
+        // journald, whose retention the host bounds in days (see HostBaseline); json-file and local rotate by size only.
+        logDriver: input.logRetentionDays > 0 ? "journald" : "none",
+        logOpts: input.logRetentionDays > 0 ? { tag } : {},
+        labels: dockerLabels({
+            [TENANT_LABEL]: input.tenant,
+            [ROLE_LABEL]: input.role,
+            [LOG_RETENTION_LABEL]: String(input.logRetentionDays),
+            ...input.labels,
+        }),
+        restart: "on-failure",
+        maxRetryCount: 5,
+        tmpfs,
+    };
+}
+
+export function tenantLabels(tenant: string, status: string, deleteBy?: string): Record<string, string | undefined> {
+    return { [TENANT_LABEL]: tenant, [STATUS_LABEL]: status, "redoubt.delete-by": deleteBy };
+}

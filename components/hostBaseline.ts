@@ -1,0 +1,65 @@
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { pinnedReference, type ImageCatalog, type ImageRole } from "./images";
+import { installFileCommand, renderJournaldRetention, renderSlice, sliceName } from "./render/host";
+
+export interface HostBaselineArgs {
+    connection: command.types.input.remote.ConnectionArgs;
+    /** Days the host's journal keeps entries: the shortest retention any tenant on the host asks for. */
+    logRetentionDays: number;
+    catalog: ImageCatalog;
+    /** Tenant homeserver images that override the catalog's (pinned by digest). */
+    extraImages: string[];
+    /** Docker provider of the host. */
+    provider: docker.Provider;
+}
+
+/**
+ * What one Docker host needs before tenants: the journal's time-bounded
+ * retention, the edge's slice, and the pinned images pulled once.
+ */
+export class HostBaseline extends pulumi.ComponentResource {
+    /** Pinned image reference per catalog role, pulled on the host. */
+    public readonly images: Record<ImageRole, pulumi.Output<string>>;
+    /** Pulled override images, by reference. */
+    public readonly extraImages: Record<string, pulumi.Output<string>>;
+    public readonly journald: command.remote.Command;
+    public readonly edgeSlice: string;
+
+    constructor(name: string, args: HostBaselineArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("redoubt:host:HostBaseline", name, {}, opts);
+        const dropIn = "/etc/systemd/journald.conf.d/redoubt.conf";
+        this.journald = new command.remote.Command(
+            `${name}-journald`,
+            {
+                connection: args.connection,
+                create: `${installFileCommand(dropIn, renderJournaldRetention(args.logRetentionDays), "0644")} && systemctl restart systemd-journald && journalctl --vacuum-time=${args.logRetentionDays}d`,
+                delete: `rm -f ${dropIn} && systemctl restart systemd-journald`,
+                triggers: [args.logRetentionDays],
+            },
+            { parent: this },
+        );
+        this.edgeSlice = sliceName("edge");
+        new command.remote.Command(
+            `${name}-edge-slice`,
+            {
+                connection: args.connection,
+                create: `${installFileCommand(`/etc/systemd/system/${this.edgeSlice}`, renderSlice({ tenant: "edge", tasksMax: 512, memoryMiB: 512, cpus: 1 }), "0644")} && systemctl daemon-reload`,
+                delete: `rm -f /etc/systemd/system/${this.edgeSlice} && systemctl daemon-reload`,
+            },
+            { parent: this },
+        );
+        const pull = (resourceName: string, reference: string) =>
+            new docker.RemoteImage(resourceName, { name: reference, keepLocally: true }, { parent: this, provider: args.provider }).repoDigest;
+        const roles = Object.keys(args.catalog) as ImageRole[];
+        this.images = Object.fromEntries(roles.map((role) => [role, pull(`${name}-image-${role}`, pinnedReference(args.catalog[role]))])) as Record<
+            ImageRole,
+            pulumi.Output<string>
+        >;
+        this.extraImages = Object.fromEntries(
+            [...new Set(args.extraImages)].sort().map((reference) => [reference, pull(`${name}-image-${reference.slice(-12)}`, reference)]),
+        );
+        this.registerOutputs({});
+    }
+}

@@ -1,0 +1,50 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { tenantSubnet, type SubnetPurpose } from "./addressing";
+import { dockerLabels, NETWORK_LABEL } from "./labels";
+
+export interface TenantNetworksArgs {
+    tenant: string;
+    tenantId: number;
+    /** Create the ingress network the edge joins. Default: false (tor and vpn tenants have none). */
+    ingress?: boolean;
+    /** Labels every network carries (tenant, status). */
+    labels: Record<string, string | undefined>;
+}
+
+/**
+ * A tenant's Docker networks, each on its own subnet derived from the tenant
+ * id: `services` (internal; homeserver and proxy), `ingress` (internal; only
+ * the proxy and the edge), and `egress` (the only way out, for the roles that
+ * need it).
+ */
+export class TenantNetworks extends pulumi.ComponentResource {
+    public readonly services: docker.Network;
+    public readonly ingress?: docker.Network;
+    public readonly egress: docker.Network;
+
+    constructor(name: string, args: TenantNetworksArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("redoubt:tenant:TenantNetworks", name, {}, opts);
+        const network = (purpose: SubnetPurpose, internal: boolean) => {
+            const { subnet, gateway } = tenantSubnet(args.tenantId, purpose);
+            return new docker.Network(
+                `${name}-${purpose}`,
+                {
+                    name: `redoubt-${args.tenant}-${purpose}`,
+                    driver: "bridge",
+                    internal,
+                    attachable: false,
+                    ipamConfigs: [{ subnet, gateway }],
+                    // A bridge name ops can read in `ip link`: rd<tenant id><s|i|e>.
+                    options: { "com.docker.network.bridge.name": `rd${args.tenantId}${purpose[0]}` },
+                    labels: dockerLabels({ ...args.labels, [NETWORK_LABEL]: purpose }),
+                },
+                { parent: this },
+            );
+        };
+        this.services = network("services", true);
+        this.ingress = args.ingress ? network("ingress", true) : undefined;
+        this.egress = network("egress", false);
+        this.registerOutputs({ services: this.services.name, ingress: this.ingress?.name, egress: this.egress.name });
+    }
+}

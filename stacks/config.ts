@@ -1,0 +1,130 @@
+// Stack configuration (stacks/Pulumi.<stack>.yaml), validated like tenant files.
+import { z } from "zod";
+import { BACKUP_SITE_NAMES } from "../tenants/schema";
+import { MAX_DELETION_GRACE_DAYS, todayUtc } from "../components/lifecycle";
+
+const NAMESPACE = "redoubt";
+
+const country = z.string().regex(/^[A-Z]{2}$/, "must be an ISO 3166-1 alpha-2 country code such as IS, FI or DE");
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date written YYYY-MM-DD");
+const tenantNames = z.array(z.string().min(1)).optional().describe("Tenants this stack holds. Default: every tenant that belongs to the site.");
+const common = {
+    site: z.string().regex(/^[a-z][a-z0-9-]*$/, "must be a lower-case site name"),
+    country,
+    tenants: tenantNames,
+    tenantsDir: z.string().default("tenants").describe("Directory of tenant files, relative to the project."),
+    asOf: isoDate.optional().describe("The day the lifecycle is evaluated for; default today (UTC). Pin it for reproducible plans."),
+    deletionGraceDays: z
+        .number()
+        .int()
+        .min(0)
+        .max(MAX_DELETION_GRACE_DAYS, `must be at most ${MAX_DELETION_GRACE_DAYS} (the privacy page promises deletion within 7 days)`)
+        .default(MAX_DELETION_GRACE_DAYS),
+};
+
+const strict = <T extends z.ZodRawShape>(shape: T) =>
+    z.strictObject(shape, {
+        error: (issue) => (issue.code === "unrecognized_keys" ? `is not a known setting; allowed: ${Object.keys(shape).map((k) => `${NAMESPACE}:${k}`).join(", ")}` : undefined),
+    });
+
+export const PrimaryStackConfigSchema = strict({
+    role: z.literal("primary"),
+    ...common,
+    dockerHost: z
+        .string()
+        .regex(/^ssh:\/\/[a-z_][a-z0-9_-]*@[a-z0-9.-]+(:\d+)?$/, "must be ssh://user@host[:port] (the Docker host, reached over SSH)"),
+    publicAddress: z.ipv4("must be the IPv4 address the edge publishes port 443 on").describe("The host address the SNI edge binds."),
+    acmeEmail: z.email("must be an email address for the ACME account"),
+    backupSites: z
+        .record(
+            z.enum(BACKUP_SITE_NAMES, { error: `must be one of: ${BACKUP_SITE_NAMES.join(", ")}` }),
+            strict({
+                stack: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,2}$/, "must be a stack name, optionally org/project/stack"),
+                country,
+            }),
+        )
+        .describe("Backup site name → the stack holding its storage boxes and the site's country."),
+});
+
+export const BackupStackConfigSchema = strict({
+    role: z.literal("backup"),
+    ...common,
+    site: z.enum(BACKUP_SITE_NAMES, { error: `must be one of: ${BACKUP_SITE_NAMES.join(", ")}` }),
+    location: z.enum(["fsn1", "hel1", "nbg1"], { error: "must be a Hetzner Storage Box location: fsn1, hel1 or nbg1" }),
+});
+
+/** Where the promise of geographically separate backups is first checked: backup countries differ from the primary's and each other's. */
+function checkBackupCountries(config: z.infer<typeof PrimaryStackConfigSchema>, ctx: z.RefinementCtx): void {
+    const seen = new Map<string, string>();
+    for (const [site, { country }] of Object.entries(config.backupSites)) {
+        if (country === config.country) {
+            ctx.addIssue({ code: "custom", path: ["backupSites", site, "country"], message: `is ${country}, the primary site's own country; backups must be kept in another country` });
+        }
+        const other = seen.get(country);
+        if (other) ctx.addIssue({ code: "custom", path: ["backupSites", site, "country"], message: `is ${country}, like site ${other}; each backup site must be in a different country` });
+        seen.set(country, site);
+    }
+}
+
+export const StackConfigSchema = z.discriminatedUnion("role", [PrimaryStackConfigSchema.superRefine(checkBackupCountries), BackupStackConfigSchema], {
+    error: (issue) => (issue.code === "invalid_union" ? `${NAMESPACE}:role must be primary or backup` : undefined),
+});
+export type PrimaryStackConfig = z.infer<typeof PrimaryStackConfigSchema>;
+export type BackupStackConfig = z.infer<typeof BackupStackConfigSchema>;
+export type StackConfig = z.infer<typeof StackConfigSchema>;
+
+/** Secret settings, read with getSecret and never validated into plain objects. */
+export const SECRET_KEYS = ["sshPrivateKey"] as const;
+
+export class StackConfigError extends Error {
+    constructor(
+        readonly file: string,
+        readonly problems: { field: string; message: string }[],
+    ) {
+        super(`${file} is invalid:\n${problems.map((p) => `  ${file}: ${p.field}: ${p.message}`).join("\n")}`);
+        this.name = "StackConfigError";
+    }
+}
+
+/**
+ * Validates the `redoubt:*` settings of a stack. `raw` maps full keys
+ * (`redoubt:dockerHost`) to values as Pulumi stores them: strings, with
+ * structured values as JSON text.
+ */
+export function parseStackConfig(raw: Record<string, string>, file: string): StackConfig {
+    const values: Record<string, unknown> = {};
+    for (const [key, text] of Object.entries(raw)) {
+        if (!key.startsWith(`${NAMESPACE}:`)) continue;
+        const name = key.slice(NAMESPACE.length + 1);
+        if ((SECRET_KEYS as readonly string[]).includes(name)) continue;
+        values[name] = parseValue(text);
+    }
+    const parsed = StackConfigSchema.safeParse(values);
+    if (!parsed.success) {
+        throw new StackConfigError(
+            file,
+            parsed.error.issues.flatMap((issue) => {
+                if (issue.code === "unrecognized_keys") return issue.keys.map((k) => ({ field: `${NAMESPACE}:${k}`, message: issue.message }));
+                const field = issue.path.length ? `${NAMESPACE}:${issue.path.join(".")}` : `${NAMESPACE}:role`;
+                return [{ field, message: issue.code === "invalid_type" && issue.input === undefined ? "is required" : issue.message }];
+            }),
+        );
+    }
+    return parsed.data;
+}
+
+function parseValue(text: string): unknown {
+    // Pulumi hands structured values (lists, maps) and numbers over as JSON text.
+    if (/^[\[{]/.test(text) || /^-?\d+(\.\d+)?$/.test(text) || text === "true" || text === "false") {
+        try {
+            return JSON.parse(text);
+        } catch {
+            return text;
+        }
+    }
+    return text;
+}
+
+export function asOfDate(config: StackConfig): string {
+    return config.asOf ?? todayUtc();
+}

@@ -1,0 +1,211 @@
+// The stack program: composes the stack's tenants into components. Config,
+// stack name and tenant files are read when the function runs (not at module
+// load), so tests can call it under mocks with their own settings.
+import * as path from "node:path";
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { BackupBucket } from "../components/backupBucket";
+import type { BackupTarget } from "../components/backupAgent";
+import { Edge } from "../components/edge";
+import { HostBaseline } from "../components/hostBaseline";
+import { loadImageCatalog } from "../components/images";
+import { lifecycleOf, type Lifecycle } from "../components/lifecycle";
+import { TenantCell } from "../components/tenantCell";
+import { loadTenants, TenantSetError } from "../tenants/loader";
+import { PLANS, type Tenant } from "../tenants/schema";
+import { asOfDate, parseStackConfig, type BackupStackConfig, type PrimaryStackConfig, type StackConfig } from "./config";
+
+export interface StackProgramOptions {
+    /** Project root; tenantsDir and images.yaml are resolved against it. Default: the repository root. */
+    projectDir?: string;
+    /** Override the tenant directory (e.g. the plan's --tenants). */
+    tenantsDir?: string;
+}
+
+/** A tenant in this stack, with its lifecycle at the as-of date. */
+export interface StackTenant {
+    tenant: Tenant;
+    lifecycle: Lifecycle;
+}
+
+const DEFAULT_PROJECT_DIR = path.join(__dirname, "..");
+
+/** Reads and validates this stack's `redoubt:*` config. */
+export function readStackConfig(): StackConfig {
+    const stack = pulumi.getStack();
+    return parseStackConfig(pulumi.runtime.allConfig(), `stacks/Pulumi.${stack}.yaml`);
+}
+
+/** Loads the tenant set and selects this stack's tenants; every problem is reported before anything is declared. */
+export function selectTenants(config: StackConfig, options: StackProgramOptions = {}): StackTenant[] {
+    const projectDir = options.projectDir ?? DEFAULT_PROJECT_DIR;
+    const dir = options.tenantsDir ?? path.resolve(projectDir, config.tenantsDir);
+    const loaded = loadTenants(dir);
+    if (config.tenants) {
+        const known = new Set(loaded.map((l) => l.tenant.name));
+        const unknown = config.tenants.filter((name) => !known.has(name));
+        if (unknown.length > 0) {
+            throw new TenantSetError(
+                unknown.map((name) => ({ file: `stacks/Pulumi.${pulumi.getStack()}.yaml`, field: "redoubt:tenants", message: `names '${name}', which has no file in ${dir}` })),
+            );
+        }
+    }
+    const asOf = asOfDate(config);
+    return loaded
+        .map((l) => l.tenant)
+        .filter((t) => config.tenants === undefined || config.tenants.includes(t.name))
+        .filter((t) => config.role === "primary" || t.backups.sites.includes(config.site as BackupStackConfig["site"]))
+        .map((tenant) => ({ tenant, lifecycle: lifecycleOf(tenant, asOf, config.deletionGraceDays) }))
+        .filter((t) => t.lifecycle.declared);
+}
+
+/** Per-tenant stack outputs of a backup stack (the primary reads them by StackReference). */
+export interface BackupSiteOutput {
+    site: string;
+    country: string;
+    host: pulumi.Output<string>;
+    user: pulumi.Output<string>;
+    sshPrivateKey: pulumi.Output<string>;
+    resticPassword: pulumi.Output<string>;
+}
+
+export function defineBackupStack(config: BackupStackConfig, tenants: StackTenant[]): Record<string, unknown> {
+    const outputs: Record<string, BackupSiteOutput> = {};
+    for (const { tenant, lifecycle } of tenants) {
+        const bucket = new BackupBucket(tenant.name, {
+            tenant: tenant.name,
+            site: config.site,
+            country: config.country,
+            location: config.location,
+            storageBoxType: PLANS[tenant.plan].storageBoxType,
+            status: tenant.status,
+            deleteBy: lifecycle.deleteBy,
+            protect: lifecycle.protectData,
+        });
+        outputs[tenant.name] = bucket.credentials;
+    }
+    return { site: config.site, country: config.country, tenants: outputs };
+}
+
+function sshConnection(dockerHost: string): command.types.input.remote.ConnectionArgs {
+    const url = new URL(dockerHost);
+    const config = new pulumi.Config("redoubt");
+    const privateKey = config.getSecret("sshPrivateKey");
+    return {
+        host: url.hostname,
+        port: url.port ? Number(url.port) : 22,
+        user: url.username,
+        // Without a key in config, the SSH agent (SSH_AUTH_SOCK) is used, as the Docker provider does.
+        ...(privateKey ? { privateKey } : { agentSocketPath: process.env.SSH_AUTH_SOCK }),
+    };
+}
+
+interface BackupSiteReference {
+    country: string;
+    reference: pulumi.StackReference;
+}
+
+function backupTargetsFor(tenant: Tenant, sites: Map<string, BackupSiteReference>): BackupTarget[] {
+    return tenant.backups.sites.map((site) => {
+        const backupSite = sites.get(site);
+        if (!backupSite) throw new Error(`tenant ${tenant.name} backs up to ${site}, but redoubt:backupSites names no stack for it`);
+        const { reference, country } = backupSite;
+        const field = (key: keyof BackupSiteOutput) =>
+            reference.requireOutput("tenants").apply((all: Record<string, Record<string, string>> | undefined) => {
+                const entry = all?.[tenant.name];
+                if (!entry) {
+                    throw new Error(`backup stack for ${site} has no storage box for tenant ${tenant.name}: bring the backup stacks up first (npm run tenant -- up ${tenant.name})`);
+                }
+                if (entry.country !== country) {
+                    throw new Error(`backup stack for ${site} says its country is ${entry.country}, but redoubt:backupSites says ${country}; correct the stack config`);
+                }
+                return entry[key];
+            });
+        return {
+            site,
+            country,
+            host: field("host"),
+            user: field("user"),
+            sshPrivateKey: pulumi.secret(field("sshPrivateKey")),
+            resticPassword: pulumi.secret(field("resticPassword")),
+        };
+    });
+}
+
+export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTenant[], options: StackProgramOptions = {}): Record<string, unknown> {
+    const projectDir = options.projectDir ?? DEFAULT_PROJECT_DIR;
+    const catalog = loadImageCatalog(path.join(projectDir, "images.yaml"));
+    const provider = new docker.Provider("docker-host", { host: config.dockerHost });
+    const connection = sshConnection(config.dockerHost);
+    const retention = Math.min(...tenants.map((t) => t.tenant.logging.retentionDays), 30);
+    const host = new HostBaseline("host", {
+        connection,
+        logRetentionDays: retention,
+        catalog,
+        extraImages: tenants.flatMap((t) => (t.tenant.homeserver.image ? [t.tenant.homeserver.image] : [])),
+        provider,
+    });
+    const references = new Map(
+        Object.entries(config.backupSites).map(([site, { stack, country }]) => [site, { country, reference: new pulumi.StackReference(`backup-${site}`, { name: stack }) }]),
+    );
+    const cells = tenants.map(
+        ({ tenant, lifecycle }) =>
+            new TenantCell(
+                tenant.name,
+                {
+                    tenant,
+                    lifecycle,
+                    images: {
+                        homeserver: tenant.homeserver.image ? host.extraImages[tenant.homeserver.image] : host.images.homeserver,
+                        proxy: host.images.proxy,
+                        backupAgent: host.images.backupAgent,
+                        tor: host.images.tor,
+                        wireguard: host.images.wireguard,
+                    },
+                    connection,
+                    country: config.country,
+                    acmeEmail: config.acmeEmail,
+                    publicAddress: config.publicAddress,
+                    backupTargets: backupTargetsFor(tenant, references),
+                },
+                { providers: { docker: provider } },
+            ),
+    );
+    new Edge(
+        "edge",
+        {
+            image: host.images.edge,
+            publicAddress: config.publicAddress,
+            routes: cells.flatMap((c) => (c.edgeRoute ? [c.edgeRoute] : [])),
+            ingressNetworks: cells.flatMap((c) => (c.ingressNetwork ? [c.ingressNetwork] : [])),
+            cgroupParent: host.edgeSlice,
+            logRetentionDays: retention,
+        },
+        { providers: { docker: provider }, dependsOn: [host] },
+    );
+    return {
+        site: config.site,
+        tenants: Object.fromEntries(
+            cells.map((cell, i) => [
+                tenants[i].tenant.name,
+                {
+                    status: tenants[i].lifecycle.phase,
+                    endpoint: cell.endpoint,
+                    caCertificate: cell.caCertPem,
+                    wireguardPublicKey: cell.wireguardPublicKey,
+                    registrationToken: cell.registrationToken,
+                    exportArchive: cell.exportArchive,
+                    backups: tenants[i].tenant.backups.sites,
+                },
+            ]),
+        ),
+    };
+}
+
+/** The whole program: what `pulumi up` runs (stacks/index.ts) and what the offline plan runs under mocks. */
+export function defineStack(options: StackProgramOptions = {}): Record<string, unknown> {
+    const config = readStackConfig();
+    const tenants = selectTenants(config, options);
+    return config.role === "primary" ? definePrimaryStack(config, tenants, options) : defineBackupStack(config, tenants);
+}

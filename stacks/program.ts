@@ -21,6 +21,8 @@ export interface StackProgramOptions {
     projectDir?: string;
     /** Override the tenant directory (e.g. the plan's --tenants). */
     tenantsDir?: string;
+    /** Applied to every top-level resource (and so to all resources): how the offline plan sees options. */
+    transformations?: pulumi.ResourceTransformation[];
 }
 
 /** A tenant in this stack, with its lifecycle at the as-of date. */
@@ -70,7 +72,8 @@ export interface BackupSiteOutput {
     resticPassword: pulumi.Output<string>;
 }
 
-export function defineBackupStack(config: BackupStackConfig, tenants: StackTenant[]): Record<string, unknown> {
+export function defineBackupStack(config: BackupStackConfig, tenants: StackTenant[], options: StackProgramOptions = {}): Record<string, unknown> {
+    const transformations = options.transformations;
     const outputs: Record<string, BackupSiteOutput> = {};
     for (const { tenant, lifecycle } of tenants) {
         const bucket = new BackupBucket(tenant.name, {
@@ -82,7 +85,7 @@ export function defineBackupStack(config: BackupStackConfig, tenants: StackTenan
             status: tenant.status,
             deleteBy: lifecycle.deleteBy,
             protect: lifecycle.protectData,
-        });
+        }, { transformations });
         outputs[tenant.name] = bucket.credentials;
     }
     return { site: config.site, country: config.country, tenants: outputs };
@@ -136,7 +139,8 @@ function backupTargetsFor(tenant: Tenant, sites: Map<string, BackupSiteReference
 export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTenant[], options: StackProgramOptions = {}): Record<string, unknown> {
     const projectDir = options.projectDir ?? DEFAULT_PROJECT_DIR;
     const catalog = loadImageCatalog(path.join(projectDir, "images.yaml"));
-    const provider = new docker.Provider("docker-host", { host: config.dockerHost });
+    const transformations = options.transformations;
+    const provider = new docker.Provider("docker-host", { host: config.dockerHost }, { transformations });
     const connection = sshConnection(config.dockerHost);
     const retention = Math.min(...tenants.map((t) => t.tenant.logging.retentionDays), 30);
     const host = new HostBaseline("host", {
@@ -145,9 +149,9 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
         catalog,
         extraImages: tenants.flatMap((t) => (t.tenant.homeserver.image ? [t.tenant.homeserver.image] : [])),
         provider,
-    });
+    }, { transformations });
     const references = new Map(
-        Object.entries(config.backupSites).map(([site, { stack, country }]) => [site, { country, reference: new pulumi.StackReference(`backup-${site}`, { name: stack }) }]),
+        Object.entries(config.backupSites).map(([site, { stack, country }]) => [site, { country, reference: new pulumi.StackReference(`backup-${site}`, { name: stack }, { transformations }) }]),
     );
     const cells = tenants.map(
         ({ tenant, lifecycle }) =>
@@ -169,7 +173,7 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
                     publicAddress: config.publicAddress,
                     backupTargets: backupTargetsFor(tenant, references),
                 },
-                { providers: { docker: provider } },
+                { providers: { docker: provider }, transformations },
             ),
     );
     new Edge(
@@ -182,7 +186,7 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
             cgroupParent: host.edgeSlice,
             logRetentionDays: retention,
         },
-        { providers: { docker: provider }, dependsOn: [host] },
+        { providers: { docker: provider }, dependsOn: [host], transformations },
     );
     return {
         site: config.site,
@@ -207,5 +211,5 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
 export function defineStack(options: StackProgramOptions = {}): Record<string, unknown> {
     const config = readStackConfig();
     const tenants = selectTenants(config, options);
-    return config.role === "primary" ? definePrimaryStack(config, tenants, options) : defineBackupStack(config, tenants);
+    return config.role === "primary" ? definePrimaryStack(config, tenants, options) : defineBackupStack(config, tenants, options);
 }

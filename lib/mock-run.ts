@@ -1,0 +1,315 @@
+// Runs the stack program in-process under the SDK's mocks and captures every
+// resource it registers: type, name, URN with the full parent chain, parent,
+// protect, and inputs as the engine would receive them (secrets still
+// marked). The offline plan, the end-to-end tests and the policy harness all
+// start here. No Pulumi CLI, no provider plugin, no network.
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
+import { defineStack } from "../stacks/program";
+
+export const PROJECT = "redoubt";
+export const PROJECT_DIR = path.join(__dirname, "..");
+/** The SDK's marker for a secret value in serialized properties. */
+export const SECRET_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d";
+export const SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270";
+
+/** One resource as the program registered it. */
+export interface CapturedResource {
+    type: string;
+    name: string;
+    urn: string;
+    /** URN of the parent (the stack's URN for top-level resources). */
+    parent?: string;
+    /** Effective protect, with inheritance from parents applied. */
+    protect: boolean;
+    /** Inputs after resolution; secret inputs are `{[SECRET_SIGNATURE_KEY]: SECRET_SIGNATURE, value}`. */
+    inputs: Record<string, unknown>;
+    custom: boolean;
+    /** URNs of explicit dependsOn resources. */
+    dependencies: string[];
+}
+
+/** A stack output leaf that is secret, as captured. */
+export interface SecretValue {
+    [SECRET_SIGNATURE_KEY]: typeof SECRET_SIGNATURE;
+    value: unknown;
+}
+
+export interface StackRun {
+    stack: string;
+    resources: CapturedResource[];
+    /** Stack outputs, resolved; secret leaves as SecretValue. */
+    outputs: Record<string, unknown>;
+}
+
+/** Outputs of another stack, as a StackReference sees them. */
+export type StackReferences = Record<string, Record<string, unknown>>;
+
+export interface MockRunOptions {
+    stack: string;
+    /** Full `namespace:key` → value, as stored in Pulumi.<stack>.yaml (structured values as JSON text). */
+    config: Record<string, string>;
+    /** Tenant directory; default the stack config's tenantsDir. */
+    tenantsDir?: string;
+    projectDir?: string;
+    /** Outputs of the stacks this one references, by stack name. */
+    stackReferences?: StackReferences;
+    /** Report each registered resource (progress for long runs). */
+    onResource?: (count: number) => void;
+}
+
+export function isSecretValue(value: unknown): value is SecretValue {
+    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIGNATURE_KEY] === SECRET_SIGNATURE;
+}
+
+/** Reads stacks/Pulumi.<stack>.yaml into the flat key → string form Pulumi hands a program. */
+export function readStackConfigFile(stack: string, projectDir: string = PROJECT_DIR): Record<string, string> {
+    const file = path.join(projectDir, "stacks", `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(file)) throw new Error(`stacks/Pulumi.${stack}.yaml does not exist: no stack named ${stack}`);
+    const doc = parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
+    const config: Record<string, string> = {};
+    for (const [key, value] of Object.entries(doc?.config ?? {})) {
+        if (typeof value === "object" && value !== null && "secure" in value) continue; // ciphertext: not readable offline
+        config[key] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+    return config;
+}
+
+function digest(...parts: string[]): Buffer {
+    return createHash("sha256").update(parts.join("\0")).digest();
+}
+
+/** Deterministic, recognisable stand-ins for what providers would compute. */
+function mockState(type: string, name: string, inputs: Record<string, unknown>): { id: string; state: Record<string, unknown> } {
+    const seed = digest(type, name);
+    const hex = seed.toString("hex");
+    switch (type) {
+        case "random:index/randomPassword:RandomPassword":
+            // As the engine does (additionalSecretOutputs), the result is secret.
+            return { id: "none", state: { ...inputs, result: pulumi.secret(`mock-password-${hex.slice(0, 24)}`), bcryptHash: pulumi.secret("mock-bcrypt") } };
+        case "random:index/randomBytes:RandomBytes":
+            return { id: "none", state: { ...inputs, base64: pulumi.secret(seed.toString("base64")), hex: pulumi.secret(hex) } };
+        case "tls:index/privateKey:PrivateKey":
+            return {
+                id: hex.slice(0, 16),
+                state: {
+                    ...inputs,
+                    privateKeyPem: pulumi.secret(`-----BEGIN PRIVATE KEY-----\nmock-${hex.slice(0, 32)}\n-----END PRIVATE KEY-----\n`),
+                    privateKeyOpenssh: pulumi.secret(`-----BEGIN OPENSSH PRIVATE KEY-----\nmock-${hex.slice(0, 32)}\n-----END OPENSSH PRIVATE KEY-----\n`),
+                    publicKeyPem: `-----BEGIN PUBLIC KEY-----\nmock-${hex.slice(32)}\n-----END PUBLIC KEY-----\n`,
+                    publicKeyOpenssh: `ssh-ed25519 mock${hex.slice(32, 48)} ${name}\n`,
+                },
+            };
+        case "tls:index/selfSignedCert:SelfSignedCert":
+        case "tls:index/locallySignedCert:LocallySignedCert":
+            return { id: hex.slice(0, 16), state: { ...inputs, certPem: `-----BEGIN CERTIFICATE-----\nmock-${name}\n-----END CERTIFICATE-----\n` } };
+        case "tls:index/certRequest:CertRequest":
+            return { id: hex.slice(0, 16), state: { ...inputs, certRequestPem: `-----BEGIN CERTIFICATE REQUEST-----\nmock-${name}\n-----END CERTIFICATE REQUEST-----\n` } };
+        case "hcloud:index/storageBox:StorageBox": {
+            // hcloud ids are numbers.
+            const id = String(100000 + (seed.readUInt32BE(0) % 900000));
+            return { id, state: { ...inputs, server: `u${id}.your-storagebox.de`, username: `u${id}`, system: "FSN1-BX000" } };
+        }
+        case "docker:index/network:Network":
+        case "docker:index/volume:Volume":
+            return { id: String(inputs.name ?? name), state: inputs };
+        case "docker:index/remoteImage:RemoteImage":
+            return { id: String(inputs.name), state: { ...inputs, repoDigest: inputs.name, imageId: `sha256:${hex}` } };
+        case "command:remote:Command":
+            return { id: hex.slice(0, 16), state: { ...inputs, stdout: "", stderr: "" } };
+        default:
+            return { id: `${name}-id`, state: inputs };
+    }
+}
+
+function typeChainOf(resource: pulumi.Resource | undefined, chains: WeakMap<pulumi.Resource, string>): string | undefined {
+    return resource ? chains.get(resource) : undefined;
+}
+
+async function resolveOutputs(value: unknown): Promise<unknown> {
+    if (pulumi.Output.isInstance(value)) {
+        const output = value as pulumi.Output<unknown>;
+        const [inner, secret] = await Promise.all([new Promise<unknown>((resolve) => output.apply(resolve)), pulumi.isSecret(output)]);
+        const resolved = await resolveOutputs(inner);
+        return secret ? { [SECRET_SIGNATURE_KEY]: SECRET_SIGNATURE, value: resolved } : resolved;
+    }
+    if (value instanceof Promise) return resolveOutputs(await value);
+    if (Array.isArray(value)) return Promise.all(value.map(resolveOutputs));
+    if (value && typeof value === "object") {
+        const entries = await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await resolveOutputs(v)] as const));
+        return Object.fromEntries(entries.filter(([, v]) => v !== undefined));
+    }
+    return value;
+}
+
+/** The same value with every SecretValue replaced by its content. */
+export function revealSecrets<T>(value: T): T {
+    if (isSecretValue(value)) return revealSecrets(value.value) as T;
+    if (Array.isArray(value)) return value.map(revealSecrets) as T;
+    if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, revealSecrets(v)])) as T;
+    return value;
+}
+
+let running = false;
+
+/**
+ * Runs the stack program once under mocks. Runs share the SDK's global
+ * state, so they are serialised: one at a time.
+ */
+export async function runStackUnderMocks(options: MockRunOptions): Promise<StackRun> {
+    if (running) throw new Error("runStackUnderMocks: another run is in progress; runs must be sequential");
+    running = true;
+    try {
+        return await runOnce(options);
+    } finally {
+        running = false;
+    }
+}
+
+async function runOnce(options: MockRunOptions): Promise<StackRun> {
+    const { stack } = options;
+    const stackUrn = `urn:pulumi:${stack}::${PROJECT}::pulumi:pulumi:Stack::${PROJECT}-${stack}`;
+    const captured = new Map<string, CapturedResource>();
+    const mockInputs = new Map<string, { inputs: Record<string, unknown>; custom: boolean }>();
+    const chains = new WeakMap<pulumi.Resource, string>();
+    const urns = new WeakMap<pulumi.Resource, string>();
+    const protects = new WeakMap<pulumi.Resource, boolean>();
+    const registered: pulumi.Resource[] = [];
+    const key = (type: string, name: string) => `${type}::${name}`;
+
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args: pulumi.runtime.MockResourceArgs) {
+                mockInputs.set(key(args.type, args.name), { inputs: args.inputs as Record<string, unknown>, custom: Boolean(args.custom) });
+                if (args.type === "pulumi:pulumi:StackReference") {
+                    const referenced = String((args.inputs as { name: string }).name);
+                    const outputs = options.stackReferences?.[referenced];
+                    if (!outputs) throw new Error(`stack ${stack} references stack ${referenced}, which was not run first`);
+                    // Every output is handed over as secret: the credentials in them are.
+                    return { id: referenced, state: { name: referenced, outputs: revealSecrets(outputs), secretOutputNames: Object.keys(outputs) } };
+                }
+                return mockState(args.type, args.name, args.inputs as Record<string, unknown>);
+            },
+            call(args: pulumi.runtime.MockCallArgs) {
+                throw new Error(`unexpected invoke ${args.token} under mocks: the program must not call providers at plan time`);
+            },
+        },
+        PROJECT,
+        stack,
+        false,
+    );
+    pulumi.runtime.setAllConfig(options.config, []);
+
+    const capture: pulumi.ResourceTransformation = (args) => {
+        const parent = args.opts.parent;
+        const parentChain = typeChainOf(parent, chains);
+        const chain = parentChain ? `${parentChain}$${args.type}` : args.type;
+        const urn = `urn:pulumi:${stack}::${PROJECT}::${chain}::${args.name}`;
+        const protect = args.opts.protect ?? (parent ? protects.get(parent) ?? false : false);
+        chains.set(args.resource, chain);
+        urns.set(args.resource, urn);
+        protects.set(args.resource, protect);
+        registered.push(args.resource);
+        options.onResource?.(registered.length);
+        const dependsOn = args.opts.dependsOn;
+        const dependencies = (Array.isArray(dependsOn) ? dependsOn : dependsOn ? [dependsOn] : [])
+            .map((d) => (d instanceof pulumi.Resource ? urns.get(d) : undefined))
+            .filter((u): u is string => u !== undefined);
+        captured.set(key(args.type, args.name), {
+            type: args.type,
+            name: args.name,
+            urn,
+            parent: parent ? urns.get(parent) : stackUrn,
+            protect,
+            inputs: {},
+            custom: args.resource instanceof pulumi.CustomResource,
+            dependencies,
+        });
+        return undefined;
+    };
+
+    const outputs = defineStack({ projectDir: options.projectDir, tenantsDir: options.tenantsDir, transformations: [capture] });
+
+    // Wait until every registered resource is registered with the (mock) engine, including any created while waiting.
+    let settled = 0;
+    while (settled < registered.length) {
+        const batch = registered.slice(settled);
+        settled = registered.length;
+        await Promise.all(batch.map((r) => new Promise<void>((resolve) => r.urn.apply(() => resolve()))));
+    }
+    const resolvedOutputs = (await resolveOutputs(outputs)) as Record<string, unknown>;
+    // Drain outstanding calls (component outputs) before the next run replaces the mock monitor.
+    await pulumi.runtime.disconnect();
+
+    const resources = [...captured.entries()].map(([k, resource]) => {
+        const mock = mockInputs.get(k);
+        return { ...resource, inputs: mock?.inputs ?? {}, custom: mock?.custom ?? resource.custom };
+    });
+    return { stack, resources, outputs: resolvedOutputs };
+}
+
+/** The stacks in the order they must run: backup stacks first (the primary references them). */
+export const DEFAULT_STACKS = ["backup-helsinki", "backup-falkenstein", "iceland"] as const;
+
+export interface RunStacksOptions {
+    stacks?: readonly string[];
+    tenantsDir?: string;
+    projectDir?: string;
+    /** Override or add config keys per stack (tests pin asOf, bypass values). */
+    configOverrides?: Record<string, Record<string, string>>;
+    onResource?: (stack: string, count: number) => void;
+}
+
+/**
+ * Runs several stacks in dependency order, handing each backup stack's
+ * outputs to the stacks that reference it.
+ */
+export async function runStacks(options: RunStacksOptions = {}): Promise<StackRun[]> {
+    const projectDir = options.projectDir ?? PROJECT_DIR;
+    const requested = options.stacks ?? DEFAULT_STACKS;
+    const ordered = [...requested].sort((a, b) => Number(!a.startsWith("backup-")) - Number(!b.startsWith("backup-")));
+    const references: StackReferences = {};
+    const runs: StackRun[] = [];
+    for (const stack of ordered) {
+        const config = { ...readStackConfigFile(stack, projectDir), ...options.configOverrides?.[stack] };
+        // A primary planned alone still needs its backup stacks' outputs: run them first, unreported.
+        for (const needed of referencedStacks(config)) {
+            if (references[needed] === undefined) {
+                const run = await runStackUnderMocks({
+                    stack: needed,
+                    config: { ...readStackConfigFile(needed, projectDir), ...options.configOverrides?.[needed] },
+                    tenantsDir: options.tenantsDir,
+                    projectDir,
+                });
+                references[needed] = run.outputs;
+            }
+        }
+        const run = await runStackUnderMocks({
+            stack,
+            config,
+            tenantsDir: options.tenantsDir,
+            projectDir,
+            stackReferences: references,
+            onResource: options.onResource ? (count) => options.onResource?.(stack, count) : undefined,
+        });
+        references[stack] = run.outputs;
+        runs.push(run);
+    }
+    const byRequest = new Map(runs.map((r) => [r.stack, r]));
+    return requested.map((s) => byRequest.get(s) as StackRun);
+}
+
+function referencedStacks(config: Record<string, string>): string[] {
+    const sites = config["redoubt:backupSites"];
+    if (!sites) return [];
+    try {
+        return Object.values(JSON.parse(sites) as Record<string, { stack?: string }>)
+            .map((s) => s.stack)
+            .filter((s): s is string => typeof s === "string");
+    } catch {
+        return []; // the stack config check reports the malformed value
+    }
+}

@@ -1,0 +1,393 @@
+// Runs a CrossGuard policy pack the way the Pulumi CLI does, without the CLI:
+// start `node run-policy-pack <engine> .` in the pack directory, read the
+// port it prints, then speak the pulumirpc.Analyzer gRPC protocol to it
+// (GetAnalyzerInfo -> ConfigureStack -> Configure -> Analyze per resource ->
+// AnalyzeStack) and always stop the process afterwards.
+//
+// Used by the policy tests and by the offline `npm run plan`.
+import { spawn, type ChildProcess } from "node:child_process";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+
+/** A resource as a mocked Pulumi run registered it. */
+export interface CapturedResource {
+    type: string;
+    name: string;
+    urn: string;
+    /** The parent's URN. */
+    parent?: string;
+    protect: boolean;
+    /** Inputs as the mocks saw them: may hold secret markers, `pulumi.unknown`s and resource references. */
+    inputs: Record<string, unknown>;
+    custom: boolean;
+}
+
+export type EnforcementLevel = "advisory" | "mandatory" | "disabled" | "remediate";
+
+export interface PolicyDiagnostic {
+    policyName: string;
+    policyPackName: string;
+    message: string;
+    enforcementLevel: EnforcementLevel;
+    urn?: string;
+}
+
+export interface NotApplicable {
+    policyName: string;
+    reason: string;
+}
+
+export interface PolicyInfo {
+    name: string;
+    description: string;
+    enforcementLevel: EnforcementLevel;
+    kind: "resource" | "stack" | "unknown";
+    /** The config schema's defaults, e.g. {maxLogRetentionDays: 30}. */
+    configDefaults: Record<string, unknown>;
+}
+
+/** Per-policy config overrides, keyed by policy name (`all` applies to every policy), as in the CLI's policy config file. */
+export type PolicyConfig = Record<string, Record<string, unknown>>;
+
+export interface PolicyPackOptions {
+    /** The pack directory (holds PulumiPolicy.yaml, package.json, index.ts). */
+    packDir: string;
+    config?: PolicyConfig;
+    stack?: string;
+    project?: string;
+    organization?: string;
+    /** Stack config as `project:key` -> string, passed as PULUMI_CONFIG and in ConfigureStack. */
+    stackConfig?: Record<string, string>;
+    stackTags?: Record<string, string>;
+    /** Whole-run time limit, including the pack's start (ts-node type-checks it). Default 60 s. */
+    timeoutMs?: number;
+    dryRun?: boolean;
+    /** Called with the pack's process id right after it is spawned (tests use it to check it is gone). */
+    onSpawn?: (pid: number) => void;
+}
+
+export interface PolicyRunResult {
+    policyPackName: string;
+    policyPackVersion: string;
+    policies: PolicyInfo[];
+    diagnostics: PolicyDiagnostic[];
+    notApplicable: NotApplicable[];
+    /** The pack process id (already stopped when runPolicyPack returns). */
+    pid: number;
+    /** Milliseconds from spawn to the port on stdout. */
+    startMs: number;
+}
+
+/** Mandatory diagnostics only: the ones that fail a CLI preview or update. */
+export function mandatory(diags: PolicyDiagnostic[]): PolicyDiagnostic[] {
+    return diags.filter((d) => d.enforcementLevel === "mandatory");
+}
+
+// ---------------------------------------------------------------------------
+// gRPC stubs: the copies @pulumi/pulumi resolves (instanceof checks in the
+// generated code need the same google-protobuf / grpc-js instances).
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const pulumiDir = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
+const grpc: any = require(require.resolve("@grpc/grpc-js", { paths: [pulumiDir] }));
+const structpb: any = require(require.resolve("google-protobuf/google/protobuf/struct_pb", { paths: [pulumiDir] }));
+const emptypb: any = require(require.resolve("google-protobuf/google/protobuf/empty_pb", { paths: [pulumiDir] }));
+const analyzerpb: any = require("@pulumi/pulumi/proto/analyzer_pb");
+const analyzergrpc: any = require("@pulumi/pulumi/proto/analyzer_grpc_pb");
+
+const SPECIAL_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+const LEVELS: EnforcementLevel[] = ["advisory", "mandatory", "disabled", "remediate"];
+const levelName = (n: number): EnforcementLevel => LEVELS[n] ?? "advisory";
+const levelNumber = (l: string): number => Math.max(0, LEVELS.indexOf(l as EnforcementLevel));
+
+/**
+ * Encodes mock inputs the way the engine hands them to an analyzer: secret
+ * markers kept (the pack unwraps them), unknowns as the sentinel string,
+ * resource references flattened to their id (or URN), `__` keys and undefined
+ * values dropped.
+ */
+export function encodeProperty(v: unknown): unknown {
+    if (v === undefined || typeof v === "function") return undefined;
+    if (pulumi.isUnknown(v)) return UNKNOWN;
+    if (v === null || typeof v === "string" || typeof v === "boolean") return v;
+    if (typeof v === "number") return Number.isFinite(v) ? v : String(v);
+    if (typeof v === "bigint") return Number(v);
+    if (Array.isArray(v)) return v.map((e) => encodeProperty(e) ?? null);
+    if (v instanceof Date) return v.toISOString();
+    if (Buffer.isBuffer(v)) return v.toString("base64");
+    if (typeof v === "object") {
+        const o = v as Record<string, unknown>;
+        if (o[SPECIAL_SIG] === SECRET_SIG) return { [SPECIAL_SIG]: SECRET_SIG, value: encodeProperty(o["value"]) ?? null };
+        if (o[SPECIAL_SIG] === RESOURCE_SIG) {
+            const id = o["id"];
+            return typeof id === "string" && id !== "" ? id : String(o["urn"] ?? "");
+        }
+        const out: Record<string, unknown> = {};
+        for (const [k, e] of Object.entries(o)) {
+            if (k.startsWith("__")) continue;
+            const enc = encodeProperty(e);
+            if (enc !== undefined) out[k] = enc;
+        }
+        return out;
+    }
+    return String(v);
+}
+
+function toStruct(props: Record<string, unknown>): any {
+    return structpb.Struct.fromJavaScript((encodeProperty(props) ?? {}) as Record<string, unknown>);
+}
+
+function resourceOptions(r: CapturedResource): any {
+    const opts = new analyzerpb.AnalyzerResourceOptions();
+    opts.setProtect(r.protect);
+    opts.setIgnorechangesList([]);
+    opts.setDeletebeforereplace(false);
+    opts.setDeletebeforereplacedefined(false);
+    opts.setAdditionalsecretoutputsList([]);
+    opts.setAliasesList([]);
+    opts.setCustomtimeouts(new analyzerpb.AnalyzerResourceOptions.CustomTimeouts());
+    if (r.parent) opts.setParent(r.parent);
+    return opts;
+}
+
+function unary<Req>(client: any, method: string, req: Req, deadlineMs: number): Promise<any> {
+    return new Promise((resolve, reject) => {
+        client[method](req, { deadline: new Date(Date.now() + deadlineMs) }, (err: Error | null, res: any) => (err ? reject(err) : resolve(res)));
+    });
+}
+
+function readDiagnostics(res: any, out: PolicyDiagnostic[], na: NotApplicable[]): void {
+    for (const d of res.getDiagnosticsList()) {
+        const diag: PolicyDiagnostic = {
+            policyName: d.getPolicyname(),
+            policyPackName: d.getPolicypackname(),
+            message: d.getMessage(),
+            enforcementLevel: levelName(d.getEnforcementlevel()),
+        };
+        if (d.getUrn()) diag.urn = d.getUrn();
+        out.push(diag);
+    }
+    for (const n of res.getNotApplicableList?.() ?? []) na.push({ policyName: n.getPolicyName(), reason: n.getReason() });
+}
+
+// Every pack process this module started and has not seen exit; killed if the
+// test runner (or plan CLI) exits first.
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+    for (const c of live) c.kill("SIGKILL");
+});
+
+/** A started policy pack. Call close() when done (runPolicyPack does it for you). */
+export interface PolicyPackSession {
+    pid: number;
+    startMs: number;
+    policyPackName: string;
+    policyPackVersion: string;
+    policies: PolicyInfo[];
+    /** Configure the pack and analyze one set of resources (may be called several times). */
+    analyze(resources: CapturedResource[], config?: PolicyConfig): Promise<{ diagnostics: PolicyDiagnostic[]; notApplicable: NotApplicable[] }>;
+    /** Stops the process and waits for it to exit. Safe to call twice. */
+    close(): Promise<void>;
+}
+
+/** Starts the pack the way the CLI does and reads its analyzer info. */
+export async function startPolicyPack(opts: PolicyPackOptions): Promise<PolicyPackSession> {
+    const timeoutMs = opts.timeoutMs ?? 60_000;
+    const started = Date.now();
+    const packDir = path.resolve(opts.packDir);
+    const project = opts.project ?? "redoubt";
+    const stack = opts.stack ?? "policy-test";
+    const organization = opts.organization ?? "organization";
+    const runner = require.resolve("@pulumi/pulumi/cmd/run-policy-pack");
+    // The CLI passes its engine's address; the policy pack never calls it, so
+    // an address nothing listens on is enough.
+    const engineAddr = "127.0.0.1:1";
+    const child = spawn(process.execPath, [runner, engineAddr, "."], {
+        cwd: packDir,
+        env: {
+            ...process.env,
+            PULUMI_CONFIG: JSON.stringify(opts.stackConfig ?? {}),
+            PULUMI_NODEJS_PROJECT: project,
+            PULUMI_NODEJS_STACK: stack,
+            PULUMI_NODEJS_ORGANIZATION: organization,
+            PULUMI_NODEJS_DRY_RUN: String(opts.dryRun ?? true),
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+    });
+    live.add(child);
+    if (child.pid !== undefined) opts.onSpawn?.(child.pid);
+    const exited = new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) resolve();
+        child.once("exit", () => {
+            live.delete(child);
+            resolve();
+        });
+    });
+    let client: any;
+    let closed = false;
+    const close = async () => {
+        if (closed) return exited;
+        closed = true;
+        try {
+            client?.close();
+        } catch {
+            /* already closed */
+        }
+        if (child.exitCode === null && child.signalCode === null) {
+            child.kill("SIGTERM");
+            const forced = setTimeout(() => child.kill("SIGKILL"), 2_000);
+            await exited;
+            clearTimeout(forced);
+        }
+        await exited;
+    };
+
+    let stderr = "";
+    child.stderr!.on("data", (d) => (stderr += String(d)));
+    try {
+        const port = await new Promise<number>((resolve, reject) => {
+            let out = "";
+            const timer = setTimeout(() => reject(new Error(`policy pack in ${packDir} printed no port within ${timeoutMs} ms\n${stderr}`)), timeoutMs);
+            child.stdout!.on("data", (d) => {
+                out += String(d);
+                const nl = out.indexOf("\n");
+                if (nl >= 0) {
+                    clearTimeout(timer);
+                    const port = Number(out.slice(0, nl).trim());
+                    if (Number.isInteger(port) && port > 0) resolve(port);
+                    else reject(new Error(`policy pack printed ${JSON.stringify(out.slice(0, nl))} instead of a port\n${stderr}`));
+                }
+            });
+            child.once("error", (e) => {
+                clearTimeout(timer);
+                reject(e);
+            });
+            child.once("exit", (code, signal) => {
+                clearTimeout(timer);
+                reject(new Error(`policy pack exited (${signal ?? code}) before printing its port:\n${stderr}`));
+            });
+        });
+        const startMs = Date.now() - started;
+        const remaining = () => Math.max(1_000, timeoutMs - (Date.now() - started));
+        client = new analyzergrpc.AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+
+        const info = await unary(client, "getAnalyzerInfo", new emptypb.Empty(), remaining());
+        const initial = new Map<string, Record<string, unknown>>();
+        info.getInitialconfigMap().forEach((v: any, k: string) => {
+            initial.set(k, { ...(v.getProperties()?.toJavaScript() ?? {}), enforcementLevel: levelName(v.getEnforcementlevel()) });
+        });
+        const policies: PolicyInfo[] = info.getPoliciesList().map((p: any): PolicyInfo => {
+            const schema = p.getConfigschema()?.getProperties()?.toJavaScript() ?? {};
+            const configDefaults: Record<string, unknown> = {};
+            for (const [k, s] of Object.entries(schema as Record<string, any>)) if (s && "default" in s) configDefaults[k] = s.default;
+            const kind = p.getPolicyType?.() === 1 ? "resource" : p.getPolicyType?.() === 2 ? "stack" : "unknown";
+            return { name: p.getName(), description: p.getDescription(), enforcementLevel: levelName(p.getEnforcementlevel()), kind, configDefaults };
+        });
+
+        // ConfigureStack (present in this proto): the CLI always sends it for a stack.
+        if (typeof client.configureStack === "function") {
+            const req = new analyzerpb.AnalyzerStackConfigureRequest();
+            req.setStack(stack);
+            req.setProject(project);
+            req.setOrganization(organization);
+            req.setDryRun(opts.dryRun ?? true);
+            for (const [k, v] of Object.entries(opts.stackConfig ?? {})) req.getConfigMap().set(k, v);
+            for (const [k, v] of Object.entries(opts.stackTags ?? {})) req.getTagsMap().set(k, v);
+            await unary(client, "configureStack", req, remaining());
+        }
+
+        const configure = async (config: PolicyConfig) => {
+            const req = new analyzerpb.ConfigureAnalyzerRequest();
+            for (const p of policies) {
+                const merged: Record<string, unknown> = { ...p.configDefaults, ...(initial.get(p.name) ?? {}), ...(config["all"] ?? {}), ...(config[p.name] ?? {}) };
+                const level = String(merged["enforcementLevel"] ?? p.enforcementLevel);
+                delete merged["enforcementLevel"];
+                const pc = new analyzerpb.PolicyConfig();
+                pc.setEnforcementlevel(levelNumber(level));
+                pc.setProperties(structpb.Struct.fromJavaScript(merged));
+                req.getPolicyconfigMap().set(p.name, pc);
+            }
+            await unary(client, "configure", req, remaining());
+        };
+
+        const analyze = async (resources: CapturedResource[], config: PolicyConfig = opts.config ?? {}) => {
+            if (closed) throw new Error("policy pack session is closed");
+            await configure(config);
+            const diagnostics: PolicyDiagnostic[] = [];
+            const notApplicable: NotApplicable[] = [];
+            for (const r of resources) {
+                const req = new analyzerpb.AnalyzeRequest();
+                req.setType(r.type);
+                req.setProperties(toStruct(r.inputs));
+                req.setUrn(r.urn);
+                req.setName(r.name);
+                req.setOptions(resourceOptions(r));
+                readDiagnostics(await unary(client, "analyze", req, remaining()), diagnostics, notApplicable);
+            }
+            const stackReq = new analyzerpb.AnalyzeStackRequest();
+            stackReq.setResourcesList(
+                resources.map((r) => {
+                    const ar = new analyzerpb.AnalyzerResource();
+                    ar.setType(r.type);
+                    ar.setProperties(toStruct(r.inputs));
+                    ar.setUrn(r.urn);
+                    ar.setName(r.name);
+                    ar.setOptions(resourceOptions(r));
+                    if (r.parent) ar.setParent(r.parent);
+                    ar.setDependenciesList([]);
+                    return ar;
+                }),
+            );
+            readDiagnostics(await unary(client, "analyzeStack", stackReq, remaining()), diagnostics, notApplicable);
+            return { diagnostics, notApplicable };
+        };
+
+        return {
+            pid: child.pid!,
+            startMs,
+            policyPackName: info.getName(),
+            policyPackVersion: info.getVersion(),
+            policies,
+            analyze: (resources, config) => withTimeout(analyze(resources, config), remaining(), close, () => stderr),
+            close,
+        };
+    } catch (e) {
+        await close();
+        throw e;
+    }
+}
+
+/** Rejects (and stops the pack) if `p` takes longer than `ms`. */
+function withTimeout<X>(p: Promise<X>, ms: number, close: () => Promise<void>, stderr: () => string): Promise<X> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+            void close();
+            reject(new Error(`policy pack analysis took longer than ${ms} ms; the pack was stopped\n${stderr()}`));
+        }, ms);
+    });
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Starts the pack, analyzes `resources` (each, then the stack), and always stops the pack. */
+export async function runPolicyPack(resources: CapturedResource[], opts: PolicyPackOptions): Promise<PolicyRunResult> {
+    const session = await startPolicyPack(opts);
+    try {
+        const { diagnostics, notApplicable } = await session.analyze(resources, opts.config ?? {});
+        return {
+            policyPackName: session.policyPackName,
+            policyPackVersion: session.policyPackVersion,
+            policies: session.policies,
+            diagnostics,
+            notApplicable,
+            pid: session.pid,
+            startMs: session.startMs,
+        };
+    } finally {
+        await session.close();
+    }
+}

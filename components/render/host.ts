@@ -121,13 +121,15 @@ export function sliceName(tenant: string): string {
  */
 export function renderJournaldRetention(retentionDays: number): string {
     if (!Number.isInteger(retentionDays) || retentionDays < 1) throw new RangeError(`retention must be a whole number of days, got ${retentionDays}`);
-    const fileHours = 24;
-    const retentionHours = retentionDays * 24 - fileHours;
+    const totalHours = retentionDays * 24;
+    // A day per file, but never more than half the window: for 1 day, 12h + 12h (24h + 1h would break the promise).
+    const fileHours = Math.min(24, totalHours / 2);
+    const retentionHours = totalHours - fileHours;
     return `# Rendered by redoubt: no log entry outlives ${retentionDays} day(s).
 [Journal]
 Storage=persistent
 MaxFileSec=${fileHours}h
-MaxRetentionSec=${Math.max(retentionHours, 1)}h
+MaxRetentionSec=${retentionHours}h
 `;
 }
 

@@ -1,0 +1,220 @@
+// Scripts and units installed on the Docker host: shellcheck for every shell
+// script, the LUKS script against a real LUKS2 container file, systemd's own
+// parser for the units and the journald drop-in.
+import { randomBytes } from "node:crypto";
+import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { renderBackupScript, storageBoxSftpCommand } from "../../components/render/backup";
+import {
+    installFileCommand,
+    renderBackupTrigger,
+    renderBackupUnits,
+    renderExportScript,
+    renderJournaldRetention,
+    renderLuksScript,
+    renderSlice,
+    SCRIPTS_DIR,
+    sliceName,
+} from "../../components/render/host";
+import { defaultBackupTime, onCalendar } from "../../components/schedule";
+import { makeTempDir, removeDir, run, runOk } from "./helpers";
+import { requireProgram } from "./programs";
+
+const TENANT = `systest${randomBytes(3).toString("hex")}`;
+const trigger = { tenant: TENANT, homeserverContainer: `redoubt-${TENANT}-tuwunel`, backupContainer: `redoubt-${TENANT}-restic`, onCalendar: onCalendar(defaultBackupTime(3)) };
+
+const scripts: [string, string][] = [
+    ["LUKS volume script", renderLuksScript({ tenant: TENANT, sizeGiB: 1, uid: 10042 })],
+    ["backup trigger", renderBackupTrigger(trigger)],
+    ["export script", renderExportScript({ tenant: TENANT, recipient: "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p", label: "2025-01-31" })],
+    [
+        "backup script (Storage Boxes, freshness marker)",
+        renderBackupScript({
+            repositories: ["helsinki", "falkenstein"].map((site) => ({
+                site,
+                repository: `sftp:u1@u1.your-storagebox.de:/redoubt-${site}`,
+                passwordFile: `/run/secrets/restic-${site}`,
+                sftpCommand: storageBoxSftpCommand({ user: "u1", host: "u1.your-storagebox.de", keyFile: "/run/secrets/ssh-key", knownHostsFile: "/run/secrets/known_hosts" }),
+            })),
+            paths: ["/data/backups", "/data/media"],
+            keep: { daily: 7, weekly: 4, monthly: 6 },
+            freshnessMarker: "/data/backups/meta",
+            maxAgeMinutes: 90,
+        }),
+    ],
+    ["backup script (local repository, no marker)", renderBackupScript({ repositories: [{ site: "local", repository: "/repo", passwordFile: "/pw" }], paths: ["/data"], keep: { daily: 1, weekly: 1, monthly: 1 } })],
+    ["install command", installFileCommand("/etc/systemd/system/x.service", "[Unit]\nDescription=it's $HOME `x`\n", "0644")],
+];
+
+describe("host scripts and units", () => {
+    let dir: string;
+    beforeAll(() => {
+        dir = makeTempDir("host");
+    });
+    afterAll(() => removeDir(dir));
+
+    describe("shellcheck (POSIX sh)", () => {
+        let shellcheck: string;
+        beforeAll(() => {
+            shellcheck = requireProgram("shellcheck", "shellcheck");
+        });
+
+        test.each(scripts)("%s passes shellcheck -s sh", (_name, text) => {
+            const r = run(shellcheck, ["-s", "sh", "-S", "style", "-"], { input: text });
+            expect({ code: r.code, findings: r.stdout + r.stderr }).toEqual({ code: 0, findings: "" });
+        });
+
+        test("shellcheck does report a broken script (the check can fail)", () => {
+            const broken = scripts[0][1].replace('"$container"', "$container");
+            expect(run(shellcheck, ["-s", "sh", "-"], { input: broken }).code).not.toBe(0);
+        });
+    });
+
+    test("installFileCommand writes the exact content with the mode, whatever the content holds", () => {
+        const sh = requireProgram("sh", "dash");
+        const target = join(dir, "install", "sub", "unit.service");
+        const content = "[Unit]\nDescription=it's $HOME `id` \\n $(echo no)\n";
+        runOk(sh, ["-c", installFileCommand(target, content, "0640")]);
+        expect(readFileSync(target, "utf8")).toBe(content);
+        expect(statSync(target).mode & 0o777).toBe(0o640);
+    });
+
+    describe("LUKS2 volume script (cryptsetup on a container file)", () => {
+        let cryptsetup: string;
+        let sh: string;
+        let luksDir: string;
+        let script: string;
+        let container: string;
+        const key = randomBytes(32).toString("base64");
+        const fastEnv = () => ({ ...process.env, REDOUBT_LUKS_PBKDF_OPTIONS: "--pbkdf pbkdf2 --pbkdf-force-iterations 1000" });
+        const opens = (file: string, k: string) => run(cryptsetup, ["open", "--test-passphrase", "--key-file=-", file], { input: k }).code === 0;
+        const keyslots = (file: string) => {
+            const dump = runOk(cryptsetup, ["luksDump", file]).stdout;
+            const section = dump.split(/^Keyslots:\s*$/m)[1]?.split(/^Tokens:\s*$/m)[0] ?? "";
+            return { version: /^Version:\s*(\d+)/m.exec(dump)?.[1], slots: (section.match(/^\s+\d+: luks2/gm) ?? []).length };
+        };
+
+        beforeAll(() => {
+            cryptsetup = requireProgram("cryptsetup", "cryptsetup-bin");
+            sh = requireProgram("sh", "dash");
+            requireProgram("truncate", "coreutils");
+            requireProgram("mountpoint", "util-linux");
+            luksDir = join(dir, "luks");
+            mkdirSync(luksDir);
+            script = join(luksDir, "luks.sh");
+            writeFileSync(script, scripts[0][1], { mode: 0o700 });
+            container = join(luksDir, "tenant", "volume.luks");
+        });
+
+        test("format without a key on stdin refuses", () => {
+            const r = run(sh, [script, "format", container], { input: "", env: fastEnv() });
+            expect(r.code).toBe(2);
+            expect(r.stderr).toContain("expected the volume key on stdin");
+            expect(existsSync(container)).toBe(false);
+        });
+
+        test("format makes a LUKS2 container of the requested size that the key (and only the key) opens", () => {
+            const r = run(sh, [script, "format", container], { input: `${key}\n`, env: fastEnv(), timeout: 60_000 });
+            expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+            expect(statSync(container).size).toBe(1024 ** 3);
+            expect(statSync(join(luksDir, "tenant")).mode & 0o777).toBe(0o700);
+            expect(keyslots(container)).toEqual({ version: "2", slots: 1 });
+            // The newline that ends the line on stdin is not part of the key.
+            expect(opens(container, key)).toBe(true);
+            expect(opens(container, `${key}\n`)).toBe(false);
+            expect(opens(container, "wrong key")).toBe(false);
+        });
+
+        test("format again leaves an existing container alone", () => {
+            const uuid = runOk(cryptsetup, ["luksUUID", container]).stdout.trim();
+            const r = run(sh, [script, "format", container], { input: "another key\n", env: fastEnv() });
+            expect(r.code).toBe(0);
+            expect(runOk(cryptsetup, ["luksUUID", container]).stdout.trim()).toBe(uuid);
+            expect(opens(container, key)).toBe(true);
+        });
+
+        test("erase destroys every key slot before removing the file (crypto-erase, not just rm)", () => {
+            // Evidence: an `rm` ahead in PATH keeps a copy of whatever the script removes,
+            // so we can look at the container as it was at the moment of removal.
+            const shim = join(luksDir, "shim");
+            const evidence = join(luksDir, "evidence");
+            mkdirSync(shim);
+            mkdirSync(evidence);
+            const realRm = requireProgram("rm", "coreutils");
+            writeFileSync(
+                join(shim, "rm"),
+                `#!/bin/sh\nfor a in "$@"; do case "$a" in -*) ;; *) [ -f "$a" ] && cp --sparse=always "$a" "${evidence}/$(basename "$a")" ;; esac; done\nexec ${realRm} "$@"\n`,
+                { mode: 0o755 },
+            );
+            const before = join(luksDir, "before-erase.luks");
+            runOk("cp", ["--sparse=always", container, before]);
+            expect(opens(before, key)).toBe(true);
+
+            const r = run(sh, [script, "erase", container], { env: { ...process.env, PATH: `${shim}:${process.env.PATH}` }, timeout: 60_000 });
+            expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+            expect(existsSync(container)).toBe(false);
+            const removed = join(evidence, "volume.luks");
+            expect(existsSync(removed)).toBe(true);
+            // What was removed no longer opens with the key: every key slot is gone.
+            expect(keyslots(removed)).toEqual({ version: "2", slots: 0 });
+            expect(opens(removed, key)).toBe(false);
+            // As SECURITY.md says: a header backup from before would bring access back, so none may exist.
+            expect(opens(before, key)).toBe(true);
+        });
+
+        test("erase of a tenant with no container is a no-op that succeeds", () => {
+            const r = run(sh, [script, "erase", join(luksDir, "nothing-here.luks")]);
+            expect(r.code).toBe(0);
+        });
+    });
+
+    describe("systemd units and drop-ins (systemd-analyze)", () => {
+        let analyze: string;
+        let root: string;
+
+        beforeAll(() => {
+            analyze = requireProgram("systemd-analyze", "systemd");
+            root = join(dir, "root");
+            // systemd-analyze --root needs the distribution's units (sysinit.target and friends) below the root.
+            mkdirSync(join(root, "usr/lib/systemd"), { recursive: true });
+            cpSync("/usr/lib/systemd/system", join(root, "usr/lib/systemd/system"), { recursive: true, verbatimSymlinks: true });
+            mkdirSync(join(root, "etc/systemd/system"), { recursive: true });
+            mkdirSync(join(root, "etc/systemd/journald.conf.d"), { recursive: true });
+            mkdirSync(join(root, SCRIPTS_DIR), { recursive: true });
+        });
+
+        test("the tenant slice and the backup service and timer verify clean", () => {
+            const unitName = `redoubt-backup-${TENANT}`;
+            const units = renderBackupUnits(trigger);
+            // Installed where the components install them.
+            writeFileSync(join(root, "etc/systemd/system", sliceName(TENANT)), renderSlice({ tenant: TENANT, tasksMax: 256, memoryMiB: 1536, cpus: 1.5 }));
+            writeFileSync(join(root, "etc/systemd/system", `${unitName}.service`), units.service);
+            writeFileSync(join(root, "etc/systemd/system", `${unitName}.timer`), units.timer);
+            writeFileSync(join(root, SCRIPTS_DIR, `${TENANT}-backup.sh`), renderBackupTrigger(trigger), { mode: 0o700 });
+            const r = run(analyze, ["verify", `--root=${root}`, sliceName(TENANT), `${unitName}.service`, `${unitName}.timer`]);
+            expect({ code: r.code, output: r.stdout + r.stderr }).toEqual({ code: 0, output: "" });
+            // systemd reads the values as we meant them.
+            const cal = runOk(analyze, ["calendar", trigger.onCalendar]).stdout;
+            expect(cal).toMatch(/Normalized form: \*-\*-\* \d\d:\d\d:00 UTC/);
+        });
+
+        test("systemd-analyze verify reports a broken unit (the check can fail)", () => {
+            writeFileSync(join(root, "etc/systemd/system", "broken.slice"), renderSlice({ tenant: "x", tasksMax: 1, memoryMiB: 1, cpus: 1 }).replace("TasksMax=1", "TasksMax=many"));
+            const r = run(analyze, ["verify", `--root=${root}`, "broken.slice"]);
+            expect(r.stdout + r.stderr).not.toBe("");
+        });
+
+        test.each([1, 7, 30])("journald drop-in for %i day(s): systemd reads it, and rotation plus retention stay within the days", (days) => {
+            writeFileSync(join(root, "etc/systemd/journald.conf.d", "redoubt.conf"), renderJournaldRetention(days));
+            const r = runOk(analyze, ["cat-config", `--root=${root}`, "systemd/journald.conf"]);
+            expect(r.stdout).toContain(join(root, "etc/systemd/journald.conf.d/redoubt.conf"));
+            const values = Object.fromEntries([...r.stdout.matchAll(/^(MaxFileSec|MaxRetentionSec|Storage)=(.*)$/gm)].map((m) => [m[1], m[2]]));
+            expect(Object.keys(values).sort()).toEqual(["MaxFileSec", "MaxRetentionSec", "Storage"]);
+            // systemd's own time span parser, in microseconds.
+            const micros = (span: string) => Number(/μs: (\d+)/.exec(runOk(analyze, ["timespan", span]).stdout)?.[1]);
+            const total = micros(values.MaxFileSec) + micros(values.MaxRetentionSec);
+            expect(total).toBeGreaterThan(0);
+            expect(total).toBeLessThanOrEqual(days * 24 * 3600 * 1e6);
+        });
+    });
+});

@@ -20,6 +20,8 @@ export interface CapturedResource {
     /** Inputs as the mocks saw them: may hold secret markers, `pulumi.unknown`s and resource references. */
     inputs: Record<string, unknown>;
     custom: boolean;
+    /** URNs of explicit dependsOn resources, passed to AnalyzeStack. */
+    dependencies?: string[];
 }
 
 export type EnforcementLevel = "advisory" | "mandatory" | "disabled" | "remediate";
@@ -338,7 +340,7 @@ export async function startPolicyPack(opts: PolicyPackOptions): Promise<PolicyPa
                     ar.setName(r.name);
                     ar.setOptions(resourceOptions(r));
                     if (r.parent) ar.setParent(r.parent);
-                    ar.setDependenciesList([]);
+                    ar.setDependenciesList(r.dependencies ?? []);
                     return ar;
                 }),
             );

@@ -85,13 +85,16 @@ export const backupSites: StackValidationPolicy = {
 
 export const backupAgentSettings: ResourceValidationPolicy = {
     name: "backup-agent-settings",
-    description: "The backup agent container is not left running: it is started by the host's timer (start: false) and never restarted by Docker.",
+    description: "The backup agent container is not left running: it is started by the host's timer (start: false) and not restarted by Docker on its own.",
     validateResource: (args, report) => {
         if (args.type !== T.container || labelsOf(args.props)[ROLE_LABEL] !== "backup-agent") return;
         const where = describe(args.type, args.name);
         if (args.props["start"] !== false) report(`The backup agent ${where} would be started by Pulumi; set start: false (the host's backup timer starts it).`);
         const restart = args.props["restart"];
-        if (restart !== undefined && restart !== "no") report(`The backup agent ${where} has restart ${JSON.stringify(restart)}; set restart: "no" so it only runs when the timer starts it.`);
+        // on-failure (with a retry count) retries a failed run; always / unless-stopped would start it with the daemon and keep it running.
+        if (restart === "always" || restart === "unless-stopped") {
+            report(`The backup agent ${where} has restart "${restart}", which keeps it running outside the backup window; set restart to "on-failure" or "no".`);
+        }
     },
 };
 

@@ -34,6 +34,13 @@ export const CAPABILITY_ALLOW_LIST: Record<string, string[]> = {
 export const DEVICE_ALLOW_LIST: Record<string, string[]> = {
     wireguard: ["/dev/net/tun"],
 };
+/**
+ * Roles that may run as uid 0 inside their container. WireGuard needs
+ * NET_ADMIN, and Docker grants added capabilities to uid 0 only (there are no
+ * ambient capabilities for other users); it still drops every other
+ * capability and runs with no-new-privileges.
+ */
+export const ROOT_USER_ALLOW_LIST = ["wireguard"];
 /** Host paths a tenant's bind mounts may come from. */
 export const tenantHostRoot = (tenant: string) => `/srv/redoubt/tenants/${tenant}/`;
 
@@ -51,7 +58,7 @@ export function containerHardeningProblems(name: string, props: Props): string[]
     const tenant = labels[TENANT_LABEL];
 
     const user = asString(props["user"]);
-    if (user === undefined || isRootUser(user)) {
+    if ((user === undefined || isRootUser(user)) && !ROOT_USER_ALLOW_LIST.includes(role)) {
         out.push(`The ${where} runs as ${user ? `"${user}"` : "root (no user set)"}; set user to a non-root uid:gid such as "10001:10001".`);
     }
     if (props["readOnly"] !== true) out.push(`The ${where} has a writable root filesystem; set readOnly: true and mount a tmpfs for scratch space.`);

@@ -32,6 +32,8 @@ describe("backup-agent-settings", () => {
     it("wants start: false", async () => {
         expect(await runResource(backupAgentSettings, container("acme", "backup-agent"))).toEqual([]);
         expect(await runResource(backupAgentSettings, container("acme", "backup-agent", { start: true }))).toEqual([expect.stringMatching(/set start: false/)]);
+        expect(await runResource(backupAgentSettings, container("acme", "backup-agent", { restart: "on-failure" }))).toEqual([]);
+        expect(await runResource(backupAgentSettings, container("acme", "backup-agent", { restart: "always" }))).toEqual([expect.stringMatching(/set restart to "on-failure" or "no"/)]);
     });
 });
 

@@ -30,6 +30,10 @@ describe("container-hardening", () => {
         const c = container("acme", "proxy", { mounts: [{ type: "bind", source: "/srv/redoubt/tenants/acme/caddy", target: "/data" }] });
         expect(await runResource(containerHardening, c)).toEqual([]);
     });
+    it("lets wireguard (only) run as uid 0", async () => {
+        expect(await runResource(containerHardening, container("acme", "wireguard", { user: "0:0" }))).toEqual([]);
+        expect(await runResource(containerHardening, container("acme", "tor", { user: "0:0" }))).toEqual([expect.stringMatching(/non-root/)]);
+    });
     it("lets wireguard (only) add NET_ADMIN and /dev/net/tun", async () => {
         const over = { capabilities: { drops: ["ALL"], adds: ["NET_ADMIN"] }, devices: [{ hostPath: "/dev/net/tun" }] };
         expect(await runResource(containerHardening, container("acme", "wireguard", over))).toEqual([]);

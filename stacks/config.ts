@@ -106,7 +106,8 @@ export function parseStackConfig(raw: Record<string, string>, file: string): Sta
             parsed.error.issues.flatMap((issue) => {
                 if (issue.code === "unrecognized_keys") return issue.keys.map((k) => ({ field: `${NAMESPACE}:${k}`, message: issue.message }));
                 const field = issue.path.length ? `${NAMESPACE}:${issue.path.join(".")}` : `${NAMESPACE}:role`;
-                return [{ field, message: issue.code === "invalid_type" && issue.input === undefined ? "is required" : issue.message }];
+                const missing = issue.code === "invalid_type" && issue.path.length > 0 && values[String(issue.path[0])] === undefined && issue.message.startsWith("Invalid input");
+                return [{ field, message: missing ? "is required" : issue.message }];
             }),
         );
     }

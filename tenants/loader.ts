@@ -72,7 +72,16 @@ function lineOf(doc: Document, counter: LineCounter, fieldPath: PropertyKey[]): 
     return undefined;
 }
 
-function issuesToProblems(file: string, doc: Document, counter: LineCounter, issues: z.core.$ZodIssue[]): TenantFileProblem[] {
+function valueAt(data: unknown, fieldPath: PropertyKey[]): unknown {
+    let value = data;
+    for (const key of fieldPath) {
+        if (value === null || typeof value !== "object") return undefined;
+        value = (value as Record<PropertyKey, unknown>)[key];
+    }
+    return value;
+}
+
+function issuesToProblems(file: string, doc: Document, counter: LineCounter, data: unknown, issues: z.core.$ZodIssue[]): TenantFileProblem[] {
     return issues.flatMap((issue) => {
         if (issue.code === "unrecognized_keys") {
             // One problem per unknown key, each at its own line.
@@ -81,12 +90,14 @@ function issuesToProblems(file: string, doc: Document, counter: LineCounter, iss
                 return { file, field: keyPath.join("."), line: lineOf(doc, counter, keyPath), message: issue.message };
             });
         }
-        const message = issue.code === "invalid_type" && issue.input === undefined ? "is required" : issue.message;
+        // zod's own wording for a missing field is "Invalid input: expected ..."; our own messages say more and stay.
+        const missing = issue.code === "invalid_type" && valueAt(data, issue.path) === undefined && issue.message.startsWith("Invalid input");
+        const message = missing ? "is required" : issue.message;
         return [{ file, field: issue.path.join("."), line: lineOf(doc, counter, issue.path), message }];
     });
 }
 
-/** Parses and validates one tenant file's text. */
+/** Parses and validates one tenant file's text. A tenant is only usable when `problems` is empty. */
 export function parseTenantFile(file: string, text: string): { tenant?: Tenant; problems: TenantFileProblem[] } {
     const counter = new LineCounter();
     const doc = parseDocument(text, { lineCounter: counter, uniqueKeys: true, prettyErrors: true });
@@ -105,13 +116,14 @@ export function parseTenantFile(file: string, text: string): { tenant?: Tenant; 
         return { problems: [{ file, field: "", line: 1, message: "must be a YAML mapping of tenant fields (see README 'Tenant file reference')" }] };
     }
     const parsed = TenantSchema.safeParse(data);
-    if (!parsed.success) return { problems: issuesToProblems(file, doc, counter, parsed.error.issues) };
+    if (!parsed.success) return { problems: issuesToProblems(file, doc, counter, data, parsed.error.issues) };
     const problems: TenantFileProblem[] = [];
     const expected = `${parsed.data.name}.yaml`;
     if (path.basename(file) !== expected && path.basename(file) !== `${parsed.data.name}.yml`) {
         problems.push({ file, field: "name", line: lineOf(doc, counter, ["name"]), message: `is '${parsed.data.name}', so the file must be named ${expected}` });
     }
-    return problems.length ? { problems } : { tenant: parsed.data, problems };
+    // The tenant is returned even with a misnamed file, so the set checks still see it (the set fails either way).
+    return { tenant: parsed.data, problems };
 }
 
 /** Checks what must hold across the set: unique names, ids, domains and server names. */

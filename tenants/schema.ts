@@ -32,6 +32,8 @@ const ISO_DATE_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 
 /** The highest tenant id: ids index the 10.128.0.0/9 address pool in /26 blocks. */
 export const MAX_TENANT_ID = 131071;
+/** vpn tenants listen on UDP 51820 + id, which must stay below 65536. */
+export const MAX_VPN_TENANT_ID = 65535 - 51820;
 /** The longest log retention the privacy page allows. */
 export const MAX_LOG_RETENTION_DAYS = 30;
 
@@ -83,6 +85,7 @@ export const AccessSchema = z.discriminatedUnion(
                         }),
                     )
                     .min(1, "a vpn tenant needs at least one WireGuard peer")
+                    .max(29, "a vpn tenant has at most 29 peers (its VPN is a /27)")
                     .describe("The customer's WireGuard peers; only they can reach the homeserver."),
             },
             "Reachable only through the tenant's own WireGuard endpoint.",
@@ -181,6 +184,9 @@ export const TenantSchema = strictObject({
     }
     if (tenant.access?.mode !== undefined && tenant.access.mode !== "public" && tenant.homeserver?.serverName === undefined) {
         ctx.addIssue({ code: "custom", path: ["homeserver", "serverName"], message: `is required for ${tenant.access.mode} tenants (it can never change, so it is not derived)` });
+    }
+    if (tenant.access?.mode === "vpn" && typeof tenant.id === "number" && tenant.id > MAX_VPN_TENANT_ID) {
+        ctx.addIssue({ code: "custom", path: ["id"], message: `must be at most ${MAX_VPN_TENANT_ID} for a vpn tenant (its WireGuard port is 51820 + id)` });
     }
     if (tenant.export?.deliveredOn !== undefined && tenant.export.requestedOn !== undefined && tenant.export.deliveredOn < tenant.export.requestedOn) {
         ctx.addIssue({ code: "custom", path: ["export", "deliveredOn"], message: "must not be before export.requestedOn" });

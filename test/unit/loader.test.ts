@@ -1,0 +1,134 @@
+import * as path from "node:path";
+import { loadTenants, TenantSetError, type TenantFileProblem } from "../../tenants/loader";
+import { EXAMPLE_TENANTS_DIR, publicTenant, tenantDir } from "./tenant-fixtures";
+
+const DIGEST = "a".repeat(64);
+
+/** Loads a directory that must fail; returns the problems. */
+function problemsOf(dir: string): TenantFileProblem[] {
+    let caught: unknown;
+    let loaded: unknown;
+    try {
+        loaded = loadTenants(dir);
+    } catch (error) {
+        caught = error;
+    }
+    expect(loaded).toBeUndefined();
+    expect(caught).toBeInstanceOf(TenantSetError);
+    return (caught as TenantSetError).problems;
+}
+
+function expectProblem(problems: TenantFileProblem[], file: string, field: string, message: RegExp): void {
+    const match = problems.find((p) => path.basename(p.file) === file && p.field === field && message.test(p.message));
+    // Printing the problems on failure shows what was reported instead.
+    expect({ found: match !== undefined, problems }).toMatchObject({ found: true });
+}
+
+describe("loading the example tenants", () => {
+    it("loads public, tor and vpn tenants sorted by id with defaults applied", () => {
+        const tenants = loadTenants(EXAMPLE_TENANTS_DIR).map((l) => l.tenant);
+        expect(tenants.map((t) => [t.name, t.access.mode])).toEqual([
+            ["acme", "public"],
+            ["nightowl", "tor"],
+            ["harbor", "vpn"],
+        ]);
+        const nightowl = tenants[1];
+        expect(nightowl.plan).toBe("small");
+        expect(nightowl.backups.sites).toEqual(["helsinki", "falkenstein"]);
+        expect(nightowl.backups.keep).toEqual({ daily: 7, weekly: 4, monthly: 6 });
+        expect(nightowl.homeserver.push).toBe("off");
+    });
+});
+
+describe("refusing bad tenant files: every error names the file and field, and nothing is loaded", () => {
+    const good = publicTenant("good", 1);
+
+    it.each<[string, Record<string, unknown> | string, string, RegExp]>([
+        ["unknown key", { ...publicTenant("bad", 2), acess: "x" }, "acess", /not a known field.*allowed here: .*access/],
+        ["unknown nested key", { ...publicTenant("bad", 2), logging: { retentionDay: 3 } }, "logging.retentionDay", /not a known field.*retentionDays/],
+        ["bad email", { ...publicTenant("bad", 2), contact: "not-an-email" }, "contact", /email/],
+        ["domain that is not a DNS name", { ...publicTenant("bad", 2), access: { mode: "public", domain: "no_such domain" } }, "access.domain", /DNS name/],
+        ["image not pinned by digest", { ...publicTenant("bad", 2), homeserver: { image: "ghcr.io/matrix-construct/tuwunel:v1.9.0" } }, "homeserver.image", /pinned by digest/],
+        ["public without domain", { ...publicTenant("bad", 2), access: { mode: "public" } }, "access.domain", /required/],
+        ["tor with a domain", { ...publicTenant("bad", 2), access: { mode: "tor", domain: "x.example" }, homeserver: { serverName: "bad.example" } }, "access.domain", /not a known field.*allowed here: mode/],
+        ["unknown access mode", { ...publicTenant("bad", 2), access: { mode: "carrier-pigeon" } }, "access.mode", /public.*tor.*vpn/],
+        ["cancelled without a date", { ...publicTenant("bad", 2), status: "cancelled" }, "cancelledOn", /required when status is cancelled/],
+        ["a cancellation date on an active tenant", { ...publicTenant("bad", 2), cancelledOn: "2026-01-01" }, "cancelledOn", /only allowed when status is cancelled/],
+        ["an impossible date", { ...publicTenant("bad", 2), status: "cancelled", cancelledOn: "2026-02-30" }, "cancelledOn", /real calendar date/],
+        ["retention days of zero", { ...publicTenant("bad", 2), logging: { retentionDays: 0 } }, "logging.retentionDays", /at least 1/],
+        ["fractional retention days", { ...publicTenant("bad", 2), logging: { retentionDays: 1.5 } }, "logging.retentionDays", /whole number/],
+        ["retention days as text", { ...publicTenant("bad", 2), logging: { retentionDays: "ten" } }, "logging.retentionDays", /whole number/],
+        ["retention beyond the promise", { ...publicTenant("bad", 2), logging: { retentionDays: 45 } }, "logging.retentionDays", /at most 30/],
+        ["a single backup site", { ...publicTenant("bad", 2), backups: { sites: ["helsinki"] } }, "backups.sites", /at least two/],
+        ["a backup site twice", { ...publicTenant("bad", 2), backups: { sites: ["helsinki", "helsinki"] } }, "backups.sites", /twice/],
+        ["a backup site in Iceland", { ...publicTenant("bad", 2), backups: { sites: ["helsinki", "reykjavik"] } }, "backups.sites.1", /helsinki, falkenstein/],
+        ["tor without server name", { ...publicTenant("bad", 2), access: { mode: "tor" } }, "homeserver.serverName", /required for tor/],
+        ["vpn without peers", { ...publicTenant("bad", 2), access: { mode: "vpn", peers: [] }, homeserver: { serverName: "bad.example" } }, "access.peers", /at least one/],
+        ["vpn peer key that is not a key", { ...publicTenant("bad", 2), access: { mode: "vpn", peers: [{ name: "a", publicKey: "nope" }] }, homeserver: { serverName: "bad.example" } }, "access.peers.0.publicKey", /WireGuard public key/],
+        ["export without the customer's key", { ...publicTenant("bad", 2), export: { requestedOn: "2026-11-01" } }, "export.recipient", /age public key/],
+        ["id of zero", publicTenant("bad", 0), "id", /at least 1/],
+        ["name that is not a DNS label", publicTenant("Bad_Name", 2), "name", /DNS label/],
+        ["name that does not match the file", publicTenant("other", 2), "name", /must be named other.yaml/],
+    ])("%s", (_title, content, field, message) => {
+        const dir = tenantDir({ "good.yaml": good, "bad.yaml": content });
+        expectProblem(problemsOf(dir), "bad.yaml", field, message);
+    });
+
+    it("an image pinned by digest is accepted", () => {
+        const dir = tenantDir({ "good.yaml": { ...good, homeserver: { image: `ghcr.io/matrix-construct/tuwunel:v1.9.0@sha256:${DIGEST}` } } });
+        expect(loadTenants(dir)[0].tenant.homeserver.image).toContain(DIGEST);
+    });
+
+    it("unparseable YAML names the file and line", () => {
+        const problems = problemsOf(tenantDir({ "good.yaml": good, "bad.yaml": "name: bad\nid: [1,\n" }));
+        const problem = problems.find((p) => p.file.endsWith("bad.yaml"));
+        expect(problem?.message).toMatch(/not valid YAML/);
+        expect(problem?.line).toBeGreaterThanOrEqual(2);
+    });
+
+    it("a YAML file that is not a mapping is refused", () => {
+        expectProblem(problemsOf(tenantDir({ "bad.yaml": "- just\n- a list\n" })), "bad.yaml", "", /mapping/);
+    });
+
+    it("reports the line of the offending field", () => {
+        const problems = problemsOf(tenantDir({ "bad.yaml": "name: bad\nid: 2\ncontact: nope\naccess:\n  mode: public\n  domain: matrix.bad.example\n" }));
+        expect(problems).toEqual([expect.objectContaining({ field: "contact", line: 3 })]);
+    });
+
+    it("reports every problem of every file at once", () => {
+        const problems = problemsOf(
+            tenantDir({
+                "one.yaml": { ...publicTenant("one", 1), contact: "x" },
+                "two.yaml": { ...publicTenant("two", 2), logging: { retentionDays: 99 }, typo: 1 },
+            }),
+        );
+        expect(problems.map((p) => `${path.basename(p.file)}:${p.field}`).sort()).toEqual(["one.yaml:contact", "two.yaml:logging.retentionDays", "two.yaml:typo"]);
+    });
+
+    it("the error message lists each problem with file, line and field", () => {
+        expect(() => loadTenants(tenantDir({ "bad.yaml": { ...publicTenant("bad", 2), contact: "x" } }))).toThrow(/bad\.yaml:\d+: contact: must be an email address/);
+    });
+
+    it("a directory that does not exist is a clear error", () => {
+        expect(() => loadTenants("/nonexistent/tenants")).toThrow(/is not a directory of tenant files/);
+    });
+});
+
+describe("refusing bad tenant sets", () => {
+    it.each<[string, Record<string, Record<string, unknown>>, string, RegExp]>([
+        // Two files may claim one name only if one is misnamed; the set check must still catch the duplicate.
+        ["duplicate name", { "alpha.yaml": publicTenant("alpha", 1), "bravo.yml": publicTenant("alpha", 2, { access: { mode: "public", domain: "matrix.bravo.example" } }) }, "name", /name 'alpha' is already used/],
+        ["duplicate id", { "alpha.yaml": publicTenant("alpha", 1), "bravo.yaml": publicTenant("bravo", 1) }, "id", /id '1' is already used by .*alpha\.yaml/],
+        ["duplicate domain", { "alpha.yaml": publicTenant("alpha", 1), "bravo.yaml": publicTenant("bravo", 2, { access: { mode: "public", domain: "matrix.alpha.example" } }) }, "access.domain", /domain 'matrix.alpha.example' is already used/],
+        [
+            "duplicate server name",
+            { "alpha.yaml": publicTenant("alpha", 1, { homeserver: { serverName: "shared.example" } }), "bravo.yaml": publicTenant("bravo", 2, { homeserver: { serverName: "shared.example" } }) },
+            "homeserver.serverName",
+            /server name 'shared.example' is already used/,
+        ],
+    ])("%s", (_title, files, field, message) => {
+        const problems = problemsOf(tenantDir(files));
+        const second = Object.keys(files)[1];
+        expectProblem(problems, second, field, message);
+    });
+});

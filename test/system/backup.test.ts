@@ -7,6 +7,9 @@ import { renderBackupScript } from "../../components/render/backup";
 import { makeTempDir, removeDir, run, runOk } from "./helpers";
 import { requireProgram } from "./programs";
 
+// Real programs, some started and waited for: more than jest's default 5 s.
+jest.setTimeout(120_000);
+
 function tree(dir: string): Record<string, string> {
     const out: Record<string, string> = {};
     const walk = (d: string) => {

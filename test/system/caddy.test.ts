@@ -10,6 +10,9 @@ import { onionKeysFromSeed } from "../../components/render/tor";
 import { freePort, LOOPBACK, makeTempDir, removeDir, run, runOk, start, Started, stop, waitForPort } from "./helpers";
 import { requireProgram } from "./programs";
 
+// Real programs, some started and waited for: more than jest's default 5 s.
+jest.setTimeout(120_000);
+
 interface Tenant {
     name: string;
     hostname: string;

@@ -9,6 +9,9 @@ import { renderEdgeConfig } from "../../components/render/edge";
 import { freePort, LOOPBACK, makeTempDir, removeDir, run, runOk, start, Started, stop, waitForPort } from "./helpers";
 import { requireProgram } from "./programs";
 
+// Real programs, some started and waited for: more than jest's default 5 s.
+jest.setTimeout(120_000);
+
 interface Backend {
     hostname: string;
     cert: string;

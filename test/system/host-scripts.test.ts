@@ -20,6 +20,9 @@ import { defaultBackupTime, onCalendar } from "../../components/schedule";
 import { makeTempDir, removeDir, run, runOk } from "./helpers";
 import { requireProgram } from "./programs";
 
+// Real programs, some started and waited for: more than jest's default 5 s.
+jest.setTimeout(120_000);
+
 const TENANT = `systest${randomBytes(3).toString("hex")}`;
 const trigger = { tenant: TENANT, homeserverContainer: `redoubt-${TENANT}-tuwunel`, backupContainer: `redoubt-${TENANT}-restic`, onCalendar: onCalendar(defaultBackupTime(3)) };
 

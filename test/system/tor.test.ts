@@ -8,6 +8,9 @@ import { onionKeysFromSeed, renderTorrc } from "../../components/render/tor";
 import { makeTempDir, removeDir, run, sleep, start, Started, stop } from "./helpers";
 import { requireProgram } from "./programs";
 
+// Real programs, some started and waited for: more than jest's default 5 s.
+jest.setTimeout(120_000);
+
 describe("tor onion service", () => {
     let tor: string;
     let dir: string;

@@ -7,6 +7,9 @@ import { renderWireguardConfig, vpnAddresses, wireguardPublicKey } from "../../c
 import { makeTempDir, removeDir, run, runOk } from "./helpers";
 import { requireProgram } from "./programs";
 
+// Real programs, some started and waited for: more than jest's default 5 s.
+jest.setTimeout(120_000);
+
 // Keys wg(8) itself understands; everything else must be stripped by wg-quick.
 const WG_INTERFACE_KEYS = new Set(["PrivateKey", "ListenPort", "FwMark"]);
 const WG_PEER_KEYS = new Set(["PublicKey", "PresharedKey", "AllowedIPs", "Endpoint", "PersistentKeepalive"]);

@@ -4,9 +4,9 @@
 //
 // Not visible in resources: sharing of secrets and certificates between
 // tenants (random/tls resources carry no labels, and mock URNs keep only the
-// direct parent's type); the host's firewall; whether a tor or vpn tenant's
-// proxy is wired to the edge (access mode is not a label; the stacks must not
-// attach such a tenant's proxy to an ingress network shared with the edge).
+// direct parent's type); the host's firewall. A tenant's access mode is not a
+// label: private-access-not-public infers tor/vpn mode from a tor or
+// wireguard container.
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import {
     CONTAINER_ROLES,
@@ -237,4 +237,48 @@ export const networkIsolation: StackValidationPolicy = {
     },
 };
 
-export const isolationPolicies = [containerHardening, tenantLabels, networkConfig, networkIsolation];
+/**
+ * Promise: "Optional Tor-only or VPN-only access: nothing of the tenant is
+ * reachable from the public internet." A tenant with a tor or wireguard
+ * container is taken to be in that mode (the access mode itself is not a
+ * label): none of its containers joins an ingress network, and the edge
+ * joins none of its networks.
+ */
+export const privateAccessNotPublic: StackValidationPolicy = {
+    name: "private-access-not-public",
+    description: "Tor-only and VPN-only tenants (those with a tor or wireguard container) have nothing on an ingress network and nothing wired to the public edge.",
+    validateStack: (args, report) => {
+        const privateTenants = new Map<string, string>();
+        for (const r of args.resources) {
+            if (r.type !== T.container) continue;
+            const labels = labelsOf(r.props);
+            const role = labels[ROLE_LABEL];
+            if ((role === "tor" || role === "wireguard") && labels[TENANT_LABEL]) privateTenants.set(labels[TENANT_LABEL], role === "tor" ? "Tor-only" : "VPN-only");
+        }
+        if (privateTenants.size === 0) return;
+        const networks = new Map<string, { tenant?: string; purpose?: string }>();
+        for (const r of args.resources) {
+            if (r.type !== T.network) continue;
+            const labels = labelsOf(r.props);
+            for (const key of [r.props["name"], r.props["id"], r.name]) if (typeof key === "string" && key) networks.set(key, { tenant: labels[TENANT_LABEL], purpose: labels[NETWORK_LABEL] });
+        }
+        for (const r of args.resources) {
+            if (r.type !== T.container) continue;
+            const labels = labelsOf(r.props);
+            const role = labels[ROLE_LABEL];
+            for (const n of asArray(r.props["networksAdvanced"]).filter(isRecord)) {
+                const ref = String(n["name"] ?? "");
+                const net = networks.get(ref) ?? parseNetworkName(ref);
+                const mode = net?.tenant ? privateTenants.get(net.tenant) : undefined;
+                if (!net || !mode) continue;
+                if (role === "edge") {
+                    report(`The edge ${describe(r.type, r.name)} joins network "${ref}" of ${mode} tenant ${net.tenant}; remove it, nothing of that tenant may be reachable from the public internet.`, r.urn);
+                } else if (net.purpose === "ingress") {
+                    report(`The ${describe(r.type, r.name)} of ${mode} tenant ${net.tenant} joins the ingress network "${ref}"; remove it, a ${mode} tenant is reached only through its ${mode === "Tor-only" ? "onion service" : "WireGuard endpoint"}.`, r.urn);
+                }
+            }
+        }
+    },
+};
+
+export const isolationPolicies = [containerHardening, tenantLabels, networkConfig, networkIsolation, privateAccessNotPublic];

@@ -1,4 +1,4 @@
-import { containerHardening, networkConfig, networkIsolation, tenantLabels } from "../../policies/isolation";
+import { containerHardening, networkConfig, networkIsolation, privateAccessNotPublic, tenantLabels } from "../../policies/isolation";
 import { container, network, tenantStack, volume } from "./fixtures";
 import { labels, runResource, runStack } from "./helpers";
 
@@ -97,5 +97,22 @@ describe("network-isolation", () => {
     it("refuses mounting another tenant's volume", async () => {
         const bad = container("acme", "homeserver", { mounts: [{ type: "volume", source: "redoubt-beta-data", target: "/var/lib/tuwunel" }] });
         expect(await runStack(networkIsolation, [volume("beta"), bad])).toEqual([expect.stringMatching(/mounts volume "redoubt-beta-data" of tenant beta/)]);
+    });
+});
+
+describe("private-access-not-public", () => {
+    const tor = container("hidden", "tor", { networksAdvanced: [{ name: "redoubt-hidden-services" }, { name: "redoubt-hidden-egress" }] });
+    it("accepts a tor tenant reached only through its onion service, next to a public tenant on the edge", async () => {
+        const proxy = container("hidden", "proxy", { networksAdvanced: [{ name: "redoubt-hidden-services" }] });
+        const edge = container("x", "edge", { labels: labels({ "redoubt.role": "edge" }), networksAdvanced: [{ name: "redoubt-edge-public" }, { name: "redoubt-acme-ingress" }] });
+        expect(await runStack(privateAccessNotPublic, [...tenantStack("acme"), tor, proxy, edge])).toEqual([]);
+    });
+    it("refuses a tor tenant's proxy on an ingress network and the edge on its network", async () => {
+        const proxy = container("hidden", "proxy");
+        const edge = container("x", "edge", { labels: labels({ "redoubt.role": "edge" }), networksAdvanced: [{ name: "redoubt-edge-public" }, { name: "redoubt-hidden-ingress" }] });
+        expect(await runStack(privateAccessNotPublic, [tor, proxy, edge])).toEqual([
+            expect.stringMatching(/Tor-only tenant hidden joins the ingress network "redoubt-hidden-ingress"; remove it/),
+            expect.stringMatching(/edge .* joins network "redoubt-hidden-ingress" of Tor-only tenant hidden; remove it/),
+        ]);
     });
 });

@@ -2,7 +2,7 @@ import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
-import { COUNTRY_LABEL, DATA_LABEL, DELETE_BY_LABEL, STATUS_LABEL, TENANT_LABEL } from "./labels";
+import { BACKUP_SITES_LABEL, COUNTRY_LABEL, DATA_LABEL, DELETE_BY_LABEL, STATUS_LABEL, TENANT_LABEL } from "./labels";
 
 export interface BackupBucketArgs {
     tenant: string;
@@ -67,7 +67,7 @@ export class BackupBucket extends pulumi.ComponentResource {
                     [STATUS_LABEL]: args.status,
                     [DATA_LABEL]: "true",
                     [COUNTRY_LABEL]: args.country,
-                    "redoubt.site": args.site,
+                    [BACKUP_SITES_LABEL]: args.site,
                     ...(args.deleteBy ? { [DELETE_BY_LABEL]: args.deleteBy } : {}),
                 },
             },

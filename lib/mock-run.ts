@@ -83,8 +83,9 @@ function digest(...parts: string[]): Buffer {
 }
 
 /** Deterministic, recognisable stand-ins for what providers would compute. */
-function mockState(type: string, name: string, inputs: Record<string, unknown>): { id: string; state: Record<string, unknown> } {
-    const seed = digest(type, name);
+function mockState(stack: string, type: string, name: string, inputs: Record<string, unknown>): { id: string; state: Record<string, unknown> } {
+    // Seeded by stack too: the same resource name in two stacks is two different real resources.
+    const seed = digest(stack, type, name);
     const hex = seed.toString("hex");
     switch (type) {
         case "random:index/randomPassword:RandomPassword":
@@ -191,7 +192,7 @@ async function runOnce(options: MockRunOptions): Promise<StackRun> {
                     // Every output is handed over as secret: the credentials in them are.
                     return { id: referenced, state: { name: referenced, outputs: revealSecrets(outputs), secretOutputNames: Object.keys(outputs) } };
                 }
-                return mockState(args.type, args.name, args.inputs as Record<string, unknown>);
+                return mockState(stack, args.type, args.name, args.inputs as Record<string, unknown>);
             },
             call(args: pulumi.runtime.MockCallArgs) {
                 throw new Error(`unexpected invoke ${args.token} under mocks: the program must not call providers at plan time`);

@@ -36,12 +36,13 @@ export const PrimaryStackConfigSchema = strict({
     publicAddress: z.ipv4("must be the IPv4 address the edge publishes port 443 on").describe("The host address the SNI edge binds."),
     acmeEmail: z.email("must be an email address for the ACME account"),
     backupSites: z
-        .record(
+        .partialRecord(
             z.enum(BACKUP_SITE_NAMES, { error: `must be one of: ${BACKUP_SITE_NAMES.join(", ")}` }),
             strict({
                 stack: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,2}$/, "must be a stack name, optionally org/project/stack"),
                 country,
             }),
+            { error: (issue) => ((issue.code as string) === "unrecognized_keys" ? `is not a backup site; allowed: ${BACKUP_SITE_NAMES.join(", ")}` : undefined) },
         )
         .describe("Backup site name → the stack holding its storage boxes and the site's country."),
 });
@@ -104,10 +105,11 @@ export function parseStackConfig(raw: Record<string, string>, file: string): Sta
         throw new StackConfigError(
             file,
             parsed.error.issues.flatMap((issue) => {
-                if (issue.code === "unrecognized_keys") return issue.keys.map((k) => ({ field: `${NAMESPACE}:${k}`, message: issue.message }));
+                if (issue.code === "unrecognized_keys") return issue.keys.map((k) => ({ field: `${NAMESPACE}:${[...issue.path, k].join(".")}`, message: issue.message }));
                 const field = issue.path.length ? `${NAMESPACE}:${issue.path.join(".")}` : `${NAMESPACE}:role`;
-                const missing = issue.code === "invalid_type" && issue.path.length > 0 && values[String(issue.path[0])] === undefined && issue.message.startsWith("Invalid input");
-                return [{ field, message: missing ? "is required" : issue.message }];
+                const missing = issue.path.length === 1 && values[String(issue.path[0])] === undefined;
+                const message = !missing ? issue.message : issue.message.startsWith("Invalid input") ? "is required" : `is required (${issue.message})`;
+                return [{ field, message }];
             }),
         );
     }

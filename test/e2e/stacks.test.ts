@@ -1,0 +1,186 @@
+// The three stacks built from the example tenants, run under mocks: what
+// they declare must keep the promises on the privacy page.
+import { parse as parseToml } from "smol-toml";
+import { tenantSubnet } from "../../components/addressing";
+import { runStacks, type StackRun } from "../../lib/mock-run";
+import { examplesPlus } from "../unit/tenant-fixtures";
+import { AS_OF, CONTAINER, labelsOf, NETWORK, networksOf, ofType, pinnedAsOf, plain, STORAGE_BOX, stringsIn, tenantOf, uploadContent, VOLUME } from "./stack-helpers";
+
+const TENANTS = ["acme", "nightowl", "harbor"];
+const IDS: Record<string, number> = { acme: 1, nightowl: 2, harbor: 3 };
+let helsinki: StackRun;
+let falkenstein: StackRun;
+let iceland: StackRun;
+
+beforeAll(async () => {
+    [helsinki, falkenstein, iceland] = await runStacks({ configOverrides: pinnedAsOf() });
+}, 60_000);
+
+const tenantContainers = () => ofType(iceland, CONTAINER).filter((c) => labelsOf(c)["redoubt.tenant"] !== undefined);
+const edge = () => ofType(iceland, CONTAINER).find((c) => labelsOf(c)["redoubt.role"] === "edge");
+const containerOf = (tenant: string, role: string) => {
+    const found = tenantContainers().find((c) => labelsOf(c)["redoubt.tenant"] === tenant && labelsOf(c)["redoubt.role"] === role);
+    if (!found) throw new Error(`no ${role} container for ${tenant}`);
+    return found;
+};
+
+describe("tenant networks", () => {
+    it.each(TENANTS)("%s has its own subnets; services (and ingress) are internal, egress is not", (tenant) => {
+        const networks = ofType(iceland, NETWORK).filter((n) => labelsOf(n)["redoubt.tenant"] === tenant);
+        const byPurpose = Object.fromEntries(networks.map((n) => [labelsOf(n)["redoubt.network"], n]));
+        expect(plain(byPurpose.services.inputs.ipamConfigs)).toEqual([tenantSubnet(IDS[tenant], "services")]);
+        expect(byPurpose.services.inputs.internal).toBe(true);
+        expect(byPurpose.egress.inputs.internal).toBe(false);
+        if (tenant === "acme") expect(byPurpose.ingress.inputs.internal).toBe(true);
+        else expect(byPurpose.ingress).toBeUndefined();
+    });
+
+    it("every container of a tenant attaches only to that tenant's networks", () => {
+        for (const container of tenantContainers()) {
+            const tenant = labelsOf(container)["redoubt.tenant"];
+            for (const network of networksOf(container)) expect({ container: container.name, network }).toEqual({ container: container.name, network: expect.stringMatching(new RegExp(`^redoubt-${tenant}-`)) });
+        }
+    });
+
+    it("the edge joins only ingress networks (and its own public network), and shares none with a homeserver", () => {
+        const edgeNetworks = networksOf(edge()!);
+        expect(edgeNetworks.sort()).toEqual(["redoubt-acme-ingress", "redoubt-edge-public"]);
+        for (const tenant of TENANTS) {
+            const homeserver = networksOf(containerOf(tenant, "homeserver"));
+            expect(homeserver).toEqual([`redoubt-${tenant}-services`]);
+            expect(homeserver.filter((n) => edgeNetworks.includes(n))).toEqual([]);
+        }
+    });
+
+    it("only the roles that need the outside join egress", () => {
+        for (const container of tenantContainers()) {
+            const role = labelsOf(container)["redoubt.role"];
+            const onEgress = networksOf(container).some((n) => n.endsWith("-egress"));
+            expect({ role, onEgress }).toEqual({ role, onEgress: ["backup-agent", "tor", "wireguard"].includes(role) });
+        }
+    });
+});
+
+describe("nothing is shared between tenants", () => {
+    it("no network, volume, secret, key or certificate belongs to two tenants", () => {
+        const owners = new Map<string, Set<string>>();
+        for (const run of [iceland, helsinki, falkenstein]) {
+            for (const resource of run.resources) {
+                const tenant = tenantOf(resource, TENANTS);
+                if (!tenant) continue;
+                for (const { value } of stringsIn(resource.inputs)) {
+                    if (!/^(redoubt-[a-z]+-|mock-password-|-----BEGIN)/.test(value)) continue;
+                    owners.set(value, (owners.get(value) ?? new Set()).add(tenant));
+                }
+            }
+        }
+        const shared = [...owners.entries()].filter(([, set]) => set.size > 1);
+        expect(shared).toEqual([]);
+        // The check sees what it should: each tenant's own names and secrets were collected.
+        expect([...owners.keys()].filter((v) => v.startsWith("mock-password-")).length).toBeGreaterThanOrEqual(6);
+    });
+
+    it("each tenant has its own data volume, key and CA", () => {
+        expect(ofType(iceland, VOLUME).map((v) => v.inputs.name).sort()).toEqual(["redoubt-acme-data", "redoubt-harbor-data", "redoubt-nightowl-data"]);
+        expect(iceland.resources.filter((r) => r.type === "tls:index/selfSignedCert:SelfSignedCert").map((r) => r.name).sort()).toEqual(["harbor-certificates-ca", "nightowl-certificates-ca"]);
+    });
+});
+
+describe("homeserver and proxy configuration", () => {
+    it.each(TENANTS)("%s: Tuwunel has federation off, no trusted servers, no previews, quiet logs, connect_info IPs", (tenant) => {
+        const config = parseToml(uploadContent(containerOf(tenant, "homeserver"), "/etc/tuwunel/tuwunel.toml")) as { global: Record<string, unknown> };
+        expect(config.global).toMatchObject({
+            allow_federation: false,
+            federate_created_rooms: false,
+            trusted_servers: [],
+            url_preview_domain_contains_allowlist: [],
+            url_preview_domain_explicit_allowlist: [],
+            url_preview_url_contains_allowlist: [],
+            ip_source: "connect_info",
+            save_unredacted_events: false,
+            allow_local_presence: false,
+            error_on_unknown_config_opts: true,
+        });
+        expect(["warn", "error"]).toContain(config.global.log);
+    });
+
+    it.each(TENANTS)("%s: Caddy has no access log, TLS 1.2 minimum and HSTS", (tenant) => {
+        const config = JSON.parse(uploadContent(containerOf(tenant, "proxy"), "/etc/caddy/caddy.json"));
+        const servers = Object.values(config.apps.http.servers) as Record<string, unknown>[];
+        for (const server of servers) {
+            expect(server.logs).toBeUndefined();
+            expect(server.tls_connection_policies).toEqual([expect.objectContaining({ protocol_min: "tls1.2" })]);
+        }
+        expect(JSON.stringify(config)).toContain("Strict-Transport-Security");
+    });
+
+    it("the well-known client URL is each tenant's own address", () => {
+        const nightowl = parseToml(uploadContent(containerOf("nightowl", "homeserver"), "/etc/tuwunel/tuwunel.toml")) as { global: { well_known: { client: string } } };
+        expect(nightowl.global.well_known.client).toMatch(/^https:\/\/[a-z2-7]{56}\.onion$/);
+        expect(plain<Record<string, { endpoint: string }>>(iceland.outputs.tenants).nightowl.endpoint).toBe(nightowl.global.well_known.client);
+    });
+});
+
+describe("container hardening", () => {
+    it("every container has memory, CPU and process limits, no capabilities, a read-only root and bounded logs", () => {
+        const containers = ofType(iceland, CONTAINER);
+        expect(containers.length).toBeGreaterThanOrEqual(12);
+        for (const c of containers) {
+            const role = labelsOf(c)["redoubt.role"];
+            const tenant = labelsOf(c)["redoubt.tenant"] ?? "edge";
+            expect({ name: c.name, memory: c.inputs.memory, swap: c.inputs.memorySwap, cpus: c.inputs.cpus, slice: c.inputs.cgroupParent }).toEqual({
+                name: c.name,
+                memory: expect.any(Number),
+                swap: c.inputs.memory,
+                cpus: expect.stringMatching(/^\d+(\.\d+)?$/),
+                slice: `redoubt-${tenant}.slice`,
+            });
+            expect(plain<{ drops: string[] }>(c.inputs.capabilities).drops).toEqual(["ALL"]);
+            expect(c.inputs.readOnly).toBe(true);
+            expect(c.inputs.securityOpts).toEqual(["no-new-privileges:true"]);
+            expect(["journald", "none"]).toContain(c.inputs.logDriver);
+            if (role !== "wireguard") expect(String(c.inputs.user)).toMatch(/^[1-9]\d*:[1-9]\d*$/);
+        }
+    });
+
+    it("every image is pinned by digest", () => {
+        for (const c of ofType(iceland, CONTAINER)) expect(c.inputs.image).toMatch(/@sha256:[0-9a-f]{64}$/);
+    });
+
+    it("only the edge publishes a TCP port (443), and only the vpn tenant's WireGuard a UDP port", () => {
+        const published = ofType(iceland, CONTAINER).flatMap((c) => plain<{ external: number; protocol: string }[]>(c.inputs.ports ?? []).map((p) => `${c.name}:${p.protocol}/${p.external}`));
+        expect(published.sort()).toEqual(["edge-container:tcp/443", "harbor-wireguard-container:udp/51823"]);
+    });
+});
+
+describe("backup stacks", () => {
+    it.each([
+        ["helsinki", () => helsinki, "hel1"],
+        ["falkenstein", () => falkenstein, "fsn1"],
+    ])("%s declares one delete-protected storage box per active tenant, in its own location", (_site, run, location) => {
+        const boxes = ofType(run(), STORAGE_BOX);
+        expect(boxes.map((b) => labelsOf(b)["redoubt.tenant"]).sort()).toEqual([...TENANTS].sort());
+        for (const box of boxes) {
+            expect(box.inputs).toMatchObject({ location, deleteProtection: true });
+            // Snapshots would outlive a deletion: no snapshot plan.
+            expect(box.inputs).not.toHaveProperty("snapshotPlan");
+            expect(plain(box.inputs.accessSettings)).toMatchObject({ sshEnabled: true, sambaEnabled: false, webdavEnabled: false });
+            expect(box.protect).toBe(true);
+        }
+    });
+
+    it("each backup agent writes to both sites' boxes, never one site twice", () => {
+        for (const tenant of TENANTS) {
+            const agent = containerOf(tenant, "backup-agent");
+            expect(labelsOf(agent)["redoubt.backup-countries"]).toBe("FI,DE");
+            const script = uploadContent(agent, "/etc/redoubt/backup.sh");
+            const repositories = [...script.matchAll(/'sftp:(u\d+)@([^:']+):redoubt'/g)].map((m) => `${m[1]}@${m[2]}`);
+            const boxes = [helsinki, falkenstein].map((run) => {
+                const credentials = plain<Record<string, { user: string; host: string }>>(run.outputs.tenants)[tenant];
+                return `${plain(credentials.user)}@${plain(credentials.host)}`;
+            });
+            expect(repositories).toEqual(boxes);
+            expect(new Set(repositories).size).toBe(2);
+        }
+    });
+});

@@ -1,0 +1,58 @@
+import { parseStackConfig, StackConfigError } from "../../stacks/config";
+import { readStackConfigFile } from "../../lib/mock-run";
+
+const FILE = "stacks/Pulumi.iceland.yaml";
+const primary = () => readStackConfigFile("iceland");
+
+function problemsOf(raw: Record<string, string>): { field: string; message: string }[] {
+    try {
+        parseStackConfig(raw, FILE);
+    } catch (error) {
+        expect(error).toBeInstanceOf(StackConfigError);
+        expect((error as Error).message).toContain(FILE);
+        return (error as StackConfigError).problems;
+    }
+    throw new Error("expected the stack config to be refused");
+}
+
+describe("stack config", () => {
+    it("the three shipped stack files are valid", () => {
+        expect(parseStackConfig(primary(), FILE)).toMatchObject({ role: "primary", country: "IS", deletionGraceDays: 7, tenantsDir: "tenants" });
+        expect(parseStackConfig(readStackConfigFile("backup-helsinki"), "x")).toMatchObject({ role: "backup", site: "helsinki", location: "hel1", country: "FI" });
+        expect(parseStackConfig(readStackConfigFile("backup-falkenstein"), "x")).toMatchObject({ role: "backup", site: "falkenstein", location: "fsn1", country: "DE" });
+    });
+
+    it.each<[string, Record<string, string | undefined>, string, RegExp]>([
+        ["an unknown setting", { "redoubt:dockerHots": "x" }, "redoubt:dockerHots", /not a known setting/],
+        ["a Docker host that is not ssh://", { "redoubt:dockerHost": "tcp://10.0.0.1:2375" }, "redoubt:dockerHost", /ssh:\/\/user@host/],
+        ["a missing ACME email", { "redoubt:acmeEmail": undefined }, "redoubt:acmeEmail", /required/],
+        ["a grace period beyond the promise", { "redoubt:deletionGraceDays": "8" }, "redoubt:deletionGraceDays", /at most 7/],
+        ["an as-of date that is not a date", { "redoubt:asOf": "tomorrow" }, "redoubt:asOf", /YYYY-MM-DD/],
+        [
+            "a backup site in the primary's country",
+            { "redoubt:backupSites": JSON.stringify({ helsinki: { stack: "backup-helsinki", country: "IS" }, falkenstein: { stack: "backup-falkenstein", country: "DE" } }) },
+            "redoubt:backupSites.helsinki.country",
+            /primary site's own country/,
+        ],
+        [
+            "two backup sites in one country",
+            { "redoubt:backupSites": JSON.stringify({ helsinki: { stack: "backup-helsinki", country: "DE" }, falkenstein: { stack: "backup-falkenstein", country: "DE" } }) },
+            "redoubt:backupSites.falkenstein.country",
+            /like site helsinki/,
+        ],
+        ["an unknown backup site", { "redoubt:backupSites": JSON.stringify({ reykjavik: { stack: "backup-reykjavik", country: "IS" } }) }, "redoubt:backupSites.reykjavik", /helsinki, falkenstein/],
+        ["an unknown role", { "redoubt:role": "tertiary" }, "redoubt:role", /primary or backup/],
+    ])("refuses %s, naming the file and setting", (_title, change, field, message) => {
+        const raw: Record<string, string> = { ...primary() };
+        for (const [key, value] of Object.entries(change)) {
+            if (value === undefined) delete raw[key];
+            else raw[key] = value;
+        }
+        const problems = problemsOf(raw);
+        expect(problems).toEqual(expect.arrayContaining([expect.objectContaining({ field, message: expect.stringMatching(message) })]));
+    });
+
+    it("ignores other namespaces (providers' own settings) and never validates secrets into plain values", () => {
+        expect(() => parseStackConfig({ ...primary(), "hcloud:token": "x", "redoubt:sshPrivateKey": "-----BEGIN" }, FILE)).not.toThrow();
+    });
+});

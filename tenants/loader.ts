@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from "yaml";
 import type { z } from "zod";
-import { serverNameOf, TenantSchema, type Tenant } from "./schema";
+import { LedgerSchema, serverNameOf, TenantSchema, type Ledger, type Tenant } from "./schema";
 
 /** One problem in one tenant file. */
 export interface TenantFileProblem {
@@ -38,6 +38,8 @@ export interface LoadedTenant {
 }
 
 const TENANT_FILE = /\.ya?ml$/;
+/** The ledger of issued names and ids, beside the tenant files. */
+export const LEDGER_FILE = "ledger.yaml";
 
 /** Tenant files in a directory, sorted by name so every run sees the same order. */
 export function tenantFilesIn(dir: string): string[] {
@@ -46,7 +48,7 @@ export function tenantFilesIn(dir: string): string[] {
     }
     return fs
         .readdirSync(dir)
-        .filter((f) => TENANT_FILE.test(f))
+        .filter((f) => TENANT_FILE.test(f) && f !== LEDGER_FILE)
         .sort()
         .map((f) => path.join(dir, f));
 }
@@ -149,6 +151,53 @@ export function validateTenantSet(loaded: LoadedTenant[]): TenantFileProblem[] {
     return problems;
 }
 
+/** Reads the ledger; undefined when the directory has none (identity checks are then skipped). */
+export function readLedger(dir: string): { ledger?: Ledger; problems: TenantFileProblem[] } {
+    const file = path.join(dir, LEDGER_FILE);
+    if (!fs.existsSync(file)) return { problems: [] };
+    const counter = new LineCounter();
+    const doc = parseDocument(fs.readFileSync(file, "utf8"), { lineCounter: counter, uniqueKeys: true, prettyErrors: true });
+    if (doc.errors.length > 0) return { problems: doc.errors.map((e) => ({ file, field: "", line: e.linePos?.[0]?.line, message: `is not valid YAML: ${e.message.split("\n")[0]}` })) };
+    const data: unknown = doc.toJS();
+    const parsed = LedgerSchema.safeParse(data);
+    if (!parsed.success) return { problems: issuesToProblems(file, doc, counter, data, parsed.error.issues) };
+    return { ledger: parsed.data, problems: [] };
+}
+
+/**
+ * Checks tenants against the ledger: ids never change, names and ids are
+ * never reused, and a tenant file is never removed while its data may exist.
+ */
+export function checkAgainstLedger(loaded: LoadedTenant[], ledger: Ledger, ledgerFile: string): TenantFileProblem[] {
+    const problems: TenantFileProblem[] = [];
+    const byName = new Map(ledger.tenants.map((e) => [e.name, e]));
+    const byId = new Map(ledger.tenants.map((e) => [e.id, e]));
+    for (const { file, tenant } of loaded) {
+        const issued = byName.get(tenant.name);
+        const idOwner = byId.get(tenant.id);
+        if (issued?.deletedOn) {
+            problems.push({ file, field: "name", message: `'${tenant.name}' belonged to a tenant deleted on ${issued.deletedOn}; names are never reused, choose another` });
+        } else if (issued && issued.id !== tenant.id) {
+            problems.push({ file, field: "id", message: `is ${tenant.id}, but ${ledgerFile} issued id ${issued.id} to '${tenant.name}'; a tenant's id never changes (it fixes its subnets and uid)` });
+        } else if (idOwner && idOwner.name !== tenant.name) {
+            problems.push({ file, field: "id", message: `${tenant.id} was issued to '${idOwner.name}' in ${ledgerFile}; ids are never reused, take the next free id` });
+        } else if (!issued) {
+            problems.push({ file, field: "name", message: `'${tenant.name}' is not in ${ledgerFile}; issue it by adding '- { name: ${tenant.name}, id: ${tenant.id} }' there` });
+        }
+    }
+    const present = new Set(loaded.map((l) => l.tenant.name));
+    for (const entry of ledger.tenants) {
+        if (!entry.deletedOn && !present.has(entry.name)) {
+            problems.push({
+                file: ledgerFile,
+                field: "tenants",
+                message: `tenant '${entry.name}' has no file but is not marked deleted; removing a tenant file destroys its data. Restore the file and set status: cancelled, then set deletedOn here once its deletion deadline has passed`,
+            });
+        }
+    }
+    return problems;
+}
+
 /**
  * Loads every tenant file in `dir`. Throws TenantSetError listing every
  * problem in every file when anything is wrong; returns tenants sorted by id.
@@ -163,6 +212,9 @@ export function loadTenants(dir: string): LoadedTenant[] {
         if (result.tenant) loaded.push({ file, tenant: result.tenant });
     }
     problems.push(...validateTenantSet(loaded));
+    const { ledger, problems: ledgerProblems } = readLedger(dir);
+    problems.push(...ledgerProblems);
+    if (ledger) problems.push(...checkAgainstLedger(loaded, ledger, path.join(dir, LEDGER_FILE)));
     if (problems.length > 0) throw new TenantSetError(problems);
     return loaded.sort((a, b) => a.tenant.id - b.tenant.id);
 }

@@ -193,6 +193,18 @@ export const TenantSchema = strictObject({
     }
 });
 
+/** tenants/ledger.yaml: every tenant name and id ever issued, so neither is ever reused or changed. */
+export const LedgerSchema = strictObject({
+    tenants: z.array(
+        strictObject({
+            name: z.string().regex(TENANT_NAME_PATTERN, "must be a tenant name"),
+            id: z.number().int().min(1).max(MAX_TENANT_ID),
+            deletedOn: isoDate.optional().describe("Set once the tenant's data is gone and its file removed."),
+        }),
+    ),
+});
+export type Ledger = z.infer<typeof LedgerSchema>;
+
 /** A tenant file as written (defaults not yet applied). */
 export type TenantInput = z.input<typeof TenantSchema>;
 /** A validated tenant with every default applied. */

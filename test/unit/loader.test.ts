@@ -132,3 +132,28 @@ describe("refusing bad tenant sets", () => {
         expectProblem(problems, second, field, message);
     });
 });
+
+describe("the ledger of issued names and ids (tenants/ledger.yaml)", () => {
+    const ledger = (entries: string[]) => (entries.length ? `tenants:\n${entries.map((e) => `  - ${e}\n`).join("")}` : "tenants: []\n");
+
+    it("the example tenants are all issued", () => {
+        expect(() => loadTenants(EXAMPLE_TENANTS_DIR)).not.toThrow();
+    });
+
+    it.each<[string, Record<string, string | Record<string, unknown>>, string, string, RegExp]>([
+        ["changing a tenant's id", { "alpha.yaml": publicTenant("alpha", 7), "ledger.yaml": ledger(["{ name: alpha, id: 1 }"]) }, "alpha.yaml", "id", /issued id 1 to 'alpha'; a tenant's id never changes/],
+        ["reusing another tenant's id", { "bravo.yaml": publicTenant("bravo", 1), "ledger.yaml": ledger(["{ name: alpha, id: 1, deletedOn: 2026-01-10 }", "{ name: bravo, id: 2 }"]) }, "bravo.yaml", "id", /issued id 2 to 'bravo'/],
+        ["reusing a deleted tenant's id", { "bravo.yaml": publicTenant("bravo", 1), "ledger.yaml": ledger(["{ name: alpha, id: 1, deletedOn: 2026-01-10 }"]) }, "bravo.yaml", "id", /1 was issued to 'alpha'.*never reused/],
+        ["reusing a deleted tenant's name", { "alpha.yaml": publicTenant("alpha", 5), "ledger.yaml": ledger(["{ name: alpha, id: 1, deletedOn: 2026-01-10 }"]) }, "alpha.yaml", "name", /deleted on 2026-01-10; names are never reused/],
+        ["a tenant that was never issued", { "alpha.yaml": publicTenant("alpha", 1), "ledger.yaml": ledger([]) }, "alpha.yaml", "name", /not in .*ledger.yaml; issue it by adding/],
+        ["removing a tenant file while its data may exist", { "alpha.yaml": publicTenant("alpha", 1), "ledger.yaml": ledger(["{ name: alpha, id: 1 }", "{ name: bravo, id: 2 }"]) }, "ledger.yaml", "tenants", /'bravo' has no file but is not marked deleted/],
+        ["a malformed ledger", { "alpha.yaml": publicTenant("alpha", 1), "ledger.yaml": ledger(["{ name: alpha }"]) }, "ledger.yaml", "tenants.0.id", /required/],
+    ])("refuses %s", (_title, files, file, field, message) => {
+        expectProblem(problemsOf(tenantDir(files)), file, field, message);
+    });
+
+    it("a deleted tenant without a file is fine", () => {
+        const dir = tenantDir({ "alpha.yaml": publicTenant("alpha", 2), "ledger.yaml": ledger(["{ name: gone, id: 1, deletedOn: 2026-01-10 }", "{ name: alpha, id: 2 }"]) });
+        expect(loadTenants(dir).map((l) => l.tenant.name)).toEqual(["alpha"]);
+    });
+});

@@ -1,0 +1,194 @@
+// npm run plan -- [--stack NAME]... [--tenants DIR] [--json] [--diff REF] [--as-of YYYY-MM-DD]
+//                 [--policy-config FILE] [--progress]
+//
+// The offline preview: every stack program under mocks, every stack's
+// resources through the real policy pack, a per-tenant summary. No Pulumi
+// CLI, no credentials, no network.
+//
+// Exit status: 0 valid and no mandatory policy diagnostic; 1 invalid tenant
+// or stack file (each problem on stderr); 2 a mandatory policy diagnostic;
+// 3 anything unexpected.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { StackConfigError } from "../stacks/config";
+import { formatProblem, TenantSetError } from "../tenants/loader";
+import { PROJECT_DIR } from "../lib/mock-run";
+import { buildPlan, planExitCode, renderPlan, type PlanOptions } from "../lib/plan";
+import { diffPlans, renderDiff } from "../lib/plan-diff";
+import { planAtRevision, RevisionPlanError } from "../lib/plan-git";
+import type { PolicyConfig } from "../lib/policy-harness";
+
+const USAGE = `usage: npm run plan -- [options]
+  --stack NAME          plan only this stack (repeatable; default: backup-helsinki, backup-falkenstein, iceland)
+  --tenants DIR         read tenant files from DIR instead of the stack config's tenantsDir
+  --json                print one JSON document (secrets replaced by "[secret]") instead of the summary
+  --diff REF            compare with the plan at git revision REF (e.g. origin/main)
+  --as-of YYYY-MM-DD    evaluate tenant lifecycles on this day (overrides every stack's redoubt:asOf)
+  --policy-config FILE  per-policy config (JSON, as pulumi preview --policy-pack-config takes it)
+  --no-policy           skip the policy pack (resources only)
+  --progress            report progress on stderr even when it is not a terminal`;
+
+class UsageError extends Error {}
+
+interface Args {
+    stacks: string[];
+    tenantsDir?: string;
+    json: boolean;
+    diff?: string;
+    asOf?: string;
+    policyConfig?: string;
+    policy: boolean;
+    progress: boolean;
+}
+
+export function parseArgs(argv: string[]): Args {
+    const args: Args = { stacks: [], json: false, policy: true, progress: false };
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
+        const value = () => {
+            const v = inline ?? argv[++i];
+            if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value`);
+            return v;
+        };
+        switch (flag) {
+            case "--stack":
+                args.stacks.push(value());
+                break;
+            case "--tenants":
+                args.tenantsDir = value();
+                break;
+            case "--json":
+                args.json = true;
+                break;
+            case "--diff":
+                args.diff = value();
+                break;
+            case "--as-of":
+                args.asOf = value();
+                if (!/^\d{4}-\d{2}-\d{2}$/.test(args.asOf)) throw new UsageError("--as-of must be a date written YYYY-MM-DD");
+                break;
+            case "--policy-config":
+                args.policyConfig = value();
+                break;
+            case "--no-policy":
+                args.policy = false;
+                break;
+            case "--progress":
+                args.progress = true;
+                break;
+            case "-h":
+            case "--help":
+                process.stdout.write(`${USAGE}\n`);
+                process.exit(0);
+                break;
+            default:
+                throw new UsageError(`unknown argument ${a}`);
+        }
+    }
+    return args;
+}
+
+function readPolicyConfig(file: string): PolicyConfig {
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(fs.readFileSync(file, "utf8"));
+    } catch (e) {
+        throw new UsageError(`--policy-config ${file}: ${(e as Error).message}`);
+    }
+    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new UsageError(`--policy-config ${file}: must be a JSON object of policy name → settings`);
+    const out: PolicyConfig = {};
+    for (const [name, v] of Object.entries(parsed as Record<string, unknown>)) {
+        // The CLI accepts a bare enforcement level as a policy's value.
+        out[name] = typeof v === "string" ? { enforcementLevel: v } : (v as Record<string, unknown>);
+    }
+    return out;
+}
+
+async function main(): Promise<number> {
+    const args = parseArgs(process.argv.slice(2));
+    const showProgress = args.progress || Boolean(process.stderr.isTTY);
+    const progress = showProgress
+        ? (message: string) => {
+              if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${message}`);
+              else process.stderr.write(`${message}\n`);
+          }
+        : undefined;
+    const options: PlanOptions = {
+        stacks: args.stacks.length > 0 ? args.stacks : undefined,
+        tenantsDir: args.tenantsDir,
+        asOf: args.asOf,
+        policy: args.policy,
+        policyConfig: args.policyConfig ? readPolicyConfig(args.policyConfig) : undefined,
+        progress,
+    };
+    const started = Date.now();
+    const revision = args.diff
+        ? planAtRevision({
+              ref: args.diff,
+              projectDir: PROJECT_DIR,
+              args: [...args.stacks.flatMap((s) => ["--stack", s]), ...(args.asOf ? ["--as-of", args.asOf] : []), ...(args.policy ? [] : ["--no-policy"])],
+          })
+        : undefined;
+    revision?.catch(() => undefined); // awaited below; avoid an unhandled rejection while the plan runs
+    const doc = await buildPlan(options);
+    if (progress) {
+        const count = doc.stacks.reduce((n, s) => n + s.resources.length, 0);
+        progress(`planned ${count} resources in ${((Date.now() - started) / 1000).toFixed(1)} s${revision ? `; waiting for the plan at ${args.diff}...` : ""}`);
+        if (process.stderr.isTTY) process.stderr.write("\n");
+    }
+    const code = planExitCode(doc);
+    if (args.json && !revision) {
+        process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+        return code;
+    }
+    if (revision) {
+        const before = await revision;
+        if (!before.document) {
+            process.stdout.write(`NOTE: ${before.missing}. Showing this revision's plan alone.\n\n${renderPlan(doc)}\n`);
+            return code;
+        }
+        const diff = diffPlans(before.document, doc);
+        if (args.json) {
+            process.stdout.write(`${JSON.stringify({ base: { ref: args.diff, commit: before.commit }, diff, plan: doc }, null, 2)}\n`);
+            return code;
+        }
+        process.stdout.write(`${renderDiff(diff, { before: `${args.diff} (${before.commit.slice(0, 12)})`, after: "this tree" })}\n\n${renderPlan(doc)}\n`);
+        return code;
+    }
+    process.stdout.write(`${renderPlan(doc)}\n`);
+    return code;
+}
+
+function reportError(e: unknown): number {
+    if (e instanceof TenantSetError) {
+        process.stderr.write(`plan: the tenant files are invalid; nothing was planned:\n${e.problems.map((p) => `  ${formatProblem({ ...p, file: relative(p.file) })}`).join("\n")}\n`);
+        return 1;
+    }
+    if (e instanceof StackConfigError) {
+        process.stderr.write(`plan: the stack config is invalid; nothing was planned:\n${e.problems.map((p) => `  ${e.file}: ${p.field}: ${p.message}`).join("\n")}\n`);
+        return 1;
+    }
+    if (e instanceof UsageError) {
+        process.stderr.write(`plan: ${e.message}\n${USAGE}\n`);
+        return 3;
+    }
+    if (e instanceof RevisionPlanError) {
+        process.stderr.write(`plan: ${e.message}\n`);
+        return 3;
+    }
+    process.stderr.write(`plan: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 3;
+}
+
+function relative(file: string): string {
+    const rel = path.relative(process.cwd(), file);
+    return rel && !rel.startsWith("..") ? rel : file;
+}
+
+if (require.main === module) {
+    process.on("unhandledRejection", (e) => process.exit(reportError(e)));
+    main()
+        .then((code) => process.exit(code))
+        .catch((e) => process.exit(reportError(e)));
+}

@@ -20,11 +20,16 @@ export function tenantDir(files: Record<string, string | Record<string, unknown>
     return dir;
 }
 
-/** The example tenants plus extra files, in a fresh temporary directory. */
-export function examplesPlus(extra: Record<string, string | Record<string, unknown>>): string {
+/**
+ * The example tenants plus extra tenant files, in a fresh temporary
+ * directory, with the extras issued in the copied ledger as ops would.
+ */
+export function examplesPlus(extra: Record<string, Record<string, unknown>>): string {
     const dir = tenantDir(extra);
     for (const file of fs.readdirSync(EXAMPLE_TENANTS_DIR).filter((f) => f.endsWith(".yaml"))) {
         fs.copyFileSync(path.join(EXAMPLE_TENANTS_DIR, file), path.join(dir, file));
     }
+    const issued = Object.values(extra).map((t) => `  - { name: ${String(t.name)}, id: ${String(t.id)} }\n`);
+    fs.appendFileSync(path.join(dir, "ledger.yaml"), issued.join(""));
     return dir;
 }

@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { COUNTRY_LABEL, DATA_LABEL, dockerLabels } from "./labels";
+import { COUNTRY_LABEL, DATA_LABEL, dockerLabels, TENANT_LABEL } from "./labels";
 import { installFileCommand, renderLuksScript, SCRIPTS_DIR, tenantDataMount } from "./render/host";
 
 export interface EncryptedVolumeArgs {
@@ -17,7 +17,6 @@ export interface EncryptedVolumeArgs {
     protect?: boolean;
     /** Country of the site (a label for the policy pack). */
     country: string;
-    labels: Record<string, string | undefined>;
 }
 
 /**
@@ -55,7 +54,8 @@ export class EncryptedVolume extends pulumi.ComponentResource {
                 name: `redoubt-${args.tenant}-data`,
                 driver: "local",
                 driverOpts: { type: "none", o: "bind", device: tenantDataMount(args.tenant) },
-                labels: dockerLabels({ ...args.labels, [DATA_LABEL]: "true", [COUNTRY_LABEL]: args.country }),
+                // Only labels that never change: Docker cannot relabel a volume, so any change would replace it.
+                labels: dockerLabels({ [TENANT_LABEL]: args.tenant, [DATA_LABEL]: "true", [COUNTRY_LABEL]: args.country }),
             },
             { parent: this, protect, dependsOn: [this.luks] },
         );

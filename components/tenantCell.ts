@@ -87,7 +87,7 @@ export class TenantCell extends pulumi.ComponentResource {
         const networks = new TenantNetworks(`${name}-networks`, { tenant: tenant.name, tenantId: tenant.id, ingress: tenant.access.mode === "public", labels }, { parent: this });
         const volume = new EncryptedVolume(
             `${name}-volume`,
-            { tenant: tenant.name, sizeGiB: plan.storageGiB, uid, connection: args.connection, protect: lifecycle.protectData, country: args.country, labels },
+            { tenant: tenant.name, sizeGiB: plan.storageGiB, uid, connection: args.connection, protect: lifecycle.protectData, country: args.country },
             { parent: this },
         );
 

@@ -1,0 +1,70 @@
+// npm run tenant -- <preview|up|refresh> <tenant> [--stack NAME]...
+//
+// Brings one tenant up (or previews / refreshes it) across all its stacks,
+// backup stacks first, through the real Pulumi CLI (Automation API), targeting
+// exactly the tenant's resources plus their dependents; preview and up run the
+// policy pack in policies/. Refuses unknown tenants, invalid tenant sets and a
+// missing CLI before anything starts (exit 1). Pulumi failures: exit 2.
+import { StackConfigError } from "../stacks/config";
+import { formatProblem, TenantSetError } from "../tenants/loader";
+import { OPERATIONS, runTenantOperation, TenantOpError, type TenantOperation } from "../lib/tenant-ops";
+
+const USAGE = `usage: npm run tenant -- <preview|up|refresh> <tenant> [--stack NAME]...
+  preview   pulumi preview of the tenant's resources, with the policy pack
+  up        pulumi up of the tenant's resources, with the policy pack (backup stacks first)
+  refresh   pulumi refresh of the tenant's resources
+  --stack NAME  only this stack (repeatable); default: every stack the tenant is in`;
+
+async function main(argv: string[]): Promise<number> {
+    const positional: string[] = [];
+    const stacks: string[] = [];
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        if (a === "--stack") {
+            const v = argv[++i];
+            if (!v) throw new TenantOpError("--stack needs a stack name");
+            stacks.push(v);
+        } else if (a.startsWith("--stack=")) stacks.push(a.slice("--stack=".length));
+        else if (a === "-h" || a === "--help") {
+            process.stdout.write(`${USAGE}\n`);
+            return 0;
+        } else if (a.startsWith("-")) throw new TenantOpError(`unknown option ${a}\n${USAGE}`);
+        else positional.push(a);
+    }
+    const [operation, tenant, ...rest] = positional;
+    if (!operation || !tenant || rest.length > 0) throw new TenantOpError(USAGE);
+    if (!OPERATIONS.includes(operation as TenantOperation)) throw new TenantOpError(`unknown operation '${operation}'\n${USAGE}`);
+    const results = await runTenantOperation({
+        operation: operation as TenantOperation,
+        tenant,
+        stacks,
+        onOutput: (text) => process.stdout.write(text),
+        onStep: (step, i, total) =>
+            process.stderr.write(`tenant ${tenant}: ${operation} ${step.stack} (${i + 1}/${total}, ${step.role}): ${step.urns.length} target${step.urns.length === 1 ? "" : "s"} and their dependents\n`),
+    });
+    process.stderr.write(`tenant ${tenant}: ${operation} done in ${results.map((r) => r.stack).join(", ")}\n`);
+    return 0;
+}
+
+function report(e: unknown): number {
+    if (e instanceof TenantSetError) {
+        process.stderr.write(`tenant: the tenant files are invalid; nothing was started:\n${e.problems.map((p) => `  ${formatProblem(p)}`).join("\n")}\n`);
+        return 1;
+    }
+    if (e instanceof StackConfigError) {
+        process.stderr.write(`tenant: the stack config is invalid; nothing was started:\n${e.problems.map((p) => `  ${e.file}: ${p.field}: ${p.message}`).join("\n")}\n`);
+        return 1;
+    }
+    if (e instanceof TenantOpError) {
+        process.stderr.write(`tenant: ${e.message}\n`);
+        return 1;
+    }
+    process.stderr.write(`tenant: pulumi failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 2;
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2))
+        .then((code) => process.exit(code))
+        .catch((e) => process.exit(report(e)));
+}

@@ -1,0 +1,180 @@
+// Per-tenant operations (`npm run tenant -- <preview|up|refresh> <tenant>`):
+// one command that brings one tenant up across all its stacks, backup stacks
+// first (the primary reads their storage boxes by StackReference), through the
+// real Pulumi CLI via the Automation API, with `--target` set to every URN of
+// the tenant in that stack (computed from a mock run of the same program, so
+// they match what the program declares) plus `--target-dependents`, and the
+// policy pack on preview and up.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { automation } from "@pulumi/pulumi";
+import { parseStackConfig, type StackConfig } from "../stacks/config";
+import { lifecycleOf, todayUtc } from "../components/lifecycle";
+import { loadTenants } from "../tenants/loader";
+import { DEFAULT_STACKS, PROJECT_DIR, readStackConfigFile, runStacks, type CapturedResource } from "./mock-run";
+import { tenantsOf } from "./plan";
+
+export type TenantOperation = "preview" | "up" | "refresh";
+export const OPERATIONS: readonly TenantOperation[] = ["preview", "up", "refresh"];
+
+/** A refusal before Pulumi starts: bad arguments, unknown tenant, missing CLI. Exit 1. */
+export class TenantOpError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "TenantOpError";
+    }
+}
+
+export interface TenantStep {
+    stack: string;
+    role: "primary" | "backup";
+    /** Every URN of the tenant in this stack, as the program declares it. */
+    urns: string[];
+}
+
+export interface TenantOpPlan {
+    tenant: string;
+    phase: string;
+    steps: TenantStep[];
+}
+
+export interface TenantOpOptions {
+    tenant: string;
+    /** Restrict to these stacks (default: all stacks the tenant is in). */
+    stacks?: readonly string[];
+    projectDir?: string;
+    /** Called after the tenant set and tenant are validated, before the (seconds long) mock run. */
+    afterValidation?: () => void;
+}
+
+/** Validates the tenant set and the tenant, then computes each stack's targets under mocks. No Pulumi CLI involved. */
+export async function planTenantOperation(options: TenantOpOptions): Promise<TenantOpPlan> {
+    const projectDir = options.projectDir ?? PROJECT_DIR;
+    const stacks = options.stacks && options.stacks.length > 0 ? [...options.stacks] : [...DEFAULT_STACKS];
+    const configs = new Map<string, StackConfig>();
+    for (const stack of stacks) configs.set(stack, parseStackConfig(readStackConfigFile(stack, projectDir), `stacks/Pulumi.${stack}.yaml`));
+    // Every tenant directory the stacks read must hold a valid set (TenantSetError otherwise).
+    const dirs = [...new Set([...configs.values()].map((c) => path.resolve(projectDir, c.tenantsDir)))];
+    const loaded = dirs.flatMap((dir) => loadTenants(dir));
+    const tenant = loaded.find((l) => l.tenant.name === options.tenant)?.tenant;
+    if (!tenant) {
+        const known = [...new Set(loaded.map((l) => l.tenant.name))].sort();
+        throw new TenantOpError(`unknown tenant '${options.tenant}': no tenant file names it in ${dirs.map((d) => path.relative(process.cwd(), d) || ".").join(", ")} (known: ${known.join(", ") || "none"})`);
+    }
+    const primary = [...configs.values()].find((c) => c.role === "primary");
+    const asOf = primary?.asOf ?? todayUtc();
+    const phase = lifecycleOf(tenant, asOf, primary?.deletionGraceDays).phase;
+    options.afterValidation?.();
+
+    const runs = await runStacks({ stacks, projectDir });
+    const steps: TenantStep[] = [];
+    for (const run of runs) {
+        const config = configs.get(run.stack)!;
+        const urns = tenantUrns(run.resources, tenant.name);
+        if (urns.length === 0) continue; // the tenant has nothing in this stack (e.g. a backup site it does not use)
+        steps.push({ stack: run.stack, role: config.role, urns });
+    }
+    // Backup stacks before the primary: the primary's StackReferences read them.
+    steps.sort((a, b) => Number(a.role === "primary") - Number(b.role === "primary"));
+    if (steps.length === 0) {
+        throw new TenantOpError(
+            `tenant '${tenant.name}' declares no resources in ${stacks.join(", ")} as of ${asOf} (lifecycle: ${phase}); ` +
+                (phase === "deleted" ? "its deletion deadline has passed: a `pulumi up` of each whole stack removes what is left." : "check the stacks' redoubt:tenants selection."),
+        );
+    }
+    return { tenant: tenant.name, phase, steps };
+}
+
+/** The tenant's URNs in one stack's captured resources. */
+export function tenantUrns(resources: CapturedResource[], tenant: string): string[] {
+    const owners = tenantsOf(resources);
+    return resources.filter((r) => owners.get(r.urn) === tenant).map((r) => r.urn);
+}
+
+/**
+ * URNs in a stack's state (`pulumi stack export`) that belong to the tenant:
+ * resources the program no longer declares (a suspended tenant's containers)
+ * are only deleted by a targeted update if they are targeted.
+ */
+export function tenantUrnsInState(deployment: unknown, tenant: string): string[] {
+    const resources = (deployment as { deployment?: { resources?: unknown[] } })?.deployment?.resources;
+    if (!Array.isArray(resources)) return [];
+    const captured = resources
+        .filter((r): r is Record<string, unknown> => !!r && typeof r === "object" && typeof (r as Record<string, unknown>).urn === "string")
+        .map((r) => ({
+            urn: String(r.urn),
+            type: String(r.type ?? ""),
+            name: String(r.urn).split("::").pop() ?? "",
+            parent: typeof r.parent === "string" ? r.parent : undefined,
+            inputs: (r.inputs ?? {}) as Record<string, unknown>,
+        }));
+    const owners = tenantsOf(captured);
+    return captured.filter((r) => owners.get(r.urn) === tenant).map((r) => r.urn);
+}
+
+/** Where `pulumi` is on PATH, or undefined. */
+export function findOnPath(command: string, envPath: string = process.env.PATH ?? ""): string | undefined {
+    for (const dir of envPath.split(path.delimiter)) {
+        if (!dir) continue;
+        const candidate = path.join(dir, command);
+        try {
+            fs.accessSync(candidate, fs.constants.X_OK);
+            if (fs.statSync(candidate).isFile()) return candidate;
+        } catch {
+            /* not here */
+        }
+    }
+    return undefined;
+}
+
+export const PULUMI_INSTALL_HINT =
+    "the Pulumi CLI is not installed (no `pulumi` on PATH). Install it (https://www.pulumi.com/docs/install/, e.g. `curl -fsSL https://get.pulumi.com | sh`), log in to the state backend (`pulumi login`), then run this again. `npm run plan` works without it.";
+
+export interface RunTenantOptions extends TenantOpOptions {
+    operation: TenantOperation;
+    /** Absolute path of the policy pack; default <projectDir>/policies. */
+    policyPack?: string;
+    onOutput?: (text: string) => void;
+    /** Told before each stack starts. */
+    onStep?: (step: TenantStep, index: number, total: number) => void;
+}
+
+export interface TenantStepResult {
+    stack: string;
+    targets: string[];
+    summary?: unknown;
+}
+
+/** Runs the operation stack by stack (backups first) through the Automation API; stops at the first failure. */
+export async function runTenantOperation(options: RunTenantOptions): Promise<TenantStepResult[]> {
+    if (!OPERATIONS.includes(options.operation)) throw new TenantOpError(`unknown operation '${options.operation}'; use one of ${OPERATIONS.join(", ")}`);
+    const projectDir = options.projectDir ?? PROJECT_DIR;
+    const plan = await planTenantOperation({
+        ...options,
+        afterValidation: () => {
+            if (!findOnPath("pulumi")) throw new TenantOpError(PULUMI_INSTALL_HINT);
+        },
+    });
+    const policyPack = path.resolve(options.policyPack ?? path.join(projectDir, "policies"));
+    const { LocalWorkspace } = automation;
+    const results: TenantStepResult[] = [];
+    for (const [i, step] of plan.steps.entries()) {
+        options.onStep?.(step, i, plan.steps.length);
+        const stack = await LocalWorkspace.createOrSelectStack({ stackName: step.stack, workDir: projectDir });
+        // Also target what the state still holds of the tenant but the program no longer declares.
+        let inState: string[] = [];
+        try {
+            inState = tenantUrnsInState(await stack.exportStack(), plan.tenant);
+        } catch {
+            inState = [];
+        }
+        const targets = [...new Set([...step.urns, ...inState])];
+        const common = { target: targets, targetDependents: true, onOutput: options.onOutput };
+        let summary: unknown;
+        if (options.operation === "preview") summary = (await stack.preview({ ...common, policyPacks: [policyPack] })).changeSummary;
+        else if (options.operation === "up") summary = (await stack.up({ ...common, policyPacks: [policyPack] })).summary;
+        else summary = (await stack.refresh(common)).summary;
+        results.push({ stack: step.stack, targets, summary });
+    }
+    return results;
+}

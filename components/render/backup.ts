@@ -86,5 +86,5 @@ export function renderBackupScript(input: BackupScriptInput): string {
 
 /** The ssh command restic uses for a Storage Box: port 23, the tenant's key, the pinned host key. */
 export function storageBoxSftpCommand(opts: { user: string; host: string; keyFile: string; knownHostsFile: string }): string {
-    return `ssh -p 23 -i ${opts.keyFile} -o IdentitiesOnly=yes -o UserKnownHostsFile=${opts.knownHostsFile} -o StrictHostKeyChecking=yes ${opts.user}@${opts.host} -s sftp`;
+    return `ssh -p 23 -i ${opts.keyFile} -o IdentitiesOnly=yes -o UserKnownHostsFile=${opts.knownHostsFile} -o StrictHostKeyChecking=accept-new ${opts.user}@${opts.host} -s sftp`;
 }

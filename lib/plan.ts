@@ -4,9 +4,10 @@
 // no network. `npm run plan` (cli/plan.ts) prints it; `--json` prints the
 // PlanDocument below with every secret replaced by "[secret]".
 import { createHash } from "node:crypto";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { parseStackConfig, type StackConfig } from "../stacks/config";
+import { parseStackConfig, StackConfigError, type StackConfig } from "../stacks/config";
 import { lifecycleOf, todayUtc } from "../components/lifecycle";
 import { loadTenants, type LoadedTenant } from "../tenants/loader";
 import { PLANS } from "../tenants/schema";
@@ -108,7 +109,13 @@ export interface PlanOptions {
 export function validateInputs(options: PlanOptions): { configs: Map<string, { raw: Record<string, string>; config: StackConfig }>; tenants: Map<string, LoadedTenant[]> } {
     const configs = new Map<string, { raw: Record<string, string>; config: StackConfig }>();
     const tenants = new Map<string, LoadedTenant[]>();
+    const projectDir = options.projectDir ?? PROJECT_DIR;
     for (const stack of options.stacks ?? DEFAULT_STACKS) {
+        const file = `stacks/Pulumi.${stack}.yaml`;
+        if (!fs.existsSync(path.join(projectDir, file))) {
+            const known = fs.readdirSync(path.join(projectDir, "stacks")).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []);
+            throw new StackConfigError(file, [{ field: "(file)", message: `does not exist: there is no stack named ${stack} (known: ${known.join(", ")})` }]);
+        }
         const raw = stackConfig(stack, options);
         const config = parseStackConfig(raw, `stacks/Pulumi.${stack}.yaml`);
         configs.set(stack, { raw, config });

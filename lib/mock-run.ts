@@ -9,6 +9,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { defineStack } from "../stacks/program";
+import type { CapturedResource as AnalyzedResource } from "./policy-harness";
 
 export const PROJECT = "redoubt";
 export const PROJECT_DIR = path.join(__dirname, "..");
@@ -16,18 +17,8 @@ export const PROJECT_DIR = path.join(__dirname, "..");
 export const SECRET_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d";
 export const SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270";
 
-/** One resource as the program registered it. */
-export interface CapturedResource {
-    type: string;
-    name: string;
-    urn: string;
-    /** URN of the parent (the stack's URN for top-level resources). */
-    parent?: string;
-    /** Effective protect, with inheritance from parents applied. */
-    protect: boolean;
-    /** Inputs after resolution; secret inputs are `{[SECRET_SIGNATURE_KEY]: SECRET_SIGNATURE, value}`. */
-    inputs: Record<string, unknown>;
-    custom: boolean;
+/** One resource as the program registered it: what the policy harness analyzes, with its dependencies always known. */
+export interface CapturedResource extends AnalyzedResource {
     /** URNs of explicit dependsOn resources. */
     dependencies: string[];
 }

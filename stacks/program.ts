@@ -5,7 +5,7 @@ import * as path from "node:path";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { BackupBucket } from "../components/backupBucket";
+import { BackupBucket, type BackupBucketCredentials } from "../components/backupBucket";
 import type { BackupTarget } from "../components/backupAgent";
 import { Edge } from "../components/edge";
 import { HostBaseline } from "../components/hostBaseline";
@@ -62,19 +62,10 @@ export function selectTenants(config: StackConfig, options: StackProgramOptions 
         .filter((t) => t.lifecycle.declared);
 }
 
-/** Per-tenant stack outputs of a backup stack (the primary reads them by StackReference). */
-export interface BackupSiteOutput {
-    site: string;
-    country: string;
-    host: pulumi.Output<string>;
-    user: pulumi.Output<string>;
-    sshPrivateKey: pulumi.Output<string>;
-    resticPassword: pulumi.Output<string>;
-}
-
 export function defineBackupStack(config: BackupStackConfig, tenants: StackTenant[], options: StackProgramOptions = {}): Record<string, unknown> {
     const transformations = options.transformations;
-    const outputs: Record<string, BackupSiteOutput> = {};
+    // Per tenant: what the primary reads by StackReference.
+    const outputs: Record<string, BackupBucketCredentials> = {};
     for (const { tenant, lifecycle } of tenants) {
         const bucket = new BackupBucket(tenant.name, {
             tenant: tenant.name,
@@ -114,7 +105,7 @@ function backupTargetsFor(tenant: Tenant, sites: Map<string, BackupSiteReference
         const backupSite = sites.get(site);
         if (!backupSite) throw new Error(`tenant ${tenant.name} backs up to ${site}, but redoubt:backupSites names no stack for it`);
         const { reference, country } = backupSite;
-        const field = (key: keyof BackupSiteOutput) =>
+        const field = (key: keyof BackupBucketCredentials) =>
             reference.requireOutput("tenants").apply((all: Record<string, Record<string, string>> | undefined) => {
                 const entry = all?.[tenant.name];
                 if (!entry) {

@@ -1,0 +1,144 @@
+// `npm run plan -- --diff`: diffPlans on plans of two tenant directories
+// (mocks only, fast), and one real `--diff REF` against a temporary git
+// repository holding a copy of this tree.
+import { execFileSync, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { buildPlan, type PlanDocument, type PlannedResource } from "../../lib/plan";
+import { diffInputs, diffPlans, flatten, renderDiff } from "../../lib/plan-diff";
+import { PLANS } from "../../tenants/schema";
+import { examplesPlus, EXAMPLE_TENANTS_DIR, publicTenant } from "../unit/tenant-fixtures";
+
+jest.setTimeout(180_000);
+
+const ROOT = path.join(__dirname, "..", "..");
+const AS_OF = "2026-03-01";
+
+function copyExamples(edit: (dir: string) => void): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "redoubt-plan-diff-"));
+    for (const f of fs.readdirSync(EXAMPLE_TENANTS_DIR).filter((f) => f.endsWith(".yaml"))) fs.copyFileSync(path.join(EXAMPLE_TENANTS_DIR, f), path.join(dir, f));
+    edit(dir);
+    return dir;
+}
+
+const planOf = (tenantsDir: string) => buildPlan({ tenantsDir, asOf: AS_OF, policy: false });
+
+describe("diffPlans", () => {
+    let base: PlanDocument;
+    beforeAll(async () => {
+        base = await planOf(EXAMPLE_TENANTS_DIR);
+    });
+
+    it("shows nothing when nothing changed", async () => {
+        const again = await planOf(copyExamples(() => undefined));
+        const diff = diffPlans(base, again);
+        expect(diff.changes).toEqual([]);
+        expect(renderDiff(diff, { before: "a", after: "b" })).toMatch(/no resource changes/);
+    });
+
+    it("a new tenant: only that tenant's resources are added, in every stack it uses", async () => {
+        const after = await planOf(examplesPlus({ "zeta.yaml": publicTenant("zeta", 9) }));
+        const diff = diffPlans(base, after);
+        const added = diff.changes.filter((c) => c.kind === "add");
+        expect(new Set(added.map((c) => c.tenant))).toEqual(new Set(["zeta"]));
+        expect(new Set(added.map((c) => c.stack))).toEqual(new Set(["backup-helsinki", "backup-falkenstein", "iceland"]));
+        // Everything zeta's cell declares is added, nothing of it elsewhere.
+        const zetaAfter = after.stacks.flatMap((s) => s.resources.filter((r) => r.tenant === "zeta").map((r) => r.urn)).sort();
+        expect(added.map((c) => c.urn).sort()).toEqual(zetaAfter);
+        expect(diff.changes.filter((c) => c.kind === "remove" || c.kind === "replace")).toEqual([]);
+        expect(diff.dataLoss).toEqual([]);
+        // No other tenant changes; only shared resources (the edge's routes) may.
+        expect(diff.changes.filter((c) => c.kind === "change" && c.tenant !== undefined)).toEqual([]);
+        const text = renderDiff(diff, { before: "base", after: "new" });
+        expect(text).toMatch(/tenant zeta: \d+ to add, 0 to change, 0 to replace, 0 to remove/);
+        expect(text).not.toMatch(/tenant (acme|nightowl|harbor):/);
+        expect(text).not.toMatch(/DATA LOSS/);
+    });
+
+    it("a plan change of one tenant: the homeserver's memory limit changes field by field, and nothing of other tenants", async () => {
+        const after = await planOf(copyExamples((dir) => fs.writeFileSync(path.join(dir, "acme.yaml"), fs.readFileSync(path.join(dir, "acme.yaml"), "utf8").replace("plan: medium", "plan: large"))));
+        const diff = diffPlans(base, after);
+        expect(new Set(diff.changes.map((c) => c.tenant))).toEqual(new Set(["acme"]));
+        expect(diff.changes.every((c) => c.kind === "change")).toBe(true);
+        const hs = diff.changes.find((c) => c.name === "acme-homeserver-container")!;
+        expect(hs.fields).toEqual([
+            { path: "cpus", before: String(PLANS.medium.cpus), after: String(PLANS.large.cpus) },
+            { path: "memory", before: PLANS.medium.memoryMiB, after: PLANS.large.memoryMiB },
+            { path: "memorySwap", before: PLANS.medium.memoryMiB, after: PLANS.large.memoryMiB },
+        ]);
+        const text = renderDiff(diff, { before: "base", after: "new" });
+        expect(text).toContain(`memory: ${PLANS.medium.memoryMiB} → ${PLANS.large.memoryMiB}`);
+        expect(text).not.toMatch(/DATA LOSS/);
+    });
+
+    it("a removed tenant file: its protected volume and storage boxes are reported as data loss, first", async () => {
+        const after = await planOf(
+            copyExamples((dir) => {
+                fs.rmSync(path.join(dir, "harbor.yaml"));
+                const ledger = path.join(dir, "ledger.yaml");
+                if (fs.existsSync(ledger)) fs.writeFileSync(ledger, fs.readFileSync(ledger, "utf8").replace(/\{ name: harbor, id: 3 \}/, "{ name: harbor, id: 3, deletedOn: 2026-02-20 }"));
+            }),
+        );
+        const diff = diffPlans(base, after);
+        expect(diff.changes.every((c) => c.tenant === "harbor" ? c.kind === "remove" : c.tenant === undefined)).toBe(true);
+        const lost = diff.dataLoss.map((c) => `${c.stack} ${c.name}`);
+        expect(lost).toEqual(expect.arrayContaining(["iceland harbor-volume-volume", "iceland harbor-volume-luks", "backup-helsinki harbor-box", "backup-falkenstein harbor-box"]));
+        expect(diff.dataLoss.find((c) => c.name === "harbor-volume-volume")!.protect.before).toBe(true);
+        const text = renderDiff(diff, { before: "base", after: "new" });
+        expect(text.split("\n")[0]).toMatch(/^!!! DATA LOSS: \d+ resources holding tenant data would be deleted or replaced/);
+        expect(text.indexOf("harbor-volume-volume (protected) of tenant harbor would be DELETED")).toBeLessThan(text.indexOf("Plan diff"));
+        expect(text).toMatch(/- docker:Volume harbor-volume-volume \[protected\]  !!! DATA LOSS/);
+    });
+
+    it("a secret input that changes is shown as [secret] → [secret], never its value", () => {
+        const r = (value: string): PlannedResource => ({ type: "t:x:Y", name: "n", urn: "u", protect: false, custom: true, inputs: { password: "[secret]", size: 1 }, secretDigests: { password: value } });
+        expect(diffInputs(r("sha256:aa"), r("sha256:aa"))).toEqual([]);
+        expect(diffInputs(r("sha256:aa"), r("sha256:bb"))).toEqual([{ path: "password", before: "[secret]", after: "[secret]", secret: true }]);
+    });
+
+    it("keys lists of labels and uploads by their name, not their position", () => {
+        const flat = flatten({ labels: [{ label: "redoubt.tenant", value: "acme" }], uploads: [{ file: "/etc/x", content: "y" }], capAdd: ["CHOWN"] });
+        expect([...flat.keys()]).toEqual(["labels[redoubt.tenant].label", "labels[redoubt.tenant].value", "uploads[/etc/x].file", "uploads[/etc/x].content", "capAdd"]);
+    });
+});
+
+describe("npm run plan -- --diff REF (real git revision)", () => {
+    it("compares with a temporary commit of this tree and shows exactly the changed tenant", async () => {
+        const repo = fs.mkdtempSync(path.join(os.tmpdir(), "redoubt-plan-repo-"));
+        const files = execFileSync("git", ["ls-files", "-co", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" }).split("\n").filter(Boolean);
+        for (const f of files) {
+            const from = path.join(ROOT, f);
+            if (!fs.existsSync(from) || !fs.statSync(from).isFile()) continue;
+            fs.mkdirSync(path.dirname(path.join(repo, f)), { recursive: true });
+            fs.copyFileSync(from, path.join(repo, f));
+        }
+        fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(repo, "node_modules"), "dir");
+        const git = (...args: string[]) => execFileSync("git", ["-c", "user.email=t@example.invalid", "-c", "user.name=t", ...args], { cwd: repo, stdio: "pipe" });
+        git("init", "-q");
+        git("add", "-A");
+        git("commit", "-qm", "base");
+        const acme = path.join(repo, "tenants", "acme.yaml");
+        fs.writeFileSync(acme, fs.readFileSync(acme, "utf8").replace("plan: medium", "plan: large"));
+
+        const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+            const child = spawn(process.execPath, [require.resolve("ts-node/dist/bin.js"), "--transpile-only", "cli/plan.ts", "--diff", "HEAD", "--as-of", AS_OF, "--no-policy"], { cwd: repo, stdio: ["ignore", "pipe", "pipe"] });
+            let stdout = "";
+            let stderr = "";
+            child.stdout.on("data", (d) => (stdout += String(d)));
+            child.stderr.on("data", (d) => (stderr += String(d)));
+            child.once("error", reject);
+            child.once("close", (code) => resolve({ code, stdout, stderr }));
+        });
+        fs.rmSync(repo, { recursive: true, force: true });
+        expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: "" });
+        const diffPart = run.stdout.slice(0, run.stdout.indexOf("\nStack "));
+        expect(diffPart).toMatch(/^Plan diff HEAD \([0-9a-f]{12}\) → this tree/);
+        expect(diffPart).toMatch(/tenant acme: 0 to add, 3 to change, 0 to replace, 0 to remove/);
+        expect(diffPart).toContain(`memory: ${PLANS.medium.memoryMiB} → ${PLANS.large.memoryMiB}`);
+        expect(diffPart).toMatch(/storageBoxType: "bx21" → "bx31"/);
+        expect(diffPart).not.toMatch(/tenant (nightowl|harbor)|DATA LOSS/);
+        // Then the plan of this tree.
+        expect(run.stdout).toMatch(/tenant acme \[active\] plan large/);
+    });
+});

@@ -1,0 +1,171 @@
+// `npm run tenant -- <preview|up|refresh> <tenant>` without the Pulumi CLI: a
+// stand-in `pulumi` on PATH records argv and cwd of every call and answers
+// what the Automation API parses (version, stack output/history/export JSON).
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { runStacks } from "../../lib/mock-run";
+import { tenantUrns, tenantUrnsInState } from "../../lib/tenant-ops";
+
+jest.setTimeout(120_000);
+
+const ROOT = path.join(__dirname, "..", "..");
+const TS_NODE = require.resolve("ts-node/dist/bin.js");
+
+const STAND_IN = `#!${process.execPath}
+// Stand-in for the Pulumi CLI (tests): records every call, answers what the Automation API parses.
+const fs = require("fs");
+const args = process.argv.slice(2);
+fs.appendFileSync(process.env.FAKE_PULUMI_LOG, JSON.stringify({ argv: args, cwd: process.cwd() }) + "\\n");
+const is = (...w) => w.every((x, i) => args[i] === x);
+const out = (v) => { process.stdout.write(typeof v === "string" ? v : JSON.stringify(v)); process.stdout.write("\\n"); process.exit(0); };
+if (is("version")) out("v3.200.0");
+if (is("stack", "output")) out({});
+if (is("stack", "export")) out(process.env.FAKE_PULUMI_STATE ? JSON.parse(process.env.FAKE_PULUMI_STATE) : { version: 3, deployment: { manifest: {}, resources: [] } });
+if (is("stack", "history")) { const t = new Date().toISOString(); out([{ version: 1, kind: "update", startTime: t, endTime: t, message: "", environment: {}, config: {}, result: "succeeded", resourceChanges: {} }]); }
+if (process.env.FAKE_PULUMI_FAIL && args[0] === process.env.FAKE_PULUMI_FAIL) { process.stderr.write("error: stand-in failure\\n"); process.exit(255); }
+if (args[0] === "preview" || args[0] === "up" || args[0] === "refresh") process.stdout.write("stand-in " + args[0] + " done\\n");
+process.exit(0);
+`;
+
+interface Call {
+    argv: string[];
+    cwd: string;
+}
+
+function standIn(): { bin: string; log: string } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "redoubt-fake-pulumi-"));
+    const bin = path.join(dir, "bin");
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, "pulumi"), STAND_IN, { mode: 0o755 });
+    return { bin, log: path.join(dir, "calls.jsonl") };
+}
+
+function tenantCli(args: string[], env: Record<string, string>, cwd = ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [TS_NODE, "--transpile-only", "cli/tenant.ts", ...args], { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += String(d)));
+        child.stderr.on("data", (d) => (stderr += String(d)));
+        child.once("error", reject);
+        child.once("close", (code) => resolve({ code, stdout, stderr }));
+    });
+}
+
+const calls = (log: string): Call[] => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Call) : []);
+const flagValues = (argv: string[], flag: string) => argv.flatMap((a, i) => (a === flag ? [argv[i + 1]] : []));
+const stackOf = (c: Call) => flagValues(c.argv, "--stack")[0];
+/** PATH with node's own directory but no pulumi. */
+const NO_PULUMI_PATH = [path.dirname(process.execPath), "/usr/bin", "/bin"].join(path.delimiter);
+
+describe("npm run tenant", () => {
+    let expected: Map<string, string[]>;
+    beforeAll(async () => {
+        const runs = await runStacks({});
+        expected = new Map(runs.map((r) => [r.stack, tenantUrns(r.resources, "acme")]));
+    });
+
+    it("up: backup stacks before the primary, every URN of the tenant targeted, the policy pack by absolute path", async () => {
+        const { bin, log } = standIn();
+        const run = await tenantCli(["up", "acme"], { PATH: `${bin}${path.delimiter}${NO_PULUMI_PATH}`, FAKE_PULUMI_LOG: log });
+        expect({ code: run.code, stderr: run.stderr }).toMatchObject({ code: 0 });
+        const all = calls(log);
+        expect(all.every((c) => c.cwd === ROOT)).toBe(true);
+        const ups = all.filter((c) => c.argv[0] === "up");
+        expect(ups.map(stackOf)).toEqual(["backup-helsinki", "backup-falkenstein", "iceland"]);
+        for (const up of ups) {
+            const stack = stackOf(up);
+            const targets = flagValues(up.argv, "--target");
+            expect(targets.sort()).toEqual([...expected.get(stack)!].sort());
+            expect(targets).toContain(stack === "iceland" ? `urn:pulumi:iceland::redoubt::redoubt:tenant:TenantCell::acme` : `urn:pulumi:${stack}::redoubt::redoubt:backup:BackupBucket::acme`);
+            expect(targets.every((u) => u.startsWith(`urn:pulumi:${stack}::redoubt::`) && /::acme(-|$)/.test(u))).toBe(true);
+            expect(up.argv).toContain("--target-dependents");
+            expect(flagValues(up.argv, "--policy-pack")).toEqual([path.join(ROOT, "policies")]);
+        }
+        expect(expected.get("iceland")!.some((u) => u.endsWith("::acme-homeserver-container"))).toBe(true);
+        // Each stack is selected (or created) before it is updated.
+        const order = all.map((c) => `${c.argv[0]} ${c.argv[1] ?? ""}`.trim());
+        expect(order.indexOf("stack select")).toBeLessThan(order.indexOf("up --yes"));
+        expect(run.stdout).toContain("stand-in up done");
+    });
+
+    it("preview runs the policy pack, refresh targets without it; --stack limits the stacks", async () => {
+        const { bin, log } = standIn();
+        const env = { PATH: `${bin}${path.delimiter}${NO_PULUMI_PATH}`, FAKE_PULUMI_LOG: log };
+        const preview = await tenantCli(["preview", "nightowl", "--stack", "iceland"], env);
+        expect(preview.code).toBe(0);
+        const refresh = await tenantCli(["refresh", "nightowl", "--stack", "backup-helsinki"], env);
+        expect(refresh.code).toBe(0);
+        const ops = calls(log).filter((c) => ["preview", "refresh"].includes(c.argv[0]));
+        expect(ops.map((c) => [c.argv[0], stackOf(c)])).toEqual([
+            ["preview", "iceland"],
+            ["refresh", "backup-helsinki"],
+        ]);
+        expect(flagValues(ops[0].argv, "--policy-pack")).toEqual([path.join(ROOT, "policies")]);
+        expect(flagValues(ops[0].argv, "--target")).toContain("urn:pulumi:iceland::redoubt::redoubt:tenant:TenantCell::nightowl");
+        expect(flagValues(ops[1].argv, "--target")).toContain("urn:pulumi:backup-helsinki::redoubt::redoubt:backup:BackupBucket::nightowl");
+        expect(ops[1].argv).toContain("--target-dependents");
+    });
+
+    it("also targets the tenant's resources that only the state still holds", async () => {
+        const { bin, log } = standIn();
+        const gone = "urn:pulumi:iceland::redoubt::redoubt:tenant:TenantCell$redoubt:tenant:Homeserver$docker:index/container:Container::acme-old-container";
+        const state = {
+            version: 3,
+            deployment: {
+                resources: [
+                    { urn: "urn:pulumi:iceland::redoubt::redoubt:tenant:TenantCell::acme", type: "redoubt:tenant:TenantCell" },
+                    { urn: gone, type: "docker:index/container:Container", parent: "urn:pulumi:iceland::redoubt::redoubt:tenant:TenantCell::acme" },
+                    { urn: "urn:pulumi:iceland::redoubt::docker:index/container:Container::other", type: "docker:index/container:Container", inputs: { labels: [{ label: "redoubt.tenant", value: "harbor" }] } },
+                ],
+            },
+        };
+        expect(tenantUrnsInState(state, "acme")).toEqual(["urn:pulumi:iceland::redoubt::redoubt:tenant:TenantCell::acme", gone]);
+        const run = await tenantCli(["preview", "acme", "--stack", "iceland"], { PATH: `${bin}${path.delimiter}${NO_PULUMI_PATH}`, FAKE_PULUMI_LOG: log, FAKE_PULUMI_STATE: JSON.stringify(state) });
+        expect(run.code).toBe(0);
+        const preview = calls(log).find((c) => c.argv[0] === "preview")!;
+        expect(flagValues(preview.argv, "--target")).toContain(gone);
+        expect(flagValues(preview.argv, "--target").some((u) => u.endsWith("::other"))).toBe(false);
+    });
+
+    it("refuses an unknown tenant before starting Pulumi (exit 1)", async () => {
+        const { bin, log } = standIn();
+        const run = await tenantCli(["up", "nobody"], { PATH: `${bin}${path.delimiter}${NO_PULUMI_PATH}`, FAKE_PULUMI_LOG: log });
+        expect(run.code).toBe(1);
+        expect(run.stderr).toMatch(/unknown tenant 'nobody'.*known: acme, harbor, nightowl/);
+        expect(calls(log)).toEqual([]);
+    });
+
+    it("refuses an invalid tenant set before starting Pulumi (exit 1), naming file and field", async () => {
+        // A copy of this tree with one broken tenant file (the tenant command reads the stacks' tenant directory).
+        const copy = fs.mkdtempSync(path.join(os.tmpdir(), "redoubt-tenant-cli-"));
+        for (const entry of ["cli", "components", "lib", "stacks", "tenants", "images.yaml", "Pulumi.yaml", "package.json", "tsconfig.json"]) {
+            if (fs.existsSync(path.join(ROOT, entry))) fs.cpSync(path.join(ROOT, entry), path.join(copy, entry), { recursive: true });
+        }
+        fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(copy, "node_modules"), "dir");
+        const acme = path.join(copy, "tenants", "acme.yaml");
+        fs.writeFileSync(acme, fs.readFileSync(acme, "utf8").replace("contact: it@acme.example", "contact: not-an-address"));
+        const { bin, log } = standIn();
+        const run = await tenantCli(["up", "acme"], { PATH: `${bin}${path.delimiter}${NO_PULUMI_PATH}`, FAKE_PULUMI_LOG: log }, copy);
+        fs.rmSync(copy, { recursive: true, force: true });
+        expect(run.code).toBe(1);
+        expect(run.stderr).toMatch(/acme\.yaml:\d+: contact: .*email/);
+        expect(calls(log)).toEqual([]);
+    });
+
+    it("says clearly when the Pulumi CLI is not installed (exit 1, install hint)", async () => {
+        const run = await tenantCli(["preview", "acme"], { PATH: NO_PULUMI_PATH });
+        expect(run.code).toBe(1);
+        expect(run.stderr).toMatch(/Pulumi CLI is not installed \(no `pulumi` on PATH\).*get\.pulumi\.com/);
+    });
+
+    it("stops at the first stack that fails (exit 2): the primary is not touched when a backup stack fails", async () => {
+        const { bin, log } = standIn();
+        const run = await tenantCli(["up", "acme"], { PATH: `${bin}${path.delimiter}${NO_PULUMI_PATH}`, FAKE_PULUMI_LOG: log, FAKE_PULUMI_FAIL: "up" });
+        expect(run.code).toBe(2);
+        expect(run.stderr).toMatch(/pulumi failed/);
+        expect(calls(log).filter((c) => c.argv[0] === "up").map(stackOf)).toEqual(["backup-helsinki"]);
+    });
+});

@@ -1,7 +1,8 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
+import * as path from "node:path";
+import { configMount, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
 import { BACKUP_COUNTRIES_LABEL, BACKUP_SITES_LABEL } from "./labels";
 import { BACKUP_SCRIPT_PATH, BACKUP_SOURCE_PATH, renderBackupScript, storageBoxSftpCommand } from "./render/backup";
 import { installFileCommand, renderBackupTrigger, renderBackupUnits, SCRIPTS_DIR } from "./render/host";
@@ -42,7 +43,7 @@ export interface BackupAgentArgs {
     scheduled?: boolean;
 }
 
-const SECRETS_DIR = "/run/secrets";
+const SECRETS_DIR = path.posix.dirname(BACKUP_SCRIPT_PATH);
 const CACHE_DIR = "/cache";
 
 /**
@@ -99,6 +100,7 @@ export class BackupAgent extends pulumi.ComponentResource {
                 mounts: [
                     { type: "volume", source: args.dataVolume, target: BACKUP_SOURCE_PATH, readOnly: true, volumeOptions: { subpath: "tuwunel" } },
                     { type: "volume", source: args.dataVolume, target: CACHE_DIR, volumeOptions: { subpath: "restic" } },
+                    configMount(args.dataVolume, "backup", SECRETS_DIR),
                 ],
                 uploads: pulumi.secret(uploads),
                 ...hardenedContainerArgs({

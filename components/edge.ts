@@ -2,7 +2,8 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { EDGE_PUBLIC_SUBNET } from "./addressing";
 import { hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
-import { dockerLabels, NETWORK_LABEL } from "./labels";
+import * as path from "node:path";
+import { dockerLabels, NETWORK_LABEL, ROLE_LABEL } from "./labels";
 import { EDGE_CONFIG_PATH, EDGE_LISTEN_PORT, renderEdgeConfig, type EdgeRoute } from "./render/edge";
 
 export interface EdgeArgs {
@@ -41,12 +42,15 @@ export class Edge extends pulumi.ComponentResource {
             },
             { parent: this },
         );
+        // Docker copies the config into a read-only container only onto a volume.
+        const config = new docker.Volume(`${name}-config`, { name: "redoubt-edge-config", driver: "local", labels: dockerLabels({ [ROLE_LABEL]: "edge" }) }, { parent: this });
         this.container = new docker.Container(
             `${name}-container`,
             {
                 name: "redoubt-edge",
                 image: args.image,
                 networksAdvanced: [{ name: this.publicNetwork.name }, ...args.ingressNetworks.map((network) => ({ name: network }))],
+                mounts: [{ type: "volume", source: config.name, target: path.posix.dirname(EDGE_CONFIG_PATH) }],
                 ports: [{ internal: EDGE_LISTEN_PORT, external: 443, protocol: "tcp", ip: args.publicAddress }],
                 uploads: [{ file: EDGE_CONFIG_PATH, content: renderEdgeConfig({ routes: args.routes }), permissions: "0444" }],
                 healthcheck: { tests: ["CMD", "haproxy", "-c", "-f", EDGE_CONFIG_PATH], interval: "60s", timeout: "5s", retries: 3 },

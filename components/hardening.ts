@@ -3,6 +3,7 @@
 // memory/CPU limits, the tenant's slice (process limit) and bounded logs.
 import type * as docker from "@pulumi/docker";
 import type * as pulumi from "@pulumi/pulumi";
+import type { ConfigRole } from "./render/host";
 import { dockerLabels, LOG_RETENTION_LABEL, ROLE_LABEL, STATUS_LABEL, TENANT_LABEL, type ContainerRole } from "./labels";
 
 /** Memory and CPU of one container. */
@@ -87,6 +88,16 @@ export function hardenedContainerArgs(input: HardenedContainerInput): HardenedCo
         maxRetryCount: 5,
         tmpfs,
     };
+}
+
+/**
+ * Where a container's uploaded files land: `config/<role>` on the tenant's
+ * encrypted volume. Docker refuses to copy files onto a read-only root
+ * filesystem but copies into a volume, and secrets there are encrypted at
+ * rest and crypto-erased with the tenant.
+ */
+export function configMount(dataVolume: pulumi.Input<string>, role: ConfigRole, target: string): docker.types.input.ContainerMount {
+    return { type: "volume", source: dataVolume, target, volumeOptions: { subpath: `config/${role}` } };
 }
 
 export function tenantLabels(tenant: string, status: string, deleteBy?: string): Record<string, string | undefined> {

@@ -1,7 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { hardenedContainerArgs, type ContainerLimits } from "./hardening";
+import * as path from "node:path";
+import { configMount, hardenedContainerArgs, type ContainerLimits } from "./hardening";
 import {
     renderTuwunelConfig,
     TUWUNEL_CONFIG_PATH,
@@ -61,7 +62,10 @@ export class Homeserver extends pulumi.ComponentResource {
                     command: ["-c", TUWUNEL_CONFIG_PATH],
                     envs: [],
                     networksAdvanced: [{ name: args.servicesNetwork, aliases: [this.containerName] }],
-                    mounts: [{ type: "volume", source: args.dataVolume, target: TUWUNEL_DATA_PATH, volumeOptions: { subpath: "tuwunel" } }],
+                    mounts: [
+                        { type: "volume", source: args.dataVolume, target: TUWUNEL_DATA_PATH, volumeOptions: { subpath: "tuwunel" } },
+                        configMount(args.dataVolume, "homeserver", path.posix.dirname(TUWUNEL_CONFIG_PATH)),
+                    ],
                     uploads: pulumi.secret(uploads),
                     healthcheck: { tests: ["CMD", "tuwunel", "--health-check"], interval: "30s", timeout: "10s", retries: 3, startPeriod: "60s" },
                     ...hardenedContainerArgs({

@@ -1,7 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
+import * as path from "node:path";
+import { configMount, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
 import { onionKeysFromSeed, renderTorrc, TOR_DATA_DIR, TOR_SERVICE_DIR, TORRC_PATH } from "./render/tor";
 
 export interface OnionServiceArgs {
@@ -45,7 +46,10 @@ export class OnionService extends pulumi.ComponentResource {
                 entrypoints: ["tor"],
                 command: ["-f", TORRC_PATH],
                 networksAdvanced: [{ name: args.servicesNetwork }, { name: args.egressNetwork }],
-                mounts: [{ type: "volume", source: args.dataVolume, target: TOR_DATA_DIR, volumeOptions: { subpath: "tor" } }],
+                mounts: [
+                    { type: "volume", source: args.dataVolume, target: TOR_DATA_DIR, volumeOptions: { subpath: "tor" } },
+                    configMount(args.dataVolume, "tor", path.posix.dirname(TORRC_PATH)),
+                ],
                 uploads: pulumi.secret([
                     { file: TORRC_PATH, content: renderTorrc({ target: args.target }), permissions: "0444" },
                     { file: `${TOR_SERVICE_DIR}/hs_ed25519_secret_key`, contentBase64: keys.apply((k) => k.secretKeyFileBase64), permissions: "0600", owner: args.user.split(":")[0] },

@@ -167,6 +167,7 @@ export class TenantCell extends pulumi.ComponentResource {
                     publicAddress: args.publicAddress,
                     servicesNetwork: networks.services.name,
                     egressNetwork: networks.egress.name,
+                    dataVolume: volume.volumeName,
                     cgroupParent,
                     logRetentionDays,
                     labels,

@@ -1,6 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
+import * as path from "node:path";
+import { configMount, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
 import { CADDY_CERT_PATH, CADDY_CONFIG_PATH, CADDY_KEY_PATH, CADDY_TLS_PORT, renderCaddyConfig } from "./render/caddy";
 
 /** A certificate and key from the tenant's own CA (PEM; the key is a secret). */
@@ -74,7 +75,10 @@ export class TlsProxy extends pulumi.ComponentResource {
                 command: ["caddy", "run", "--config", CADDY_CONFIG_PATH],
                 envs: ["XDG_DATA_HOME=/data", "XDG_CONFIG_HOME=/tmp"],
                 networksAdvanced: args.networks.map((network) => ({ name: network, aliases: [this.containerName] })),
-                mounts: [{ type: "volume", source: args.dataVolume, target: "/data/caddy", volumeOptions: { subpath: "caddy" } }],
+                mounts: [
+                    { type: "volume", source: args.dataVolume, target: "/data/caddy", volumeOptions: { subpath: "caddy" } },
+                    configMount(args.dataVolume, "proxy", path.posix.dirname(CADDY_CONFIG_PATH)),
+                ],
                 uploads: args.certificate ? pulumi.secret(uploads) : uploads,
                 healthcheck: { tests: ["CMD", "caddy", "version"], interval: "60s", timeout: "5s", retries: 3 },
                 ...hardenedContainerArgs({

@@ -1,7 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
+import * as path from "node:path";
+import { configMount, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
 import { renderWireguardConfig, vpnAddresses, WIREGUARD_CONFIG_PATH, wireguardPublicKey } from "./render/wireguard";
 
 export interface WireguardEndpointArgs {
@@ -14,6 +15,8 @@ export interface WireguardEndpointArgs {
     publicAddress: string;
     servicesNetwork: pulumi.Input<string>;
     egressNetwork: pulumi.Input<string>;
+    /** The tenant's data volume; the endpoint's config lives in its `config/wireguard`. */
+    dataVolume: pulumi.Input<string>;
     cgroupParent: string;
     logRetentionDays: number;
     labels: Record<string, string | undefined>;
@@ -64,6 +67,7 @@ export class WireguardEndpoint extends pulumi.ComponentResource {
                 image: args.image,
                 networksAdvanced: [{ name: args.egressNetwork }, { name: args.servicesNetwork }],
                 ports: [{ internal: 51820, external: args.port, protocol: "udp", ip: args.publicAddress }],
+                mounts: [configMount(args.dataVolume, "wireguard", path.posix.dirname(WIREGUARD_CONFIG_PATH))],
                 devices: [{ hostPath: "/dev/net/tun", containerPath: "/dev/net/tun", permissions: "rwm" }],
                 sysctls: { "net.ipv4.conf.all.src_valid_mark": "1", "net.ipv4.ip_forward": "1" },
                 uploads: pulumi.secret([{ file: WIREGUARD_CONFIG_PATH, content: config, permissions: "0600" }]),

@@ -10,6 +10,7 @@
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import {
     CONTAINER_ROLES,
+    DATA_LABEL,
     EDGE_PUBLIC_NETWORK,
     EGRESS_ROLES,
     NETWORK_LABEL,
@@ -148,8 +149,10 @@ export const tenantLabels: ResourceValidationPolicy = {
                 report(`The ${where} has ${NETWORK_LABEL}=${JSON.stringify(purpose ?? null)}; label it with one of ${NETWORK_PURPOSES.join(", ")}.`);
             }
             if (!tenant && purpose !== "edge-public") report(`The ${where} has no ${TENANT_LABEL} label; label it with the tenant that owns it (only ${EDGE_PUBLIC_NETWORK} is shared).`);
-        } else if (!tenant) {
-            report(`The ${where} has no ${TENANT_LABEL} label; every volume belongs to exactly one tenant: add the label.`);
+        } else if (!tenant && labels[ROLE_LABEL] !== "edge") {
+            report(`The ${where} has no ${TENANT_LABEL} label; every volume belongs to exactly one tenant (only the edge's config volume, labelled ${ROLE_LABEL}=edge, is shared): add the label.`);
+        } else if (!tenant && labels[DATA_LABEL] === "true") {
+            report(`The ${where} is the edge's but is labelled as tenant data; the edge holds no tenant data: remove ${DATA_LABEL}.`);
         }
     },
 };

@@ -4,8 +4,8 @@
 export const CADDY_CONFIG_PATH = "/etc/caddy/caddy.json";
 /** Port Caddy listens on inside its container; the edge passes TLS through to it. */
 export const CADDY_TLS_PORT = 8443;
-export const CADDY_CERT_PATH = "/run/secrets/tls.crt";
-export const CADDY_KEY_PATH = "/run/secrets/tls.key";
+export const CADDY_CERT_PATH = "/etc/caddy/tls.crt";
+export const CADDY_KEY_PATH = "/etc/caddy/tls.key";
 export const HSTS_VALUE = "max-age=31536000; includeSubDomains";
 
 export type CaddyTls =

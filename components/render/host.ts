@@ -7,6 +7,10 @@ export const TENANTS_ROOT = "/srv/redoubt/tenants";
 export const SCRIPTS_DIR = "/usr/local/lib/redoubt";
 export const EXPORTS_DIR = "/srv/redoubt/exports";
 
+/** Roles whose configuration lives in `config/<role>` on the tenant's volume. */
+export const CONFIG_SUBDIRS = ["homeserver", "proxy", "backup", "tor", "wireguard"] as const;
+export type ConfigRole = (typeof CONFIG_SUBDIRS)[number];
+
 export function tenantRoot(tenant: string): string {
     return `${TENANTS_ROOT}/${tenant}`;
 }
@@ -14,8 +18,12 @@ export function tenantRoot(tenant: string): string {
 export function tenantDataMount(tenant: string): string {
     return `${tenantRoot(tenant)}/data`;
 }
-/** Subdirectories of the data mount, one per container that keeps state. */
-export const DATA_SUBDIRS = ["tuwunel", "caddy", "tor", "restic"] as const;
+/**
+ * Subdirectories of the data mount: state per container, and each
+ * container's configuration (Docker copies files into a container with a
+ * read-only root only when they land on a volume).
+ */
+export const DATA_SUBDIRS = ["tuwunel", "caddy", "tor", "tor/onion", "restic", ...CONFIG_SUBDIRS.map((role) => `config/${role}`)] as const;
 
 export interface LuksScriptInput {
     tenant: string;

@@ -4,7 +4,7 @@
 
 /** Where the homeserver reads its config, its registration tokens and keeps its data, inside its container. */
 export const TUWUNEL_CONFIG_PATH = "/etc/tuwunel/tuwunel.toml";
-export const TUWUNEL_TOKEN_PATH = "/run/secrets/registration_token";
+export const TUWUNEL_TOKEN_PATH = "/etc/tuwunel/registration_token";
 export const TUWUNEL_DATA_PATH = "/var/lib/tuwunel";
 export const TUWUNEL_BACKUP_PATH = `${TUWUNEL_DATA_PATH}/backups`;
 export const TUWUNEL_PORT = 8008;

@@ -3,8 +3,7 @@
 import { parse as parseToml } from "smol-toml";
 import { tenantSubnet } from "../../components/addressing";
 import { runStacks, type StackRun } from "../../lib/mock-run";
-import { examplesPlus } from "../unit/tenant-fixtures";
-import { AS_OF, CONTAINER, labelsOf, NETWORK, networksOf, ofType, pinnedAsOf, plain, STORAGE_BOX, stringsIn, tenantOf, uploadContent, VOLUME } from "./stack-helpers";
+import { CONTAINER, labelsOf, NETWORK, networksOf, ofType, pinnedAsOf, plain, STORAGE_BOX, stringsIn, tenantOf, uploadContent, uploadsOf, VOLUME } from "./stack-helpers";
 
 const TENANTS = ["acme", "nightowl", "harbor"];
 const IDS: Record<string, number> = { acme: 1, nightowl: 2, harbor: 3 };
@@ -81,7 +80,12 @@ describe("nothing is shared between tenants", () => {
     });
 
     it("each tenant has its own data volume, key and CA", () => {
-        expect(ofType(iceland, VOLUME).map((v) => v.inputs.name).sort()).toEqual(["redoubt-acme-data", "redoubt-harbor-data", "redoubt-nightowl-data"]);
+        const dataVolumes = ofType(iceland, VOLUME).filter((v) => labelsOf(v)["redoubt.data"] === "true");
+        expect(dataVolumes.map((v) => [v.inputs.name, labelsOf(v)["redoubt.tenant"]]).sort()).toEqual([
+            ["redoubt-acme-data", "acme"],
+            ["redoubt-harbor-data", "harbor"],
+            ["redoubt-nightowl-data", "nightowl"],
+        ]);
         expect(iceland.resources.filter((r) => r.type === "tls:index/selfSignedCert:SelfSignedCert").map((r) => r.name).sort()).toEqual(["harbor-certificates-ca", "nightowl-certificates-ca"]);
     });
 });
@@ -122,6 +126,15 @@ describe("homeserver and proxy configuration", () => {
 });
 
 describe("container hardening", () => {
+    it("every uploaded file lands on a volume: Docker refuses to copy onto a read-only root filesystem", () => {
+        for (const c of ofType(iceland, CONTAINER)) {
+            const mounts = plain<{ type: string; target: string }[]>(c.inputs.mounts ?? []).filter((m) => m.type === "volume");
+            for (const upload of uploadsOf(c)) {
+                expect({ container: c.name, file: upload.file, onVolume: mounts.some((m) => upload.file.startsWith(`${m.target}/`)) }).toEqual({ container: c.name, file: upload.file, onVolume: true });
+            }
+        }
+    });
+
     it("every container has memory, CPU and process limits, no capabilities, a read-only root and bounded logs", () => {
         const containers = ofType(iceland, CONTAINER);
         expect(containers.length).toBeGreaterThanOrEqual(12);

@@ -56,6 +56,12 @@ describe("tenant-labels", () => {
     it("refuses an unlabelled volume", async () => {
         expect(await runResource(tenantLabels, { ...volume("acme"), props: { name: "v" } })).toEqual([expect.stringMatching(/add the label/)]);
     });
+    it("accepts the edge's config volume, but not as tenant data", async () => {
+        const edgeVolume = { ...volume("acme"), name: "edge-config", props: { name: "redoubt-edge-config", labels: labels({ "redoubt.role": "edge" }) } };
+        expect(await runResource(tenantLabels, edgeVolume)).toEqual([]);
+        const dataOnEdge = { ...edgeVolume, props: { ...edgeVolume.props, labels: labels({ "redoubt.role": "edge", "redoubt.data": "true" }) } };
+        expect(await runResource(tenantLabels, dataOnEdge)).toEqual([expect.stringMatching(/edge holds no tenant data/)]);
+    });
 });
 
 describe("network-config", () => {

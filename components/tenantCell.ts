@@ -50,8 +50,10 @@ export interface TenantCellArgs {
  * an onion service or WireGuard endpoint. Shares nothing with other tenants.
  */
 export class TenantCell extends pulumi.ComponentResource {
-    /** How clients reach the homeserver: https URL, onion URL or VPN endpoint. */
+    /** The homeserver's URL: https on the public domain, the onion name, or the server name inside the VPN. */
     public readonly endpoint: pulumi.Output<string>;
+    /** host:port of the WireGuard endpoint (vpn tenants). */
+    public readonly vpnEndpoint?: string;
     /** The edge route, for served public tenants. */
     public readonly edgeRoute?: EdgeRoute;
     /** The ingress network the edge joins, for public tenants. */
@@ -154,7 +156,6 @@ export class TenantCell extends pulumi.ComponentResource {
             }
         }
 
-        let endpoint: pulumi.Output<string> = clientUrl;
         if (tenant.access.mode === "vpn" && lifecycle.served) {
             const wireguard = new WireguardEndpoint(
                 `${name}-wireguard`,
@@ -175,9 +176,9 @@ export class TenantCell extends pulumi.ComponentResource {
                 { parent: this, dependsOn: [slice] },
             );
             this.wireguardPublicKey = wireguard.publicKey;
-            endpoint = pulumi.interpolate`wireguard://${wireguard.endpoint} then ${clientUrl}`;
+            this.vpnEndpoint = wireguard.endpoint;
         }
-        this.endpoint = endpoint;
+        this.endpoint = clientUrl;
 
         if (lifecycle.backedUp || lifecycle.protectData) {
             new BackupAgent(

@@ -189,6 +189,7 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
                     endpoint: cell.endpoint,
                     caCertificate: cell.caCertPem,
                     wireguardPublicKey: cell.wireguardPublicKey,
+                    wireguardEndpoint: cell.vpnEndpoint,
                     registrationToken: cell.registrationToken,
                     exportArchive: cell.exportArchive,
                     backups: tenants[i].tenant.backups.sites,

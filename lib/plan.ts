@@ -383,7 +383,8 @@ export function renderPlan(doc: PlanDocument): string {
             if (t.endpoint) lines.push(`    endpoint: ${t.endpoint}`);
             if (t.limits) {
                 const l = t.limits;
-                lines.push(`    limits:   homeserver memory ${l.memoryMiB ?? "?"} MiB, cpus ${l.cpus ?? "?"}; processes ${l.pids ?? "?"} (tenant slice)`);
+                const hs = l.memoryMiB === undefined && l.cpus === undefined ? "no homeserver container (not served)" : `homeserver memory ${l.memoryMiB ?? "?"} MiB, cpus ${l.cpus ?? "?"}`;
+                lines.push(`    limits:   ${hs}; processes ${l.pids ?? "?"} (tenant slice)`);
             }
             lines.push(`    backups:  ${t.backupSites.join(", ") || "(none)"}`);
             const counts = Object.entries(t.resources).sort(([a], [b]) => a.localeCompare(b));

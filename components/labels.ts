@@ -12,7 +12,7 @@ export const NETWORK_LABEL = "redoubt.network";
 export const LOG_RETENTION_LABEL = "redoubt.log-retention-days";
 /** "true" on resources that hold tenant data (volumes, storage boxes). */
 export const DATA_LABEL = "redoubt.data";
-/** Tenant lifecycle status (active, suspended, cancelled) at the plan's as-of date. */
+/** The tenant's lifecycle phase at the plan's as-of date: active, suspended, cancelled or awaiting-export (see components/lifecycle.ts). */
 export const STATUS_LABEL = "redoubt.status";
 /** ISO date after which a cancelled tenant's data must be gone. */
 export const DELETE_BY_LABEL = "redoubt.delete-by";

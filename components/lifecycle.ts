@@ -12,7 +12,7 @@ export type LifecyclePhase =
     | "suspended"
     /** Cancelled and within the grace period: not served, data unprotected so it can be deleted. */
     | "cancelled"
-    /** Cancelled with an export requested but not yet delivered: not served, deletion waits for delivery. */
+    /** Cancelled with an export requested but not yet delivered: not served, data kept protected until delivery. */
     | "awaiting-export"
     /** Past the deadline: nothing of the tenant is declared, so the next `pulumi up` destroys it. */
     | "deleted";
@@ -68,7 +68,8 @@ export function lifecycleOf(tenant: Tenant, asOf: string, graceDays: number = MA
     }
     const deleteBy = deletionDeadline(tenant, graceDays);
     if (deleteBy === undefined) {
-        return { phase: "awaiting-export", declared: true, protectData: false, served: false, backedUp: false, exporting: exportPending };
+        // The export needs the data: it stays protected until the archive is delivered.
+        return { phase: "awaiting-export", declared: true, protectData: true, served: false, backedUp: false, exporting: exportPending };
     }
     if (asOf >= deleteBy) {
         return { phase: "deleted", declared: false, protectData: false, served: false, backedUp: false, exporting: false, deleteBy };

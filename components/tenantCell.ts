@@ -71,7 +71,8 @@ export class TenantCell extends pulumi.ComponentResource {
         const plan = PLANS[tenant.plan];
         const uid = tenantUid(tenant.id);
         const user = `${uid}:${uid}`;
-        const labels = tenantLabels(tenant.name, tenant.status, lifecycle.deleteBy);
+        // The phase, not the file's status: a tenant cancelled for a future date is still active today.
+        const labels = tenantLabels(tenant.name, lifecycle.phase, lifecycle.deleteBy);
         const cgroupParent = sliceName(tenant.name);
         const logRetentionDays = tenant.logging.retentionDays;
         const serverName = serverNameOf(tenant);

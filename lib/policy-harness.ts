@@ -162,7 +162,8 @@ function unary<Req>(client: any, method: string, req: Req, deadlineMs: number): 
     });
 }
 
-function readDiagnostics(res: any, out: PolicyDiagnostic[], na: NotApplicable[]): void {
+/** `resourceUrn`: a resource policy's diagnostics concern the analyzed resource; the CLI attributes them to it likewise. */
+function readDiagnostics(res: any, out: PolicyDiagnostic[], na: NotApplicable[], resourceUrn?: string): void {
     for (const d of res.getDiagnosticsList()) {
         const diag: PolicyDiagnostic = {
             policyName: d.getPolicyname(),
@@ -170,7 +171,8 @@ function readDiagnostics(res: any, out: PolicyDiagnostic[], na: NotApplicable[])
             message: d.getMessage(),
             enforcementLevel: levelName(d.getEnforcementlevel()),
         };
-        if (d.getUrn()) diag.urn = d.getUrn();
+        const urn = d.getUrn() || resourceUrn;
+        if (urn) diag.urn = urn;
         out.push(diag);
     }
     for (const n of res.getNotApplicableList?.() ?? []) na.push({ policyName: n.getPolicyName(), reason: n.getReason() });
@@ -328,7 +330,7 @@ export async function startPolicyPack(opts: PolicyPackOptions): Promise<PolicyPa
                 req.setUrn(r.urn);
                 req.setName(r.name);
                 req.setOptions(resourceOptions(r));
-                readDiagnostics(await unary(client, "analyze", req, remaining()), diagnostics, notApplicable);
+                readDiagnostics(await unary(client, "analyze", req, remaining()), diagnostics, notApplicable, r.urn);
             }
             const stackReq = new analyzerpb.AnalyzeStackRequest();
             stackReq.setResourcesList(

@@ -25,7 +25,8 @@ import {
 } from "./common";
 
 const DEFAULTS = { asOf: "", deletionGraceDays: 7 };
-const STATUSES = ["active", "suspended", "cancelled"];
+// awaiting-export: cancelled, but the data is kept (protected) until the export is delivered; the deadline starts then.
+const STATUSES = ["active", "suspended", "cancelled", "awaiting-export"];
 
 export const deletionDeadline: StackValidationPolicy = {
     name: "deletion-deadline",

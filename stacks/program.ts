@@ -73,7 +73,7 @@ export function defineBackupStack(config: BackupStackConfig, tenants: StackTenan
             country: config.country,
             location: config.location,
             storageBoxType: PLANS[tenant.plan].storageBoxType,
-            status: tenant.status,
+            status: lifecycle.phase,
             deleteBy: lifecycle.deleteBy,
             protect: lifecycle.protectData,
         }, { transformations });

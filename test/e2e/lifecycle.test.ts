@@ -119,6 +119,18 @@ describe("tenant lifecycle timeline", () => {
     });
 });
 
+describe("a cancellation announced for a later day", () => {
+    it("is still an active tenant until that day, and passes every policy", async () => {
+        const step = await plan({ status: "cancelled", cancelledOn: CANCELLED_ON }, addDays(CANCELLED_ON, -3));
+        expect(roles(step)).toEqual(["backup-agent", "homeserver", "proxy"]);
+        for (const r of dataResources(step)) expect({ urn: r.urn, protect: r.protect }).toEqual({ urn: r.urn, protect: true });
+        for (const run of [step.iceland, ...step.backups]) {
+            const { diagnostics } = await session.analyze(run.resources, { "deletion-deadline": { asOf: addDays(CANCELLED_ON, -3) } });
+            expect({ stack: run.stack, mandatory: mandatory(diagnostics) }).toEqual({ stack: run.stack, mandatory: [] });
+        }
+    });
+});
+
 describe("data export", () => {
     const AGE = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
 
@@ -127,8 +139,13 @@ describe("data export", () => {
         const step = await plan(cancelled, addDays(CANCELLED_ON, 20));
         const job = step.iceland.resources.find((r) => r.name === "lumen-export-job");
         expect(String(job?.inputs.create)).toContain(`age --encrypt -r '${AGE}'`);
-        // 20 days after cancellation, the data is still there: the export was not delivered yet.
+        // 20 days after cancellation, the data is still there, protected: the export was not delivered yet.
         expect(dataResources(step)).toHaveLength(5);
+        for (const r of dataResources(step)) expect({ urn: r.urn, protect: r.protect }).toEqual({ urn: r.urn, protect: true });
+        for (const run of [step.iceland, ...step.backups]) {
+            const { diagnostics } = await session.analyze(run.resources, { "deletion-deadline": { asOf: addDays(CANCELLED_ON, 20) } });
+            expect({ stack: run.stack, mandatory: mandatory(diagnostics) }).toEqual({ stack: run.stack, mandatory: [] });
+        }
         const delivered = await plan({ ...cancelled, export: { ...cancelled.export, deliveredOn: addDays(CANCELLED_ON, 20) } }, addDays(CANCELLED_ON, 27));
         expect(lumen(delivered.iceland)).toEqual([]);
     });

@@ -25,4 +25,11 @@ describe("deletion-deadline", () => {
             expect.stringMatching(/no valid redoubt.delete-by date/),
         ]);
     });
+    it("waits for a requested export: data awaiting export has no deadline yet", async () => {
+        const awaiting = { "redoubt.status": "awaiting-export" };
+        expect(await runStack(deletionDeadline, [volume("beta", awaiting), storageBox("beta", "FI", "helsinki", {}, awaiting)], { asOf: "2025-06-10" })).toEqual([]);
+    });
+    it("refuses an unknown status", async () => {
+        expect(await runStack(deletionDeadline, [volume("beta", { "redoubt.status": "paused" })], { asOf: "2025-06-10" })).toEqual([expect.stringMatching(/one of active, suspended, cancelled, awaiting-export/)]);
+    });
 });

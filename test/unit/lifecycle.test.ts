@@ -32,7 +32,7 @@ describe("tenant lifecycle over time", () => {
 
     it("an export not yet delivered holds deletion; delivery starts the grace period", () => {
         const exporting = withStatus({ status: "cancelled", cancelledOn: "2026-11-01", export: { requestedOn: "2026-11-01", recipient: AGE_KEY } });
-        expect(lifecycleOf(exporting, "2026-12-01")).toMatchObject({ phase: "awaiting-export", declared: true, protectData: false, exporting: true });
+        expect(lifecycleOf(exporting, "2026-12-01")).toMatchObject({ phase: "awaiting-export", declared: true, protectData: true, exporting: true });
         expect(lifecycleOf(exporting, "2026-12-01").deleteBy).toBeUndefined();
         const delivered = withStatus({ ...exporting, export: { requestedOn: "2026-11-01", recipient: AGE_KEY, deliveredOn: "2026-11-10" } });
         expect(deletionDeadline(delivered, 7)).toBe("2026-11-17");

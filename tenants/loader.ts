@@ -99,6 +99,9 @@ function issuesToProblems(file: string, doc: Document, counter: LineCounter, dat
     });
 }
 
+/** In file order, so the list reads like the file; problems without a line last. */
+const byLine = (a: TenantFileProblem, b: TenantFileProblem) => (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER);
+
 /** Parses and validates one tenant file's text. A tenant is only usable when `problems` is empty. */
 export function parseTenantFile(file: string, text: string): { tenant?: Tenant; problems: TenantFileProblem[] } {
     const counter = new LineCounter();
@@ -118,7 +121,7 @@ export function parseTenantFile(file: string, text: string): { tenant?: Tenant; 
         return { problems: [{ file, field: "", line: 1, message: "must be a YAML mapping of tenant fields (see README 'Tenant file reference')" }] };
     }
     const parsed = TenantSchema.safeParse(data);
-    if (!parsed.success) return { problems: issuesToProblems(file, doc, counter, data, parsed.error.issues) };
+    if (!parsed.success) return { problems: issuesToProblems(file, doc, counter, data, parsed.error.issues).sort(byLine) };
     const problems: TenantFileProblem[] = [];
     const expected = `${parsed.data.name}.yaml`;
     if (path.basename(file) !== expected && path.basename(file) !== `${parsed.data.name}.yml`) {
@@ -160,7 +163,7 @@ export function readLedger(dir: string): { ledger?: Ledger; problems: TenantFile
     if (doc.errors.length > 0) return { problems: doc.errors.map((e) => ({ file, field: "", line: e.linePos?.[0]?.line, message: `is not valid YAML: ${e.message.split("\n")[0]}` })) };
     const data: unknown = doc.toJS();
     const parsed = LedgerSchema.safeParse(data);
-    if (!parsed.success) return { problems: issuesToProblems(file, doc, counter, data, parsed.error.issues) };
+    if (!parsed.success) return { problems: issuesToProblems(file, doc, counter, data, parsed.error.issues).sort(byLine) };
     return { ledger: parsed.data, problems: [] };
 }
 

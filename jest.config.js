@@ -7,6 +7,7 @@ const base = {
   transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] },
 };
 module.exports = {
+  reporters: ["default", "<rootDir>/test/summary-reporter.js"],
   projects: [
     { ...base, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts", "<rootDir>/test/policy/**/*.test.ts", "<rootDir>/test/e2e/**/*.test.ts"] },
     { ...base, displayName: "system", testMatch: ["<rootDir>/test/system/**/*.test.ts"] },

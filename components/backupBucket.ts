@@ -50,7 +50,8 @@ export class BackupBucket extends pulumi.ComponentResource {
             { length: 40, special: true, overrideSpecial: "-_+=.", minUpper: 2, minLower: 2, minNumeric: 2, minSpecial: 2 },
             { parent: this },
         );
-        const sshKey = new tls.PrivateKey(`${name}-ssh-key`, { algorithm: "ED25519" }, { parent: this, additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem"] });
+        // Protected like the box: Hetzner cannot change a box's keys, so a new key would replace the box.
+        const sshKey = new tls.PrivateKey(`${name}-ssh-key`, { algorithm: "ED25519" }, { parent: this, protect, additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem"] });
         const resticPassword = new random.RandomPassword(`${name}-restic-password`, { length: 64, special: false }, { parent: this, protect });
         this.box = new hcloud.StorageBox(
             `${name}-box`,

@@ -1,13 +1,14 @@
 // `npm run plan -- --diff`: diffPlans on plans of two tenant directories
 // (mocks only, fast), and one real `--diff REF` against a temporary git
 // repository holding a copy of this tree.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { buildPlan, type PlanDocument, type PlannedResource } from "../../lib/plan";
 import { diffInputs, diffPlans, flatten, renderDiff } from "../../lib/plan-diff";
 import { PLANS } from "../../tenants/schema";
+import { runCli } from "../cli-run";
 import { examplesPlus, EXAMPLE_TENANTS_DIR, publicTenant } from "../unit/tenant-fixtures";
 
 jest.setTimeout(180_000);
@@ -121,15 +122,7 @@ describe("npm run plan -- --diff REF (real git revision)", () => {
         const acme = path.join(repo, "tenants", "acme.yaml");
         fs.writeFileSync(acme, fs.readFileSync(acme, "utf8").replace("plan: medium", "plan: large"));
 
-        const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-            const child = spawn(process.execPath, [require.resolve("ts-node/dist/bin.js"), "--transpile-only", "cli/plan.ts", "--diff", "HEAD", "--as-of", AS_OF, "--no-policy"], { cwd: repo, stdio: ["ignore", "pipe", "pipe"] });
-            let stdout = "";
-            let stderr = "";
-            child.stdout.on("data", (d) => (stdout += String(d)));
-            child.stderr.on("data", (d) => (stderr += String(d)));
-            child.once("error", reject);
-            child.once("close", (code) => resolve({ code, stdout, stderr }));
-        });
+        const run = await runCli("cli/plan.ts", ["--diff", "HEAD", "--as-of", AS_OF, "--no-policy"], { cwd: repo });
         fs.rmSync(repo, { recursive: true, force: true });
         expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: "" });
         const diffPart = run.stdout.slice(0, run.stdout.indexOf("\nStack "));

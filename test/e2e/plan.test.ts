@@ -1,18 +1,17 @@
 // `npm run plan` end to end: the CLI as ops run it (a child process), on the
 // example tenants, on an invalid tenant directory, on a policy failure, and
 // its --json output checked for secrets.
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { isSecretValue, runStacks, type CapturedResource } from "../../lib/mock-run";
 import { buildPlan, planExitCode, redact, SECRET_PLACEHOLDER, type PlanDocument } from "../../lib/plan";
+import { runCli } from "../cli-run";
 import { examplesPlus, EXAMPLE_TENANTS_DIR, publicTenant } from "../unit/tenant-fixtures";
 
 jest.setTimeout(180_000);
 
 const ROOT = path.join(__dirname, "..", "..");
-const TS_NODE = require.resolve("ts-node/dist/bin.js");
 const AS_OF = "2026-03-01";
 
 interface Run {
@@ -22,15 +21,7 @@ interface Run {
 }
 
 function plan(args: string[], cwd = ROOT): Promise<Run> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [TS_NODE, "--transpile-only", "cli/plan.ts", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += String(d)));
-        child.stderr.on("data", (d) => (stderr += String(d)));
-        child.once("error", reject);
-        child.once("close", (code) => resolve({ code, stdout, stderr }));
-    });
+    return runCli("cli/plan.ts", args, { cwd });
 }
 
 function tempDir(prefix: string): string {

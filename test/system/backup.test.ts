@@ -1,27 +1,14 @@
 // The rendered backup script, run by sh against two local restic
 // repositories standing in for the two backup sites.
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { renderBackupScript } from "../../components/render/backup";
-import { makeTempDir, removeDir, run, runOk } from "./helpers";
+import { fileTree as tree, makeTempDir, removeDir, run, runOk } from "./helpers";
 import { requireProgram } from "./programs";
 
 // Real programs, some started and waited for: more than jest's default 5 s.
 jest.setTimeout(120_000);
-
-function tree(dir: string): Record<string, string> {
-    const out: Record<string, string> = {};
-    const walk = (d: string) => {
-        for (const e of readdirSync(d)) {
-            const p = join(d, e);
-            if (statSync(p).isDirectory()) walk(p);
-            else out[relative(dir, p)] = readFileSync(p).toString("base64");
-        }
-    };
-    walk(dir);
-    return out;
-}
 
 describe("backup script (restic)", () => {
     let restic: string;

@@ -4,24 +4,11 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { renderExportScript } from "../../components/render/host";
-import { makeTempDir, removeDir, run, runOk } from "./helpers";
+import { fileTree as tree, makeTempDir, removeDir, run, runOk } from "./helpers";
 import { requireProgram } from "./programs";
 
 // Real programs, some started and waited for: more than jest's default 5 s.
 jest.setTimeout(120_000);
-
-function tree(dir: string): Record<string, string> {
-    const out: Record<string, string> = {};
-    const walk = (d: string) => {
-        for (const e of readdirSync(d)) {
-            const p = join(d, e);
-            if (statSync(p).isDirectory()) walk(p);
-            else out[relative(dir, p)] = readFileSync(p).toString("base64");
-        }
-    };
-    walk(dir);
-    return out;
-}
 
 describe("export script (age)", () => {
     let age: string;

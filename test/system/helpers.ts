@@ -1,10 +1,10 @@
 // Shared plumbing for the system tests: temp dirs, free loopback ports,
 // child processes that are always stopped.
 import { ChildProcess, spawn, spawnSync, SpawnSyncOptions } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 
 export const LOOPBACK = "127.0.0.1";
 
@@ -112,4 +112,18 @@ export async function stop(started: Started | undefined, graceMs = 3_000): Promi
 
 export function sleep(ms: number): Promise<void> {
     return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Every file below dir, by relative path, with its bytes as base64: two trees compare with toEqual. */
+export function fileTree(dir: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    const walk = (d: string) => {
+        for (const e of readdirSync(d)) {
+            const p = join(d, e);
+            if (statSync(p).isDirectory()) walk(p);
+            else out[relative(dir, p)] = readFileSync(p).toString("base64");
+        }
+    };
+    walk(dir);
+    return out;
 }

@@ -1,17 +1,16 @@
 // `npm run tenant -- <preview|up|refresh> <tenant>` without the Pulumi CLI: a
 // stand-in `pulumi` on PATH records argv and cwd of every call and answers
 // what the Automation API parses (version, stack output/history/export JSON).
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { runStacks } from "../../lib/mock-run";
+import { runCli, type CliRun } from "../cli-run";
 import { tenantUrns, tenantUrnsInState } from "../../lib/tenant-ops";
 
 jest.setTimeout(120_000);
 
 const ROOT = path.join(__dirname, "..", "..");
-const TS_NODE = require.resolve("ts-node/dist/bin.js");
 
 const STAND_IN = `#!${process.execPath}
 // Stand-in for the Pulumi CLI (tests): records every call, answers what the Automation API parses.
@@ -42,16 +41,8 @@ function standIn(): { bin: string; log: string } {
     return { bin, log: path.join(dir, "calls.jsonl") };
 }
 
-function tenantCli(args: string[], env: Record<string, string>, cwd = ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [TS_NODE, "--transpile-only", "cli/tenant.ts", ...args], { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += String(d)));
-        child.stderr.on("data", (d) => (stderr += String(d)));
-        child.once("error", reject);
-        child.once("close", (code) => resolve({ code, stdout, stderr }));
-    });
+function tenantCli(args: string[], env: Record<string, string>, cwd = ROOT): Promise<CliRun> {
+    return runCli("cli/tenant.ts", args, { cwd, env });
 }
 
 const calls = (log: string): Call[] => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Call) : []);

@@ -19,6 +19,7 @@ export const ImageCatalogSchema = z.strictObject({
     edge: ImageEntrySchema,
     tor: ImageEntrySchema,
     wireguard: ImageEntrySchema,
+    pushProxy: ImageEntrySchema,
 });
 export type ImageEntry = z.infer<typeof ImageEntrySchema>;
 export type ImageCatalog = z.infer<typeof ImageCatalogSchema>;

@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { serverNameOf, PLANS, type Tenant } from "../tenants/schema";
-import { tenantUid, wireguardPort } from "./addressing";
+import { tenantSubnet, tenantUid, wireguardPort } from "./addressing";
 import { BackupAgent, type BackupTarget } from "./backupAgent";
 import { DataExport } from "./dataExport";
 import { EncryptedVolume } from "./encryptedVolume";
@@ -9,6 +9,7 @@ import { tenantLabels } from "./hardening";
 import { Homeserver } from "./homeserver";
 import type { Lifecycle } from "./lifecycle";
 import { OnionService } from "./onionService";
+import { PushProxy } from "./pushProxy";
 import { CADDY_TLS_PORT } from "./render/caddy";
 import type { EdgeRoute } from "./render/edge";
 import { installFileCommand, renderSlice, sliceName } from "./render/host";
@@ -25,6 +26,7 @@ export interface TenantImages {
     backupAgent: pulumi.Input<string>;
     tor: pulumi.Input<string>;
     wireguard: pulumi.Input<string>;
+    pushProxy: pulumi.Input<string>;
 }
 
 export interface TenantCellArgs {
@@ -117,12 +119,36 @@ export class TenantCell extends pulumi.ComponentResource {
         }
         const clientUrl = hostnames.apply((h) => `https://${h[0]}`);
 
+        const pushGateways = tenant.homeserver.push === "proxy" ? (tenant.homeserver.pushGateways ?? []) : [];
+        const pushProxy =
+            pushGateways.length > 0 && lifecycle.served
+                ? new PushProxy(
+                      `${name}-push-proxy`,
+                      {
+                          ...common,
+                          image: args.images.pushProxy,
+                          gateways: pushGateways,
+                          servicesSubnet: tenantSubnet(tenant.id, "services").subnet,
+                          servicesNetwork: networks.services.name,
+                          egressNetwork: networks.egress.name,
+                          dataVolume: volume.volumeName,
+                      },
+                      { parent: this, dependsOn: [slice, volume] },
+                  )
+                : undefined;
+
         const homeserver = new Homeserver(
             `${name}-homeserver`,
             {
                 ...common,
                 image: tenant.homeserver.image ?? args.images.homeserver,
-                config: { serverName, logLevel: tenant.logging.level, registration: tenant.homeserver.registration, clientUrl },
+                config: {
+                    serverName,
+                    logLevel: tenant.logging.level,
+                    registration: tenant.homeserver.registration,
+                    clientUrl,
+                    pushProxy: pushProxy ? { url: pushProxy.url, gateways: pushGateways } : undefined,
+                },
                 servicesNetwork: networks.services.name,
                 dataVolume: volume.volumeName,
                 limits: { memoryMiB: plan.memoryMiB, cpus: plan.cpus },

@@ -157,6 +157,7 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
                         backupAgent: host.images.backupAgent,
                         tor: host.images.tor,
                         wireguard: host.images.wireguard,
+                        pushProxy: host.images.pushProxy,
                     },
                     connection,
                     country: config.country,

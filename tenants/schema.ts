@@ -107,9 +107,15 @@ export const HomeserverSchema = strictObject({
         .describe("token: users register with the generated registration token; closed: nobody can register."),
     image: pinnedImage.optional().describe("Overrides the catalog's homeserver image; must be pinned by digest."),
     push: z
-        .enum(["off"])
+        .enum(["off", "proxy"])
         .default("off")
-        .describe("off: no push notifications leave the server (the homeserver has no route out). An allow-listed push proxy is not built yet."),
+        .describe("off: no push notification leaves the server (it has no route out); proxy: only to pushGateways, through the tenant's own allow-listing proxy."),
+    pushGateways: z
+        .array(dnsName)
+        .min(1, "list at least one push gateway host, e.g. matrix.org")
+        .max(20)
+        .optional()
+        .describe("Push gateway hosts the push proxy lets through (HTTPS only); required with push: proxy."),
 });
 
 export const LoggingSchema = strictObject({
@@ -187,6 +193,12 @@ export const TenantSchema = strictObject({
     }
     if (tenant.access?.mode === "vpn" && typeof tenant.id === "number" && tenant.id > MAX_VPN_TENANT_ID) {
         ctx.addIssue({ code: "custom", path: ["id"], message: `must be at most ${MAX_VPN_TENANT_ID} for a vpn tenant (its WireGuard port is 51820 + id)` });
+    }
+    if (tenant.homeserver?.push === "proxy" && tenant.homeserver.pushGateways === undefined) {
+        ctx.addIssue({ code: "custom", path: ["homeserver", "pushGateways"], message: "is required with push: proxy (the hosts pushes may go to, e.g. [matrix.org])" });
+    }
+    if (tenant.homeserver?.push !== "proxy" && tenant.homeserver?.pushGateways !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["homeserver", "pushGateways"], message: "is only allowed with push: proxy" });
     }
     if (tenant.export?.deliveredOn !== undefined && tenant.export.requestedOn !== undefined && tenant.export.deliveredOn < tenant.export.requestedOn) {
         ctx.addIssue({ code: "custom", path: ["export", "deliveredOn"], message: "must not be before export.requestedOn" });

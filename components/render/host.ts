@@ -8,7 +8,7 @@ export const SCRIPTS_DIR = "/usr/local/lib/redoubt";
 export const EXPORTS_DIR = "/srv/redoubt/exports";
 
 /** Roles whose configuration lives in `config/<role>` on the tenant's volume. */
-export const CONFIG_SUBDIRS = ["homeserver", "proxy", "backup", "tor", "wireguard"] as const;
+export const CONFIG_SUBDIRS = ["homeserver", "proxy", "backup", "tor", "wireguard", "push-proxy"] as const;
 export type ConfigRole = (typeof CONFIG_SUBDIRS)[number];
 
 export function tenantRoot(tenant: string): string {

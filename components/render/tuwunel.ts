@@ -15,6 +15,8 @@ export interface TuwunelConfigInput {
     registration: "token" | "closed";
     /** URL clients are sent to by /.well-known/matrix/client, e.g. https://matrix.example.org. */
     clientUrl: string;
+    /** Push gateways reached through the tenant's push proxy; absent: no push leaves the server. */
+    pushProxy?: { url: string; gateways: string[] };
 }
 
 type TomlValue = string | number | boolean | string[];
@@ -84,6 +86,10 @@ export function renderTuwunelConfig(input: TuwunelConfigInput): string {
         "[global.well_known]",
         `client = ${tomlValue(input.clientUrl)}`,
         "",
+        // Only the push gateways go through the proxy; anything else has no route out of the services network.
+        ...(input.pushProxy
+            ? ["[global.proxy]", "[[global.proxy.by_domain]]", `url = ${tomlValue(input.pushProxy.url)}`, `include = ${tomlValue(input.pushProxy.gateways)}`, ""]
+            : []),
     ];
     return lines.join("\n");
 }

@@ -55,7 +55,7 @@ describe("tenant networks", () => {
         for (const container of tenantContainers()) {
             const role = labelsOf(container)["redoubt.role"];
             const onEgress = networksOf(container).some((n) => n.endsWith("-egress"));
-            expect({ role, onEgress }).toEqual({ role, onEgress: ["backup-agent", "tor", "wireguard"].includes(role) });
+            expect({ role, onEgress }).toEqual({ role, onEgress: ["backup-agent", "tor", "wireguard", "push-proxy"].includes(role) });
         }
     });
 });
@@ -116,6 +116,20 @@ describe("homeserver and proxy configuration", () => {
             expect(server.tls_connection_policies).toEqual([expect.objectContaining({ protocol_min: "tls1.2" })]);
         }
         expect(JSON.stringify(config)).toContain("Strict-Transport-Security");
+    });
+
+    it("push notifications leave only through the tenant's own allow-listing proxy, when the tenant asks for it", () => {
+        const acme = parseToml(uploadContent(containerOf("acme", "homeserver"), "/etc/tuwunel/tuwunel.toml")) as { global: { proxy?: { by_domain: { url: string; include: string[] }[] } } };
+        expect(acme.global.proxy?.by_domain).toEqual([{ url: "http://redoubt-acme-push-proxy:3128", include: ["matrix.org"] }]);
+        const pushProxy = containerOf("acme", "push-proxy");
+        expect(networksOf(pushProxy).sort()).toEqual(["redoubt-acme-egress", "redoubt-acme-services"]);
+        expect(uploadContent(pushProxy, "/etc/tinyproxy/filter")).toBe("^matrix\\.org:443$\n");
+        expect(uploadContent(pushProxy, "/etc/tinyproxy/tinyproxy.conf")).toMatch(/^Allow 10\.128\.0\.64\/28$/m);
+        for (const tenant of ["nightowl", "harbor"]) {
+            const config = parseToml(uploadContent(containerOf(tenant, "homeserver"), "/etc/tuwunel/tuwunel.toml")) as { global: Record<string, unknown> };
+            expect(config.global.proxy).toBeUndefined();
+            expect(tenantContainers().some((c) => labelsOf(c)["redoubt.tenant"] === tenant && labelsOf(c)["redoubt.role"] === "push-proxy")).toBe(false);
+        }
     });
 
     it("the well-known client URL is each tenant's own address", () => {

@@ -1,0 +1,64 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "node:path";
+import { configMount, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
+import { PUSH_PROXY_CONFIG_PATH, PUSH_PROXY_FILTER_PATH, PUSH_PROXY_PORT, renderPushFilter, renderPushProxyConfig } from "./render/pushProxy";
+
+export interface PushProxyArgs {
+    tenant: string;
+    image: pulumi.Input<string>;
+    /** Push gateway hosts the proxy lets through (HTTPS CONNECT only). */
+    gateways: string[];
+    /** The tenant's services network subnet: the only clients allowed. */
+    servicesSubnet: string;
+    servicesNetwork: pulumi.Input<string>;
+    egressNetwork: pulumi.Input<string>;
+    dataVolume: pulumi.Input<string>;
+    user: string;
+    cgroupParent: string;
+    logRetentionDays: number;
+    labels: Record<string, string | undefined>;
+}
+
+/**
+ * The tenant's push proxy: the homeserver stays on its internal network, and
+ * push notifications reach only the allow-listed gateways through this one
+ * container on the tenant's egress network.
+ */
+export class PushProxy extends pulumi.ComponentResource {
+    /** The proxy URL the homeserver is configured with. */
+    public readonly url: string;
+    public readonly container: docker.Container;
+
+    constructor(name: string, args: PushProxyArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("redoubt:tenant:PushProxy", name, {}, opts);
+        const containerName = `redoubt-${args.tenant}-push-proxy`;
+        this.url = `http://${containerName}:${PUSH_PROXY_PORT}`;
+        this.container = new docker.Container(
+            `${name}-container`,
+            {
+                name: containerName,
+                image: args.image,
+                entrypoints: ["tinyproxy"],
+                command: ["-d", "-c", PUSH_PROXY_CONFIG_PATH],
+                networksAdvanced: [{ name: args.servicesNetwork, aliases: [containerName] }, { name: args.egressNetwork }],
+                mounts: [configMount(args.dataVolume, "push-proxy", path.posix.dirname(PUSH_PROXY_CONFIG_PATH))],
+                uploads: [
+                    { file: PUSH_PROXY_CONFIG_PATH, content: renderPushProxyConfig({ allowFrom: args.servicesSubnet }), permissions: "0444" },
+                    { file: PUSH_PROXY_FILTER_PATH, content: renderPushFilter(args.gateways), permissions: "0444" },
+                ],
+                ...hardenedContainerArgs({
+                    tenant: args.tenant,
+                    role: "push-proxy",
+                    user: args.user,
+                    limits: HELPER_LIMITS["push-proxy"],
+                    cgroupParent: args.cgroupParent,
+                    logRetentionDays: args.logRetentionDays,
+                    labels: args.labels,
+                }),
+            },
+            { parent: this },
+        );
+        this.registerOutputs({ url: this.url });
+    }
+}

@@ -6,7 +6,7 @@
 // is enforced by network-isolation (the homeserver never joins an egress
 // network, so even a mis-set flag has no route out).
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { T, TUWUNEL_CONFIG_PATH, asArray, describe, roleOf, tuwunelGlobal } from "./common";
+import { T, TENANT_LABEL, TUWUNEL_CONFIG_PATH, asArray, describe, isRecord, labelsOf, roleOf, tuwunelGlobal } from "./common";
 
 /** Settings that must be explicitly false (their defaults are not safe or the promise wants them stated). */
 const MUST_BE_FALSE = ["allow_federation"];
@@ -47,9 +47,31 @@ export function tuwunelFederationProblems(g: Record<string, unknown>): string[] 
     return problems;
 }
 
+/**
+ * Problems with the homeserver's outbound proxy: the only allowed one is the
+ * tenant's own push proxy, for named push gateway hosts (never all traffic).
+ */
+export function tuwunelProxyProblems(g: Record<string, unknown>, tenant: string | undefined): string[] {
+    const proxy = g["proxy"];
+    if (proxy === undefined || proxy === "none") return [];
+    const own = `http://redoubt-${tenant ?? "<tenant>"}-push-proxy:3128`;
+    if (!isRecord(proxy)) return [`proxy is ${JSON.stringify(proxy)}; remove it, or route only push gateways through ${own} with [[global.proxy.by_domain]]`];
+    const problems: string[] = [];
+    if (proxy["global"] !== undefined) problems.push(`[global.proxy] global sends all outbound traffic through a proxy; remove it and list only push gateway hosts under [[global.proxy.by_domain]] with url ${own}`);
+    for (const entry of asArray(proxy["by_domain"])) {
+        if (!isRecord(entry)) continue;
+        if (entry["url"] !== own) problems.push(`a [[global.proxy.by_domain]] url is ${JSON.stringify(entry["url"])}; use the tenant's own push proxy, ${own}`);
+        const include = asArray(entry["include"]);
+        if (include.length === 0 || include.some((d) => typeof d !== "string" || d.includes("*"))) {
+            problems.push(`a [[global.proxy.by_domain]] include is ${JSON.stringify(entry["include"] ?? "(empty: every domain)")}; list the push gateway host names themselves, without wildcards`);
+        }
+    }
+    return problems;
+}
+
 export const homeserverNoFederation: ResourceValidationPolicy = {
     name: "homeserver-no-federation",
-    description: "The homeserver config turns federation off, asks no key servers, fetches no URL previews and publishes no room directory over federation; no TUWUNEL_* env var overrides it.",
+    description: "The homeserver config turns federation off, asks no key servers, fetches no URL previews, publishes no room directory over federation and proxies only push gateways through the tenant's own push proxy; no TUWUNEL_* env var overrides it.",
     validateResource: (args, report) => {
         if (args.type !== T.container || roleOf(args.props) !== "homeserver") return;
         const where = describe(args.type, args.name);
@@ -59,7 +81,9 @@ export const homeserverNoFederation: ResourceValidationPolicy = {
         } else if (!g.ok) {
             report(`The homeserver ${where} has a tuwunel.toml that cannot be read (${g.error}); render valid TOML with a [global] table.`);
         } else {
-            for (const problem of tuwunelFederationProblems(g.value)) report(`In the tuwunel.toml of the homeserver ${where}, ${problem}.`);
+            for (const problem of [...tuwunelFederationProblems(g.value), ...tuwunelProxyProblems(g.value, labelsOf(args.props)[TENANT_LABEL])]) {
+                report(`In the tuwunel.toml of the homeserver ${where}, ${problem}.`);
+            }
         }
         for (const env of asArray(args.props["envs"])) {
             if (typeof env !== "string") continue;

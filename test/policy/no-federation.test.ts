@@ -27,6 +27,18 @@ describe("homeserver-no-federation", () => {
         expect(msgs.join("\n")).toMatch(/allow_public_room_directory_over_federation = false/);
         expect(msgs.join("\n")).toMatch(/url_preview_domain_contains_allowlist.*leave it empty/);
     });
+    it("accepts push gateways through the tenant's own push proxy", async () => {
+        const toml = `${TUWUNEL_TOML}\n[global.proxy]\n[[global.proxy.by_domain]]\nurl = "http://redoubt-acme-push-proxy:3128"\ninclude = ["matrix.org"]\n`;
+        expect(await runResource(homeserverNoFederation, hs(toml))).toEqual([]);
+    });
+    it("refuses a global proxy, another tenant's proxy, or a wildcard push domain", async () => {
+        const toml = `${TUWUNEL_TOML}\n[global.proxy]\nglobal = { url = "socks5h://tor:9050" }\n[[global.proxy.by_domain]]\nurl = "http://redoubt-beta-push-proxy:3128"\ninclude = ["*"]\n`;
+        const msgs = await runResource(homeserverNoFederation, hs(toml));
+        expect(msgs).toHaveLength(3);
+        expect(msgs.join("\n")).toMatch(/global sends all outbound traffic/);
+        expect(msgs.join("\n")).toMatch(/use the tenant's own push proxy, http:\/\/redoubt-acme-push-proxy:3128/);
+        expect(msgs.join("\n")).toMatch(/without wildcards/);
+    });
     it("refuses a TUWUNEL_ env override but not TUWUNEL_CONFIG", async () => {
         const ok = container("acme", "homeserver", { envs: ["TUWUNEL_CONFIG=/etc/tuwunel/tuwunel.toml"] });
         expect(await runResource(homeserverNoFederation, ok)).toEqual([]);

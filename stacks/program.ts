@@ -119,8 +119,9 @@ function backupTargetsFor(tenant: Tenant, sites: Map<string, BackupSiteReference
         return {
             site,
             country,
-            host: field("host"),
-            user: field("user"),
+            // Where the box is is not secret; the credentials are.
+            host: pulumi.unsecret(field("host")),
+            user: pulumi.unsecret(field("user")),
             sshPrivateKey: pulumi.secret(field("sshPrivateKey")),
             resticPassword: pulumi.secret(field("resticPassword")),
         };
@@ -144,8 +145,9 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
     const references = new Map(
         Object.entries(config.backupSites).map(([site, { stack, country }]) => [site, { country, reference: new pulumi.StackReference(`backup-${site}`, { name: stack }, { transformations }) }]),
     );
+    const targets = tenants.map(({ tenant }) => backupTargetsFor(tenant, references));
     const cells = tenants.map(
-        ({ tenant, lifecycle }) =>
+        ({ tenant, lifecycle }, i) =>
             new TenantCell(
                 tenant.name,
                 {
@@ -163,7 +165,7 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
                     country: config.country,
                     acmeEmail: config.acmeEmail,
                     publicAddress: config.publicAddress,
-                    backupTargets: backupTargetsFor(tenant, references),
+                    backupTargets: targets[i],
                 },
                 { providers: { docker: provider }, transformations },
             ),
@@ -193,7 +195,8 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
                     wireguardEndpoint: cell.vpnEndpoint,
                     registrationToken: cell.registrationToken,
                     exportArchive: cell.exportArchive,
-                    backups: tenants[i].tenant.backups.sites,
+                    // Where the tenant's restic repositories are; their passwords stay in the backup stacks.
+                    backups: Object.fromEntries(targets[i].map((t) => [t.site, pulumi.interpolate`sftp:${t.user}@${t.host}:redoubt`])),
                 },
             ]),
         ),

@@ -208,6 +208,9 @@ describe("backup stacks", () => {
             });
             expect(repositories).toEqual(boxes);
             expect(new Set(repositories).size).toBe(2);
+            // The primary's stack output names the same repositories, in plain text (no credentials in them).
+            const outputs = (iceland.outputs.tenants as Record<string, { backups: Record<string, unknown> }>)[tenant].backups;
+            expect(Object.values(outputs)).toEqual(boxes.map((box) => `sftp:${box}:redoubt`));
         }
     });
 });

@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
-import { configMount, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
+import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
 import { BACKUP_COUNTRIES_LABEL, BACKUP_SITES_LABEL } from "./labels";
 import { BACKUP_SCRIPT_PATH, BACKUP_SOURCE_PATH, renderBackupScript, storageBoxSftpCommand } from "./render/backup";
 import { installFileCommand, renderBackupTrigger, renderBackupUnits, SCRIPTS_DIR } from "./render/host";
@@ -117,7 +117,7 @@ export class BackupAgent extends pulumi.ComponentResource {
                     },
                 }),
             },
-            { parent: this },
+            { parent: this, ...FIXED_NAME },
         );
         if (args.scheduled ?? true) {
             const trigger = { tenant: args.tenant, homeserverContainer: args.homeserverContainer, backupContainer: this.containerName, onCalendar: args.onCalendar };

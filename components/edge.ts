@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { EDGE_PUBLIC_SUBNET } from "./addressing";
-import { hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
+import { FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
 import * as path from "node:path";
 import { dockerLabels, NETWORK_LABEL, ROLE_LABEL } from "./labels";
 import { EDGE_CONFIG_PATH, EDGE_LISTEN_PORT, renderEdgeConfig, type EdgeRoute } from "./render/edge";
@@ -40,7 +40,7 @@ export class Edge extends pulumi.ComponentResource {
                 ipamConfigs: [{ subnet: EDGE_PUBLIC_SUBNET }],
                 labels: dockerLabels({ [NETWORK_LABEL]: "edge-public" }),
             },
-            { parent: this },
+            { parent: this, ...FIXED_NAME },
         );
         // Docker copies the config into a read-only container only onto a volume.
         const config = new docker.Volume(`${name}-config`, { name: "redoubt-edge-config", driver: "local", labels: dockerLabels({ [ROLE_LABEL]: "edge" }) }, { parent: this });
@@ -62,7 +62,7 @@ export class Edge extends pulumi.ComponentResource {
                     logRetentionDays: args.logRetentionDays,
                 }),
             },
-            { parent: this },
+            { parent: this, ...FIXED_NAME },
         );
         this.registerOutputs({ routes: args.routes.map((r) => r.hostname) });
     }

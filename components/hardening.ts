@@ -6,6 +6,13 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ConfigRole } from "./render/host";
 import { dockerLabels, LOG_RETENTION_LABEL, ROLE_LABEL, STATUS_LABEL, TENANT_LABEL, type ContainerRole } from "./labels";
 
+/**
+ * Options for resources with a fixed Docker name (containers, networks): the
+ * old one must be deleted before its replacement can take the name (and the
+ * subnet or host port).
+ */
+export const FIXED_NAME = { deleteBeforeReplace: true } as const;
+
 /** Memory and CPU of one container. */
 export interface ContainerLimits {
     memoryMiB: number;

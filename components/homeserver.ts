@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as path from "node:path";
-import { configMount, hardenedContainerArgs, type ContainerLimits } from "./hardening";
+import { configMount, type ContainerLimits, FIXED_NAME, hardenedContainerArgs } from "./hardening";
 import {
     renderTuwunelConfig,
     TUWUNEL_CONFIG_PATH,
@@ -78,7 +78,7 @@ export class Homeserver extends pulumi.ComponentResource {
                         labels: args.labels,
                     }),
                 },
-                { parent: this },
+                { parent: this, ...FIXED_NAME },
             );
         }
         this.registerOutputs({ containerName: this.containerName, registrationToken: this.registrationToken });

@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as path from "node:path";
-import { configMount, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
+import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
 import { onionKeysFromSeed, renderTorrc, TOR_DATA_DIR, TOR_SERVICE_DIR, TORRC_PATH } from "./render/tor";
 
 export interface OnionServiceArgs {
@@ -65,7 +65,7 @@ export class OnionService extends pulumi.ComponentResource {
                     labels: args.labels,
                 }),
             },
-            { parent: this },
+            { parent: this, ...FIXED_NAME },
         );
         this.registerOutputs({ hostname: this.hostname });
     }

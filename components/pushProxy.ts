@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
-import { configMount, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
+import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
 import { PUSH_PROXY_CONFIG_PATH, PUSH_PROXY_FILTER_PATH, PUSH_PROXY_PORT, renderPushFilter, renderPushProxyConfig } from "./render/pushProxy";
 
 export interface PushProxyArgs {
@@ -57,7 +57,7 @@ export class PushProxy extends pulumi.ComponentResource {
                     labels: args.labels,
                 }),
             },
-            { parent: this },
+            { parent: this, ...FIXED_NAME },
         );
         this.registerOutputs({ url: this.url });
     }

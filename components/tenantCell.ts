@@ -68,13 +68,15 @@ export class TenantCell extends pulumi.ComponentResource {
     public readonly exportArchive?: string;
 
     constructor(name: string, args: TenantCellArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("redoubt:tenant:TenantCell", name, {}, opts);
+        // The phase, not the file's status: a tenant cancelled for a future date is still active today.
+        // Registered on the cell itself too: once a cancelled tenant's containers are gone, the cell
+        // is what tells the policy pack (and `pulumi stack export`) its phase and deadline.
+        const labels = tenantLabels(args.tenant.name, args.lifecycle.phase, args.lifecycle.deleteBy);
+        super("redoubt:tenant:TenantCell", name, { labels }, opts);
         const { tenant, lifecycle } = args;
         const plan = PLANS[tenant.plan];
         const uid = tenantUid(tenant.id);
         const user = `${uid}:${uid}`;
-        // The phase, not the file's status: a tenant cancelled for a future date is still active today.
-        const labels = tenantLabels(tenant.name, lifecycle.phase, lifecycle.deleteBy);
         const cgroupParent = sliceName(tenant.name);
         const logRetentionDays = tenant.logging.retentionDays;
         const serverName = serverNameOf(tenant);
@@ -89,7 +91,7 @@ export class TenantCell extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        const networks = new TenantNetworks(`${name}-networks`, { tenant: tenant.name, tenantId: tenant.id, ingress: tenant.access.mode === "public", labels }, { parent: this });
+        const networks = new TenantNetworks(`${name}-networks`, { tenant: tenant.name, tenantId: tenant.id, ingress: tenant.access.mode === "public" }, { parent: this });
         const volume = new EncryptedVolume(
             `${name}-volume`,
             { tenant: tenant.name, sizeGiB: plan.storageGiB, uid, connection: args.connection, protect: lifecycle.protectData, country: args.country },

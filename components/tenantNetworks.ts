@@ -1,15 +1,15 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { FIXED_NAME } from "./hardening";
 import { tenantSubnet, type SubnetPurpose } from "./addressing";
-import { dockerLabels, NETWORK_LABEL } from "./labels";
+import { dockerLabels, NETWORK_LABEL, TENANT_LABEL } from "./labels";
 
 export interface TenantNetworksArgs {
     tenant: string;
     tenantId: number;
     /** Create the ingress network the edge joins. Default: false (tor and vpn tenants have none). */
     ingress?: boolean;
-    /** Labels every network carries (tenant, status). */
-    labels: Record<string, string | undefined>;
+
 }
 
 /**
@@ -37,9 +37,10 @@ export class TenantNetworks extends pulumi.ComponentResource {
                     ipamConfigs: [{ subnet, gateway }],
                     // A bridge name ops can read in `ip link`: rd<tenant id><s|i|e>.
                     options: { "com.docker.network.bridge.name": `rd${args.tenantId}${purpose[0]}` },
-                    labels: dockerLabels({ ...args.labels, [NETWORK_LABEL]: purpose }),
+                    // Only labels that never change: Docker cannot relabel a network, so a change would replace it.
+                    labels: dockerLabels({ [TENANT_LABEL]: args.tenant, [NETWORK_LABEL]: purpose }),
                 },
-                { parent: this },
+                { parent: this, ...FIXED_NAME },
             );
         };
         this.services = network("services", true);

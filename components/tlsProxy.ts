@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
-import { configMount, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
+import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
 import { CADDY_CERT_PATH, CADDY_CONFIG_PATH, CADDY_KEY_PATH, CADDY_TLS_PORT, renderCaddyConfig } from "./render/caddy";
 
 /** A certificate and key from the tenant's own CA (PEM; the key is a secret). */
@@ -91,7 +91,7 @@ export class TlsProxy extends pulumi.ComponentResource {
                     labels: args.labels,
                 }),
             },
-            { parent: this },
+            { parent: this, ...FIXED_NAME },
         );
         this.registerOutputs({ containerName: this.containerName });
     }

@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as path from "node:path";
-import { configMount, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
+import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
 import { renderWireguardConfig, vpnAddresses, WIREGUARD_CONFIG_PATH, wireguardPublicKey } from "./render/wireguard";
 
 export interface WireguardEndpointArgs {
@@ -74,7 +74,7 @@ export class WireguardEndpoint extends pulumi.ComponentResource {
                 ...hardened,
                 capabilities: { drops: ["ALL"], adds: ["NET_ADMIN"] },
             },
-            { parent: this },
+            { parent: this, ...FIXED_NAME },
         );
         this.registerOutputs({ publicKey: this.publicKey, endpoint: this.endpoint });
     }

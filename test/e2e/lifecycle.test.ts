@@ -6,7 +6,7 @@ import { addDays } from "../../components/lifecycle";
 import { runStacks, type CapturedResource, type StackRun } from "../../lib/mock-run";
 import { mandatory, startPolicyPack, type PolicyPackSession } from "../../lib/policy-harness";
 import { publicTenant, tenantDir } from "../unit/tenant-fixtures";
-import { CONTAINER, labelsOf, plain, STORAGE_BOX, uploadContent, VOLUME } from "./stack-helpers";
+import { CONTAINER, labelsOf, NETWORK, plain, STORAGE_BOX, uploadContent, VOLUME } from "./stack-helpers";
 
 jest.setTimeout(180_000);
 
@@ -75,8 +75,8 @@ describe("tenant lifecycle timeline", () => {
         expect(dataResources(steps.reactivated)).toEqual(dataResources(steps.active));
     });
 
-    it("the encrypted volume's inputs never change with the status (a Docker volume cannot be relabelled: a change would replace it)", () => {
-        const onHost = (step: Step) => lumen(step.iceland).filter((r) => r.type === VOLUME || r.name === "lumen-volume-luks").map((r) => r.inputs);
+    it("the volume's and networks' inputs never change with the status (Docker cannot relabel them: a change would replace them)", () => {
+        const onHost = (step: Step) => lumen(step.iceland).filter((r) => r.type === VOLUME || r.type === NETWORK || r.name === "lumen-volume-luks").map((r) => r.inputs);
         for (const step of [steps.suspended, steps.day0, steps.day6]) expect(onHost(step)).toEqual(onHost(steps.active));
     });
 

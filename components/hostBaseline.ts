@@ -35,8 +35,9 @@ export class HostBaseline extends pulumi.ComponentResource {
             {
                 connection: args.connection,
                 create: `${installFileCommand(dropIn, renderJournaldRetention(args.logRetentionDays), "0644")} && systemctl restart systemd-journald && journalctl --vacuum-time=${args.logRetentionDays}d`,
+                // No triggers: a new retention updates the file in place (create runs again). A replacement would
+                // write the new file and then run the old resource's delete, removing it.
                 delete: `rm -f ${dropIn} && systemctl restart systemd-journald`,
-                triggers: [args.logRetentionDays],
             },
             { parent: this },
         );

@@ -174,7 +174,8 @@ export class TenantCell extends pulumi.ComponentResource {
                     clientUrl,
                     acmeEmail: tenant.access.mode === "public" ? args.acmeEmail : undefined,
                     certificate: certificates ? { certPem: certificates.certPem, keyPem: certificates.keyPem } : undefined,
-                    networks: networks.ingress ? [networks.services.name, networks.ingress.name] : [networks.services.name],
+                    // A public proxy also needs the way out: Let's Encrypt must be reached for its certificate.
+                    networks: networks.ingress ? [networks.services.name, networks.ingress.name, networks.egress.name] : [networks.services.name],
                     dataVolume: volume.volumeName,
                 },
                 { parent: this, dependsOn: [slice, volume] },

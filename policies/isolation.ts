@@ -180,14 +180,15 @@ export const networkConfig: ResourceValidationPolicy = {
 
 /** Which network purposes a role may join. The edge also joins every tenant's ingress network. */
 export function allowedPurposes(role: string): string[] {
-    const base = role === "edge" ? ["edge-public", "ingress"] : role === "proxy" ? ["services", "ingress"] : ["services"];
+    // A public tenant's proxy reaches its ACME CA through egress; tor and vpn proxies have no ingress and need none.
+    const base = role === "edge" ? ["edge-public", "ingress"] : role === "proxy" ? ["services", "ingress", "egress"] : ["services"];
     if ((EGRESS_ROLES as readonly string[]).includes(role)) base.push("egress");
     return base;
 }
 
 export const networkIsolation: StackValidationPolicy = {
     name: "network-isolation",
-    description: "Containers join only their own tenant's networks, and only the purposes their role needs (ingress: proxy and edge; egress: backup agent, tor, push proxy, wireguard); data volumes are mounted only by their own tenant.",
+    description: "Containers join only their own tenant's networks, and only the purposes their role needs (ingress: proxy and edge; egress: backup agent, tor, push proxy, wireguard, and a public proxy for its ACME CA); data volumes are mounted only by their own tenant.",
     validateStack: (args, report) => {
         // network name or id -> {tenant, purpose}
         const networks = new Map<string, { tenant?: string; purpose?: string }>();

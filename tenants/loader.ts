@@ -131,6 +131,9 @@ export function parseTenantFile(file: string, text: string): { tenant?: Tenant; 
     return { tenant: parsed.data, problems };
 }
 
+/** Names the shared resources use (redoubt-edge, redoubt-edge.slice). */
+export const RESERVED_NAMES = ["edge"];
+
 /** Checks what must hold across the set: unique names, ids, domains and server names. */
 export function validateTenantSet(loaded: LoadedTenant[]): TenantFileProblem[] {
     const problems: TenantFileProblem[] = [];
@@ -142,6 +145,14 @@ export function validateTenantSet(loaded: LoadedTenant[]): TenantFileProblem[] {
     const names = new Map<string, string>();
     const ids = new Map<string, string>();
     const hostnames = new Map<string, string>();
+    // Resources are named redoubt-<tenant>-<part> and slices redoubt-<tenant>.slice (systemd nests on "-"):
+    // "acme" and "acme-corp" would share names and limits.
+    const all = loaded.map((l) => l.tenant.name);
+    for (const { file, tenant } of loaded) {
+        if (RESERVED_NAMES.includes(tenant.name)) problems.push({ file, field: "name", message: `'${tenant.name}' is reserved for shared resources; choose another name` });
+        const prefix = all.find((other) => other !== tenant.name && tenant.name.startsWith(`${other}-`));
+        if (prefix) problems.push({ file, field: "name", message: `'${tenant.name}' begins with tenant '${prefix}' and a hyphen, so their resource and slice names would collide; choose a name that does not` });
+    }
     for (const { file, tenant } of loaded) {
         claim(names, tenant.name, file, "name", "name");
         claim(ids, String(tenant.id), file, "id", "id");

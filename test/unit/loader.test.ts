@@ -129,6 +129,8 @@ describe("refusing bad tenant sets", () => {
             "homeserver.serverName",
             /server name 'shared.example' is already used/,
         ],
+        ["a name that extends another tenant's name", { "alpha.yaml": publicTenant("alpha", 1), "alpha-corp.yaml": publicTenant("alpha-corp", 2) }, "name", /begins with tenant 'alpha'/],
+        ["the reserved name edge", { "alpha.yaml": publicTenant("alpha", 1), "edge.yaml": publicTenant("edge", 2) }, "name", /reserved/],
     ])("%s", (_title, files, field, message) => {
         const problems = problemsOf(tenantDir(files));
         const second = Object.keys(files)[1];

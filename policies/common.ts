@@ -87,9 +87,27 @@ export function configOf<C extends object>(args: { getConfig: <X extends object>
 }
 
 /** The plan's "today": the `asOf` config (YYYY-MM-DD) or the current UTC date. */
-export function asOfDate(asOf: string | undefined, now: Date = new Date()): string {
+/**
+ * The day a check is made for: the policy config's asOf, else the stack's own
+ * `redoubt:asOf` (the Pulumi CLI hands the pack the stack config in
+ * PULUMI_CONFIG), else today (UTC). Using the stack's date keeps the pack and
+ * the program in agreement, e.g. when ops re-run a missed cancellation day.
+ */
+export function asOfDate(asOf: string | undefined, now: Date = new Date(), stackConfig: string | undefined = process.env.PULUMI_CONFIG): string {
     if (asOf && /^\d{4}-\d{2}-\d{2}$/.test(asOf)) return asOf;
+    const fromStack = stackAsOf(stackConfig);
+    if (fromStack) return fromStack;
     return now.toISOString().slice(0, 10);
+}
+
+function stackAsOf(stackConfig: string | undefined): string | undefined {
+    if (!stackConfig) return undefined;
+    try {
+        const value = (JSON.parse(stackConfig) as Record<string, unknown>)["redoubt:asOf"];
+        return typeof value === "string" && /^\d{4}-\d{2}-\d{2}$/.test(value) ? value : undefined;
+    } catch {
+        return undefined;
+    }
 }
 
 export function isIsoDate(s: string | undefined): s is string {

@@ -1,3 +1,4 @@
+import { asOfDate } from "../../policies/common";
 import { deletionDeadline } from "../../policies/deletion-deadline";
 import { luks, storageBox, tenantStack, volume } from "./fixtures";
 import { runStack } from "./helpers";
@@ -31,5 +32,29 @@ describe("deletion-deadline", () => {
     });
     it("refuses an unknown status", async () => {
         expect(await runStack(deletionDeadline, [volume("beta", { "redoubt.status": "paused" })], { asOf: "2025-06-10" })).toEqual([expect.stringMatching(/one of active, suspended, cancelled, awaiting-export/)]);
+    });
+});
+
+describe("the as-of date", () => {
+    const NOW = new Date("2030-01-01T12:00:00Z");
+
+    it("is the policy config's, else the stack's redoubt:asOf (PULUMI_CONFIG), else today", () => {
+        expect(asOfDate("2025-06-10", NOW, JSON.stringify({ "redoubt:asOf": "2024-01-01" }))).toBe("2025-06-10");
+        expect(asOfDate("", NOW, JSON.stringify({ "redoubt:asOf": "2024-01-01" }))).toBe("2024-01-01");
+        expect(asOfDate("", NOW, JSON.stringify({ "redoubt:role": "primary" }))).toBe("2030-01-01");
+        expect(asOfDate("", NOW, "not json")).toBe("2030-01-01");
+        expect(asOfDate(undefined, NOW, undefined)).toBe("2030-01-01");
+    });
+
+    it("a re-run pinned to the cancellation day passes the deadline check", async () => {
+        const previous = process.env.PULUMI_CONFIG;
+        process.env.PULUMI_CONFIG = JSON.stringify({ "redoubt:asOf": "2025-06-02" });
+        try {
+            const rs = [volume("beta", cancelled("2025-06-09"), false)];
+            expect(await runStack(deletionDeadline, rs, { asOf: "" })).toEqual([]);
+        } finally {
+            if (previous === undefined) delete process.env.PULUMI_CONFIG;
+            else process.env.PULUMI_CONFIG = previous;
+        }
     });
 });

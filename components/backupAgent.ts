@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
 import { BACKUP_COUNTRIES_LABEL, BACKUP_SITES_LABEL } from "./labels";
 import { BACKUP_SCRIPT_PATH, BACKUP_SOURCE_PATH, renderBackupScript, storageBoxSftpCommand } from "./render/backup";
-import { installFileCommand, renderBackupTrigger, renderBackupUnits, SCRIPTS_DIR } from "./render/host";
+import { installFileCommand, renderBackupTrigger, renderBackupUnits, SCRIPTS_DIR, tenantDataMount, tenantIdentityFiles } from "./render/host";
 
 
 /** One backup site's storage box, as its backup stack exports it. */
@@ -44,6 +44,8 @@ export interface BackupAgentArgs {
 }
 
 const SECRETS_DIR = path.posix.dirname(BACKUP_SCRIPT_PATH);
+/** Set by the host trigger in the agent's cache directory while the homeserver is stopped. */
+const STOPPED_FLAG = "homeserver-stopped";
 const CACHE_DIR = "/cache";
 
 /**
@@ -76,6 +78,7 @@ export class BackupAgent extends pulumi.ComponentResource {
                     keep: args.keep,
                     freshnessMarker: `${BACKUP_SOURCE_PATH}/backups/meta`,
                     maxAgeMinutes: 60,
+                    homeserverStoppedFlag: `${CACHE_DIR}/${STOPPED_FLAG}`,
                 }),
             );
         const uploads: pulumi.Input<docker.types.input.ContainerUpload>[] = [
@@ -101,6 +104,9 @@ export class BackupAgent extends pulumi.ComponentResource {
                     { type: "volume", source: args.dataVolume, target: BACKUP_SOURCE_PATH, readOnly: true, volumeOptions: { subpath: "tuwunel" } },
                     { type: "volume", source: args.dataVolume, target: CACHE_DIR, volumeOptions: { subpath: "restic" } },
                     configMount(args.dataVolume, "backup", SECRETS_DIR),
+                    // ssh needs the uid it runs as to have a name.
+                    { type: "bind", source: tenantIdentityFiles(args.tenant).passwd, target: "/etc/passwd", readOnly: true },
+                    { type: "bind", source: tenantIdentityFiles(args.tenant).group, target: "/etc/group", readOnly: true },
                 ],
                 uploads: pulumi.secret(uploads),
                 ...hardenedContainerArgs({
@@ -120,7 +126,13 @@ export class BackupAgent extends pulumi.ComponentResource {
             { parent: this, ...FIXED_NAME },
         );
         if (args.scheduled ?? true) {
-            const trigger = { tenant: args.tenant, homeserverContainer: args.homeserverContainer, backupContainer: this.containerName, onCalendar: args.onCalendar };
+            const trigger = {
+                tenant: args.tenant,
+                homeserverContainer: args.homeserverContainer,
+                backupContainer: this.containerName,
+                onCalendar: args.onCalendar,
+                stoppedFlag: `${tenantDataMount(args.tenant)}/restic/${STOPPED_FLAG}`,
+            };
             const units = renderBackupUnits(trigger);
             const unitName = `redoubt-backup-${args.tenant}`;
             new command.remote.Command(

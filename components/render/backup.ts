@@ -25,6 +25,11 @@ export interface BackupScriptInput {
     /** A file that must exist and be younger than maxAgeMinutes: the fresh database backup. */
     freshnessMarker?: string;
     maxAgeMinutes?: number;
+    /**
+     * A file whose presence says the homeserver is stopped (a suspended tenant): its last
+     * database backup is then current however old it is, so only its existence is checked.
+     */
+    homeserverStoppedFlag?: string;
 }
 
 function shellQuote(value: string): string {
@@ -50,7 +55,11 @@ export function renderBackupScript(input: BackupScriptInput): string {
         lines.push(
             `# Never back up the live database: only the copy the homeserver just wrote.`,
             `[ -e ${marker} ] || fail "no database backup at ${input.freshnessMarker}; did the homeserver receive SIGUSR2?"`,
-            `[ -n "$(find ${marker} -maxdepth 0 -mmin -${input.maxAgeMinutes ?? 60})" ] || fail "the database backup at ${input.freshnessMarker} is older than ${input.maxAgeMinutes ?? 60} minutes"`,
+            ...(input.homeserverStoppedFlag
+                ? [`if [ ! -e ${shellQuote(input.homeserverStoppedFlag)} ]; then`, "    # The homeserver is running: it must just have written this backup."]
+                : []),
+            `${input.homeserverStoppedFlag ? "    " : ""}[ -n "$(find ${marker} -maxdepth 0 -mmin -${input.maxAgeMinutes ?? 60})" ] || fail "the database backup at ${input.freshnessMarker} is older than ${input.maxAgeMinutes ?? 60} minutes"`,
+            ...(input.homeserverStoppedFlag ? ["fi"] : []),
             "",
         );
     }

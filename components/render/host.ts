@@ -15,6 +15,11 @@ export function tenantRoot(tenant: string): string {
     return `${TENANTS_ROOT}/${tenant}`;
 }
 /** Where the tenant's decrypted volume is mounted; the Docker volume binds it. */
+/** The passwd and group files naming the tenant's uid, for programs that look it up (ssh). */
+export function tenantIdentityFiles(tenant: string): { passwd: string; group: string } {
+    return { passwd: `${tenantRoot(tenant)}/passwd`, group: `${tenantRoot(tenant)}/group` };
+}
+
 export function tenantDataMount(tenant: string): string {
     return `${tenantRoot(tenant)}/data`;
 }
@@ -83,6 +88,10 @@ open_and_mount() {
         chown "$owner:$owner" "$mountpoint/$dir"
         chmod 0700 "$mountpoint/$dir"
     done
+    # ssh (the backup agent's sftp) refuses to run for a uid without a passwd entry.
+    printf 'redoubt:x:%s:%s:redoubt:/cache:/sbin/nologin\n' "$owner" "$owner" > "$root/passwd"
+    printf 'redoubt:x:%s:\n' "$owner" > "$root/group"
+    chmod 0644 "$root/passwd" "$root/group"
 }
 
 erase() {
@@ -143,6 +152,8 @@ MaxRetentionSec=${retentionHours}h
 
 export interface BackupTimerInput {
     tenant: string;
+    /** Host path of the flag the trigger sets while the homeserver is stopped (the agent then accepts an old database backup). */
+    stoppedFlag: string;
     homeserverContainer: string;
     backupContainer: string;
     onCalendar: string;
@@ -156,6 +167,7 @@ set -eu
 marker=${tenantDataMount(input.tenant)}/tuwunel/backups/meta
 before=$(stat -c %Y "$marker" 2>/dev/null || echo 0)
 if docker inspect -f '{{.State.Running}}' ${input.homeserverContainer} 2>/dev/null | grep -q true; then
+    rm -f ${input.stoppedFlag}
     # The homeserver writes a consistent database backup on SIGUSR2 (admin_signal_execute).
     docker kill --signal=USR2 ${input.homeserverContainer} >/dev/null
     waited=0
@@ -164,8 +176,10 @@ if docker inspect -f '{{.State.Running}}' ${input.homeserverContainer} 2>/dev/nu
         sleep 5
         waited=$((waited + 5))
     done
+else
+    # A suspended tenant's homeserver is stopped: its last database backup is current.
+    touch ${input.stoppedFlag}
 fi
-# A suspended tenant's homeserver is stopped: its last database backup is current.
 exec docker start --attach ${input.backupContainer}
 `;
 }

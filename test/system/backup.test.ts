@@ -108,6 +108,34 @@ describe("backup script (restic)", () => {
         runOk("touch", [marker]);
     });
 
+    test("while the homeserver is stopped (suspended tenant), an old database backup is backed up all the same", () => {
+        const flag = join(dir, "cache", "homeserver-stopped");
+        const flagged = join(dir, "backup-flagged.sh");
+        writeFileSync(
+            flagged,
+            renderBackupScript({
+                repositories: sites.map((site) => ({ site, repository: repo(site), passwordFile: passwordFile(site) })),
+                paths: [data],
+                keep: { daily: 7, weekly: 4, monthly: 6 },
+                freshnessMarker: marker,
+                maxAgeMinutes: 60,
+                homeserverStoppedFlag: flag,
+            }),
+            { mode: 0o755 },
+        );
+        runOk("touch", ["-d", "2 hours ago", marker]);
+        try {
+            const refused = run(sh, [flagged], { env: env(), timeout: 180_000 });
+            expect(refused.stderr).toContain("is older than 60 minutes");
+            writeFileSync(flag, "");
+            const r = run(sh, [flagged], { env: env(), timeout: 180_000 });
+            expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+        } finally {
+            rmSync(flag, { force: true });
+            runOk("touch", [marker]);
+        }
+    });
+
     test("a missing database backup stops the run with a clear message", () => {
         const saved = readFileSync(marker);
         rmSync(marker);

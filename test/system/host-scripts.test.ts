@@ -24,7 +24,7 @@ import { requireProgram } from "./programs";
 jest.setTimeout(120_000);
 
 const TENANT = `systest${randomBytes(3).toString("hex")}`;
-const trigger = { tenant: TENANT, homeserverContainer: `redoubt-${TENANT}-tuwunel`, backupContainer: `redoubt-${TENANT}-restic`, onCalendar: onCalendar(defaultBackupTime(3)) };
+const trigger = { tenant: TENANT, homeserverContainer: `redoubt-${TENANT}-tuwunel`, backupContainer: `redoubt-${TENANT}-restic`, onCalendar: onCalendar(defaultBackupTime(3)), stoppedFlag: `/srv/redoubt/tenants/${TENANT}/data/restic/homeserver-stopped` };
 
 const scripts: [string, string][] = [
     ["LUKS volume script", renderLuksScript({ tenant: TENANT, sizeGiB: 1, uid: 10042 })],

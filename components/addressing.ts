@@ -39,6 +39,17 @@ export function tenantSubnet(tenantId: number, purpose: SubnetPurpose): TenantSu
     return { subnet: `${toDotted(start)}/28`, gateway: toDotted(start + 1) };
 }
 
+/** Host number of the tenant's TLS proxy in its services /28: a fixed address tor and VPN peers can use without DNS. */
+export const PROXY_HOST = 10;
+
+/** A fixed address inside a tenant subnet (host 2..14; 1 is the gateway). */
+export function tenantHostAddress(tenantId: number, purpose: SubnetPurpose, host: number): string {
+    if (!Number.isInteger(host) || host < 2 || host > SUBNET_SIZE - 2) throw new RangeError(`host ${host} is outside 2..${SUBNET_SIZE - 2} of a /28`);
+    const [network] = tenantSubnet(tenantId, purpose).subnet.split("/");
+    const octets = network.split(".").map(Number);
+    return [octets[0], octets[1], octets[2], octets[3] + host].join(".");
+}
+
 /** The per-tenant Unix uid (and gid) containers run as: never root, never shared. */
 export function tenantUid(tenantId: number): number {
     return 100000 + tenantId;

@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { serverNameOf, PLANS, type Tenant } from "../tenants/schema";
-import { tenantSubnet, tenantUid, wireguardPort } from "./addressing";
+import { PROXY_HOST, tenantHostAddress, tenantSubnet, tenantUid, wireguardPort } from "./addressing";
 import { BackupAgent, type BackupTarget } from "./backupAgent";
 import { DataExport } from "./dataExport";
 import { EncryptedVolume } from "./encryptedVolume";
@@ -56,6 +56,10 @@ export class TenantCell extends pulumi.ComponentResource {
     public readonly endpoint: pulumi.Output<string>;
     /** host:port of the WireGuard endpoint (vpn tenants). */
     public readonly vpnEndpoint?: string;
+    /** VPN peer name → the address its WireGuard config must use (vpn tenants). */
+    public readonly vpnPeers?: Record<string, string>;
+    /** The TLS proxy's fixed address on the services network (what VPN peers and tor connect to). */
+    public readonly proxyAddress: string;
     /** The edge route, for served public tenants. */
     public readonly edgeRoute?: EdgeRoute;
     /** The ingress network the edge joins, for public tenants. */
@@ -82,6 +86,8 @@ export class TenantCell extends pulumi.ComponentResource {
         const serverName = serverNameOf(tenant);
         const common = { tenant: tenant.name, user, cgroupParent, logRetentionDays, labels };
 
+        const proxyAddress = tenantHostAddress(tenant.id, "services", PROXY_HOST);
+        this.proxyAddress = proxyAddress;
         const slice = new command.remote.Command(
             `${name}-slice`,
             {
@@ -107,7 +113,8 @@ export class TenantCell extends pulumi.ComponentResource {
                 {
                     ...common,
                     image: args.images.tor,
-                    target: `redoubt-${tenant.name}-proxy:${CADDY_TLS_PORT}`,
+                    // An address, not a name: tor does not resolve Docker's names.
+                    target: `${proxyAddress}:${CADDY_TLS_PORT}`,
                     servicesNetwork: networks.services.name,
                     egressNetwork: networks.egress.name,
                     dataVolume: volume.volumeName,
@@ -175,7 +182,10 @@ export class TenantCell extends pulumi.ComponentResource {
                     acmeEmail: tenant.access.mode === "public" ? args.acmeEmail : undefined,
                     certificate: certificates ? { certPem: certificates.certPem, keyPem: certificates.keyPem } : undefined,
                     // A public proxy also needs the way out: Let's Encrypt must be reached for its certificate.
-                    networks: networks.ingress ? [networks.services.name, networks.ingress.name, networks.egress.name] : [networks.services.name],
+                    networks: [
+                        { name: networks.services.name, ipv4Address: proxyAddress },
+                        ...(networks.ingress ? [{ name: networks.ingress.name }, { name: networks.egress.name }] : []),
+                    ],
                     dataVolume: volume.volumeName,
                 },
                 { parent: this, dependsOn: [slice, volume] },
@@ -207,6 +217,7 @@ export class TenantCell extends pulumi.ComponentResource {
             );
             this.wireguardPublicKey = wireguard.publicKey;
             this.vpnEndpoint = wireguard.endpoint;
+            this.vpnPeers = Object.fromEntries(tenant.access.peers.map((peer, i) => [peer.name, wireguard.peerAddresses[i]]));
         }
         this.endpoint = clientUrl;
 

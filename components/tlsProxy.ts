@@ -23,7 +23,7 @@ export interface TlsProxyArgs {
     /** The tenant CA's certificate for the proxy (tor and vpn tenants). Exactly one of acmeEmail and certificate. */
     certificate?: TenantCertificate;
     /** Networks: services first, then ingress for public tenants. */
-    networks: pulumi.Input<string>[];
+    networks: { name: pulumi.Input<string>; ipv4Address?: string }[];
     dataVolume: pulumi.Input<string>;
     user: string;
     cgroupParent: string;
@@ -74,7 +74,7 @@ export class TlsProxy extends pulumi.ComponentResource {
                 image: args.image,
                 command: ["caddy", "run", "--config", CADDY_CONFIG_PATH],
                 envs: ["XDG_DATA_HOME=/data", "XDG_CONFIG_HOME=/tmp"],
-                networksAdvanced: args.networks.map((network) => ({ name: network, aliases: [this.containerName] })),
+                networksAdvanced: args.networks.map((network) => ({ ...network, aliases: [this.containerName] })),
                 mounts: [
                     { type: "volume", source: args.dataVolume, target: "/data/caddy", volumeOptions: { subpath: "caddy" } },
                     configMount(args.dataVolume, "proxy", path.posix.dirname(CADDY_CONFIG_PATH)),

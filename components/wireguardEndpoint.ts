@@ -2,6 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as path from "node:path";
+import { tenantSubnet } from "./addressing";
 import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
 import { renderWireguardConfig, vpnAddresses, WIREGUARD_CONFIG_PATH, wireguardPublicKey } from "./render/wireguard";
 
@@ -46,13 +47,14 @@ export class WireguardEndpoint extends pulumi.ComponentResource {
                 privateKey: pk,
                 listenPort: 51820,
                 address: addresses.server,
+                servicesSubnet: tenantSubnet(args.tenantId, "services").subnet,
                 peers: args.peers.map((p, i) => ({ ...p, address: addresses.peers[i] })),
             }),
         );
         const hardened = hardenedContainerArgs({
             tenant: args.tenant,
             role: "wireguard",
-            // The image's init drops to its own user after setting up the interface.
+            // uid 0: Docker grants an added capability (NET_ADMIN) to root only; the policy pack allows it for this role alone.
             user: "0:0",
             limits: HELPER_LIMITS.wireguard,
             cgroupParent: args.cgroupParent,

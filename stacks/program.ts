@@ -193,6 +193,9 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
                     caCertificate: cell.caCertPem,
                     wireguardPublicKey: cell.wireguardPublicKey,
                     wireguardEndpoint: cell.vpnEndpoint,
+                    wireguardPeers: cell.vpnPeers,
+                    // VPN peers map the server name to this address (hosts file or their DNS).
+                    vpnProxyAddress: tenants[i].tenant.access.mode === "vpn" ? cell.proxyAddress : undefined,
                     registrationToken: cell.registrationToken,
                     exportArchive: cell.exportArchive,
                     // Where the tenant's restic repositories are; their passwords stay in the backup stacks.

@@ -34,6 +34,8 @@ export interface WireguardConfigInput {
     privateKey: string;
     listenPort: number;
     address: string;
+    /** The only destination peers may reach: the tenant's services network. */
+    servicesSubnet: string;
     peers: { name: string; publicKey: string; address: string }[];
 }
 
@@ -44,9 +46,9 @@ export function renderWireguardConfig(input: WireguardConfigInput): string {
         `Address = ${input.address}/27`,
         `ListenPort = ${input.listenPort}`,
         `PrivateKey = ${input.privateKey}`,
-        // Peers reach the tenant's proxy on the services network; nothing else is routed.
-        "PostUp = iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE",
-        "PostDown = iptables -t nat -D POSTROUTING -o eth0 -j MASQUERADE",
+        // Peers reach the tenant's services network (the proxy) and nothing else: no route out through egress.
+        `PostUp = iptables -A FORWARD -i %i -d ${input.servicesSubnet} -j ACCEPT; iptables -A FORWARD -i %i -j DROP; iptables -t nat -A POSTROUTING -d ${input.servicesSubnet} -j MASQUERADE`,
+        `PostDown = iptables -D FORWARD -i %i -d ${input.servicesSubnet} -j ACCEPT; iptables -D FORWARD -i %i -j DROP; iptables -t nat -D POSTROUTING -d ${input.servicesSubnet} -j MASQUERADE`,
         "",
         ...input.peers.flatMap((p) => [`# ${p.name}`, "[Peer]", `PublicKey = ${p.publicKey}`, `AllowedIPs = ${p.address}/32`, ""]),
     ].join("\n");

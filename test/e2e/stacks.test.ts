@@ -1,7 +1,7 @@
 // The three stacks built from the example tenants, run under mocks: what
 // they declare must keep the promises on the privacy page.
 import { parse as parseToml } from "smol-toml";
-import { tenantSubnet } from "../../components/addressing";
+import { PROXY_HOST, tenantHostAddress, tenantSubnet } from "../../components/addressing";
 import { runStacks, type StackRun } from "../../lib/mock-run";
 import { CONTAINER, labelsOf, NETWORK, networksOf, ofType, pinnedAsOf, plain, STORAGE_BOX, stringsIn, tenantOf, uploadContent, uploadsOf, VOLUME } from "./stack-helpers";
 
@@ -131,6 +131,14 @@ describe("homeserver and proxy configuration", () => {
             expect(config.global.proxy).toBeUndefined();
             expect(tenantContainers().some((c) => labelsOf(c)["redoubt.tenant"] === tenant && labelsOf(c)["redoubt.role"] === "push-proxy")).toBe(false);
         }
+    });
+
+    it("tor forwards to the proxy's fixed address (tor does not resolve Docker names), inside the tenant's services subnet", () => {
+        const proxy = containerOf("nightowl", "proxy");
+        const services = plain<{ name: string; ipv4Address?: string }[]>(proxy.inputs.networksAdvanced).find((n) => n.name === "redoubt-nightowl-services");
+        expect(services?.ipv4Address).toBe(tenantHostAddress(2, "services", PROXY_HOST));
+        expect(services?.ipv4Address).toBe("10.128.0.138");
+        expect(uploadContent(containerOf("nightowl", "tor"), "/etc/tor/torrc")).toMatch(/^HiddenServicePort 443 10\.128\.0\.138:8443$/m);
     });
 
     it("the well-known client URL is each tenant's own address", () => {

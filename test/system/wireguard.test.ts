@@ -66,7 +66,7 @@ describe("WireGuard (wireguard-tools)", () => {
         const addrs = vpnAddresses(7, 2);
         const serverKey = genkey();
         const peers = addrs.peers.map((address, i) => ({ name: `device-${i}`, publicKey: pubkey(genkey()), address }));
-        const text = renderWireguardConfig({ privateKey: serverKey, listenPort: 51820, address: addrs.server, peers });
+        const text = renderWireguardConfig({ privateKey: serverKey, listenPort: 51820, address: addrs.server, servicesSubnet: "10.128.0.192/28", peers });
         // wg-quick only reads <interface>.conf, and warns about readable files.
         const file = join(dir, "wg0.conf");
         writeFileSync(file, text);

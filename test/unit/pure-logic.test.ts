@@ -1,6 +1,6 @@
 // Property tests for the pure functions beside the components.
 import fc from "fast-check";
-import { MAX_TENANTS_IN_POOL, SUBNET_PURPOSES, tenantSubnet, tenantUid, wireguardPort } from "../../components/addressing";
+import { MAX_TENANTS_IN_POOL, SUBNET_PURPOSES, tenantHostAddress, tenantSubnet, tenantUid, wireguardPort } from "../../components/addressing";
 import { backupTime, DEFAULT_BACKUP_WINDOW, defaultBackupTime, onCalendar, parseDailyTime } from "../../components/schedule";
 import { vpnAddresses, wireguardPublicKey } from "../../components/render/wireguard";
 import { MAX_TENANT_ID, MAX_VPN_TENANT_ID } from "../../tenants/schema";
@@ -41,6 +41,18 @@ describe("subnet allocation", () => {
     it("depends on the id alone: the same id always gets the same subnet", () => {
         fc.assert(fc.property(tenantId, (id) => tenantSubnet(id, "services").subnet === tenantSubnet(id, "services").subnet));
         expect(tenantSubnet(1, "services")).toEqual({ subnet: "10.128.0.64/28", gateway: "10.128.0.65" });
+    });
+
+    it("fixed host addresses stay inside their tenant's subnet, past the gateway", () => {
+        fc.assert(
+            fc.property(tenantId, fc.integer({ min: 2, max: 14 }), (id, host) => {
+                const [start, end] = cidrRange(tenantSubnet(id, "services").subnet);
+                const [address] = cidrRange(`${tenantHostAddress(id, "services", host)}/32`);
+                return address > start + 1 && address < end;
+            }),
+        );
+        expect(() => tenantHostAddress(1, "services", 1)).toThrow(RangeError);
+        expect(() => tenantHostAddress(1, "services", 15)).toThrow(RangeError);
     });
 
     it("refuses ids outside the pool", () => {

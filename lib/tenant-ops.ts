@@ -70,9 +70,10 @@ export async function planTenantOperation(options: TenantOpOptions): Promise<Ten
     const steps: TenantStep[] = [];
     for (const run of runs) {
         const config = configs.get(run.stack)!;
-        const urns = tenantUrns(run.resources, tenant.name);
-        if (urns.length === 0) continue; // the tenant has nothing in this stack (e.g. a backup site it does not use)
-        steps.push({ stack: run.stack, role: config.role, urns });
+        const own = tenantUrns(run.resources, tenant.name);
+        if (own.length === 0) continue; // the tenant has nothing in this stack (e.g. a backup site it does not use)
+        // The shared resources (images, journald retention, the edge's routes) follow from the tenant set too.
+        steps.push({ stack: run.stack, role: config.role, urns: [...own, ...sharedUrns(run.resources)] });
     }
     // Backup stacks before the primary: the primary's StackReferences read them.
     steps.sort((a, b) => Number(a.role === "primary") - Number(b.role === "primary"));
@@ -83,6 +84,12 @@ export async function planTenantOperation(options: TenantOpOptions): Promise<Ten
         );
     }
     return { tenant: tenant.name, phase, steps };
+}
+
+/** URNs of the resources no tenant owns (host baseline, images, edge): a tenant's change can change them. */
+export function sharedUrns(resources: CapturedResource[]): string[] {
+    const owners = tenantsOf(resources);
+    return resources.filter((r) => owners.get(r.urn) === undefined).map((r) => r.urn);
 }
 
 /** The tenant's URNs in one stack's captured resources. */

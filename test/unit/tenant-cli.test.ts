@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { runStacks } from "../../lib/mock-run";
 import { runCli, type CliRun } from "../cli-run";
-import { tenantUrns, tenantUrnsInState } from "../../lib/tenant-ops";
+import { sharedUrns, tenantUrns, tenantUrnsInState } from "../../lib/tenant-ops";
 
 jest.setTimeout(120_000);
 
@@ -53,9 +53,11 @@ const NO_PULUMI_PATH = [path.dirname(process.execPath), "/usr/bin", "/bin"].join
 
 describe("npm run tenant", () => {
     let expected: Map<string, string[]>;
+    let shared: Set<string>;
     beforeAll(async () => {
         const runs = await runStacks({});
-        expected = new Map(runs.map((r) => [r.stack, tenantUrns(r.resources, "acme")]));
+        expected = new Map(runs.map((r) => [r.stack, [...tenantUrns(r.resources, "acme"), ...sharedUrns(r.resources)]]));
+        shared = new Set(runs.flatMap((r) => sharedUrns(r.resources)));
     });
 
     it("up: backup stacks before the primary, every URN of the tenant targeted, the policy pack by absolute path", async () => {
@@ -71,7 +73,9 @@ describe("npm run tenant", () => {
             const targets = flagValues(up.argv, "--target");
             expect(targets.sort()).toEqual([...expected.get(stack)!].sort());
             expect(targets).toContain(stack === "iceland" ? `urn:pulumi:iceland::redoubt::redoubt:tenant:TenantCell::acme` : `urn:pulumi:${stack}::redoubt::redoubt:backup:BackupBucket::acme`);
-            expect(targets.every((u) => u.startsWith(`urn:pulumi:${stack}::redoubt::`) && /::acme(-|$)/.test(u))).toBe(true);
+            // acme's own resources and the shared ones; never another tenant's.
+            expect(targets.every((u) => u.startsWith(`urn:pulumi:${stack}::redoubt::`) && (/::acme(-|$)/.test(u) || shared.has(u)))).toBe(true);
+            if (stack === "iceland") expect(targets).toContain("urn:pulumi:iceland::redoubt::redoubt:edge:Edge$docker:index/container:Container::edge-container");
             expect(up.argv).toContain("--target-dependents");
             expect(flagValues(up.argv, "--policy-pack")).toEqual([path.join(ROOT, "policies")]);
         }

@@ -5,7 +5,7 @@
 //
 // Not visible in resources: that restic actually encrypts (it always does) and
 // that the per-tenant restic password differs between tenants; that the
-// backups run and succeed (the host timer is outside the stack). A backup
+// backups run and succeed (the host timer only starts them). A backup
 // stack (FI or DE) holds the boxes but not the agent; the primary stack holds
 // the agent but not the boxes, so each side is checked where it is.
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";

@@ -4,10 +4,10 @@
 // retention is what the redoubt.log-retention-days label stands for) or none.
 // json-file/local rotate by size only and cannot promise days.
 //
-// Not visible in resources: the host's journald drop-in itself
-// (MaxRetentionSec + MaxFileSec); it is provisioned outside the stack, so the
-// label is the contract and the host setup must honour it.
-import type { ResourceValidationPolicy } from "@pulumi/policy";
+// The host's journald drop-in is written by a host command (HostBaseline):
+// host-journal-retention checks its MaxFileSec + MaxRetentionSec, the longest
+// an entry can live, and that a stack with journald containers has one.
+import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import {
     CADDY_CONFIG_PATH,
     LOG_RETENTION_LABEL,
@@ -114,4 +114,44 @@ export const homeserverQuietLogs: ResourceValidationPolicy = {
     },
 };
 
-export const logRetentionPolicies = [containerLogRetention, proxyNoAccessLog, homeserverQuietLogs];
+const JOURNALD_DROP_IN = "/etc/systemd/journald.conf.d/";
+
+function hours(text: string, key: string): number | undefined {
+    const match = new RegExp(`^${key}=(\\d+)(h|d)$`, "m").exec(text);
+    if (!match) return undefined;
+    return Number(match[1]) * (match[2] === "d" ? 24 : 1);
+}
+
+/** The longest a journal entry can live under a drop-in's text, in hours, or a sentence saying what is missing. */
+export function journalLifetimeHours(dropIn: string): number | string {
+    const file = hours(dropIn, "MaxFileSec");
+    const retention = hours(dropIn, "MaxRetentionSec");
+    if (file === undefined || retention === undefined || file === 0 || retention === 0) {
+        return "it must set both MaxFileSec= and MaxRetentionSec= to non-zero hours or days (0 or absent means no time limit)";
+    }
+    return file + retention;
+}
+
+export const hostJournalRetention: StackValidationPolicy = {
+    name: "host-journal-retention",
+    description: "The Docker host's journald keeps no entry longer than maxLogRetentionDays (MaxFileSec + MaxRetentionSec), and a stack whose containers log to journald sets it.",
+    configSchema: { properties: { maxLogRetentionDays: { type: "integer", minimum: 1, default: 30 } } },
+    validateStack: (args, report) => {
+        const { maxLogRetentionDays } = configOf(args, { maxLogRetentionDays: 30 });
+        const dropIns = args.resources.filter((r) => r.type === T.command && typeof r.props["create"] === "string" && String(r.props["create"]).includes(JOURNALD_DROP_IN));
+        for (const r of dropIns) {
+            const lifetime = journalLifetimeHours(String(r.props["create"]));
+            const where = describe(r.type, r.name);
+            if (typeof lifetime === "string") report(`The journald drop-in written by the ${where} is unbounded: ${lifetime}.`, r.urn);
+            else if (lifetime > maxLogRetentionDays * 24) {
+                report(`The journald drop-in written by the ${where} lets entries live ${lifetime} hours; make MaxFileSec + MaxRetentionSec at most ${maxLogRetentionDays * 24} hours (${maxLogRetentionDays} days).`, r.urn);
+            }
+        }
+        const journaldContainers = args.resources.filter((r) => r.type === T.container && r.props["logDriver"] === "journald");
+        if (journaldContainers.length > 0 && dropIns.length === 0) {
+            report(`${journaldContainers.length} container(s) log to journald, but no host command writes a journald drop-in under ${JOURNALD_DROP_IN}; declare the host's retention (HostBaseline) so logs are bounded in days.`);
+        }
+    },
+};
+
+export const logRetentionPolicies = [containerLogRetention, proxyNoAccessLog, homeserverQuietLogs, hostJournalRetention];

@@ -3,8 +3,8 @@
 //
 // The Docker provider has no PIDs limit: the process limit is the per-tenant
 // systemd slice (`redoubt-<tenant>.slice` with TasksMax=) named by
-// cgroupParent. The slice unit itself lives on the host, outside the stack:
-// that it exists with TasksMax set is not visible here.
+// cgroupParent. The slice unit is written by the tenant's `<tenant>-slice` host
+// command; this policy checks the name, not the unit's TasksMax.
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { ROLE_LABEL, T, TENANT_LABEL, describe, labelsOf, type Props } from "./common";
 

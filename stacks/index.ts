@@ -1,5 +1,6 @@
-// Entry point for the Pulumi CLI (Pulumi.yaml `main`). Stack outputs are the
-// per-tenant endpoints and backup credentials (secrets stay secret).
+// Entry point for the Pulumi CLI (Pulumi.yaml `main`). Stack outputs are per
+// tenant: endpoints and access details on the primary, Storage Box credentials
+// (secrets) on the backup stacks.
 import { defineStack } from "./program";
 
 export = defineStack();

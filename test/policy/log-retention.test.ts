@@ -1,6 +1,6 @@
-import { containerLogRetention, homeserverQuietLogs, proxyNoAccessLog } from "../../policies/log-retention";
+import { containerLogRetention, homeserverQuietLogs, hostJournalRetention, journalLifetimeHours, proxyNoAccessLog } from "../../policies/log-retention";
 import { CADDY_JSON, TUWUNEL_TOML, container } from "./fixtures";
-import { runResource } from "./helpers";
+import { runResource, runStack } from "./helpers";
 
 describe("container-log-retention", () => {
     it("accepts journald with 14 days and none", async () => {
@@ -43,5 +43,32 @@ describe("homeserver-quiet-logs", () => {
     });
     it("refuses unreadable TOML", async () => {
         expect(await runResource(homeserverQuietLogs, hs("[global\nlog="))).toEqual([expect.stringMatching(/cannot be read/)]);
+    });
+});
+
+describe("host-journal-retention", () => {
+    const dropIn = (text: string) => ({
+        type: "command:remote:Command",
+        name: "host-journald",
+        protect: false,
+        props: { create: `mkdir -p /etc/systemd/journald.conf.d && cat > /etc/systemd/journald.conf.d/redoubt.conf <<'REDOUBT_EOF'\n[Journal]\n${text}\nREDOUBT_EOF` },
+    });
+    const journaldContainer = container("acme", "homeserver");
+
+    it("accepts a drop-in whose file and retention windows add up to at most 30 days", async () => {
+        expect(journalLifetimeHours("MaxFileSec=24h\nMaxRetentionSec=696h")).toBe(720);
+        expect(await runStack(hostJournalRetention, [journaldContainer, dropIn("MaxFileSec=24h\nMaxRetentionSec=696h")])).toEqual([]);
+    });
+
+    it("refuses a drop-in that lets entries live longer than the promise", async () => {
+        expect(await runStack(hostJournalRetention, [journaldContainer, dropIn("MaxFileSec=1d\nMaxRetentionSec=30d")])).toEqual([expect.stringMatching(/live 744 hours; make MaxFileSec \+ MaxRetentionSec at most 720 hours/)]);
+    });
+
+    it("refuses a drop-in without a time limit", async () => {
+        expect(await runStack(hostJournalRetention, [journaldContainer, dropIn("MaxRetentionSec=0")])).toEqual([expect.stringMatching(/unbounded/)]);
+    });
+
+    it("refuses journald containers on a host without a retention drop-in", async () => {
+        expect(await runStack(hostJournalRetention, [journaldContainer])).toEqual([expect.stringMatching(/no host command writes a journald drop-in/)]);
     });
 });

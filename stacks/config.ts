@@ -33,6 +33,10 @@ export const PrimaryStackConfigSchema = strict({
     dockerHost: z
         .string()
         .regex(/^ssh:\/\/[a-z_][a-z0-9_-]*@[a-z0-9.-]+(:\d+)?$/, "must be ssh://user@host[:port] (the Docker host, reached over SSH)"),
+    sshHostKey: z
+        .string()
+        .regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/=]+$/, "must be the Docker host's public host key, e.g. the second and third fields of `ssh-keyscan -t ed25519 <host>` (verify it out of band)")
+        .describe("The Docker host's SSH host key; host commands (which carry volume keys) refuse any other host."),
     publicAddress: z.ipv4("must be the IPv4 address the edge publishes port 443 on").describe("The host address the SNI edge binds."),
     acmeEmail: z.email("must be an email address for the ACME account"),
     backupSites: z

@@ -82,16 +82,17 @@ export function defineBackupStack(config: BackupStackConfig, tenants: StackTenan
     return { site: config.site, country: config.country, tenants: outputs };
 }
 
-function sshConnection(dockerHost: string): command.types.input.remote.ConnectionArgs {
-    const url = new URL(dockerHost);
-    const config = new pulumi.Config("redoubt");
-    const privateKey = config.getSecret("sshPrivateKey");
+function sshConnection(config: PrimaryStackConfig): command.types.input.remote.ConnectionArgs {
+    const url = new URL(config.dockerHost);
+    const privateKey = new pulumi.Config("redoubt").getSecret("sshPrivateKey");
     return {
         host: url.hostname,
         port: url.port ? Number(url.port) : 22,
         user: url.username,
-        // Without a key in config, the SSH agent (SSH_AUTH_SOCK) is used, as the Docker provider does.
-        ...(privateKey ? { privateKey } : { agentSocketPath: process.env.SSH_AUTH_SOCK }),
+        // The volume keys travel over this connection: only to the host whose key ops pinned.
+        hostKey: config.sshHostKey,
+        // Without a key in config, the provider uses the SSH agent (SSH_AUTH_SOCK), as the Docker provider does.
+        ...(privateKey ? { privateKey } : {}),
     };
 }
 
@@ -133,7 +134,7 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
     const catalog = loadImageCatalog(path.join(projectDir, "images.yaml"));
     const transformations = options.transformations;
     const provider = new docker.Provider("docker-host", { host: config.dockerHost }, { transformations });
-    const connection = sshConnection(config.dockerHost);
+    const connection = sshConnection(config);
     const retention = Math.min(...tenants.map((t) => t.tenant.logging.retentionDays), 30);
     const host = new HostBaseline("host", {
         connection,

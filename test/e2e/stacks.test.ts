@@ -189,6 +189,16 @@ describe("container hardening", () => {
     });
 });
 
+describe("host commands", () => {
+    it("every host command pins the Docker host's SSH host key from the stack config", () => {
+        const commands = iceland.resources.filter((r) => r.type === "command:remote:Command");
+        expect(commands.length).toBeGreaterThanOrEqual(10);
+        for (const c of commands) {
+            expect({ name: c.name, hostKey: plain<{ hostKey?: string }>(c.inputs.connection).hostKey }).toEqual({ name: c.name, hostKey: expect.stringMatching(/^ssh-ed25519 /) });
+        }
+    });
+});
+
 describe("backup stacks", () => {
     it.each([
         ["helsinki", () => helsinki, "hel1"],

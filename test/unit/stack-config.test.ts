@@ -26,6 +26,8 @@ describe("stack config", () => {
         ["an unknown setting", { "redoubt:dockerHots": "x" }, "redoubt:dockerHots", /not a known setting/],
         ["a Docker host that is not ssh://", { "redoubt:dockerHost": "tcp://10.0.0.1:2375" }, "redoubt:dockerHost", /ssh:\/\/user@host/],
         ["a missing ACME email", { "redoubt:acmeEmail": undefined }, "redoubt:acmeEmail", /required/],
+        ["a host key that is not an SSH public key", { "redoubt:sshHostKey": "SHA256:abc" }, "redoubt:sshHostKey", /host key/],
+        ["a missing host key", { "redoubt:sshHostKey": undefined }, "redoubt:sshHostKey", /required/],
         ["a grace period beyond the promise", { "redoubt:deletionGraceDays": "8" }, "redoubt:deletionGraceDays", /at most 7/],
         ["an as-of date that is not a date", { "redoubt:asOf": "tomorrow" }, "redoubt:asOf", /YYYY-MM-DD/],
         [

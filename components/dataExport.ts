@@ -8,9 +8,8 @@ export interface DataExportArgs {
     recipient: string;
     /** The request date; a new date runs a new export. */
     requestedOn: string;
+    /** The homeserver container; if it runs, it is asked for a fresh database backup first. */
     homeserverContainer: string;
-    /** Whether the homeserver is running (then it is asked for a fresh database backup first). */
-    homeserverRunning: boolean;
     connection: command.types.input.remote.ConnectionArgs;
 }
 
@@ -27,12 +26,11 @@ export class DataExport extends pulumi.ComponentResource {
         super("redoubt:tenant:DataExport", name, {}, opts);
         const scriptPath = `${SCRIPTS_DIR}/${args.tenant}-export.sh`;
         this.archivePath = `${EXPORTS_DIR}/${args.tenant}-${args.requestedOn}.tar.age`;
-        const freshBackup = args.homeserverRunning ? `docker kill --signal=USR2 ${args.homeserverContainer} >/dev/null && sleep 30 && ` : "";
         new command.remote.Command(
             `${name}-job`,
             {
                 connection: args.connection,
-                create: `${installFileCommand(scriptPath, renderExportScript({ tenant: args.tenant, recipient: args.recipient, label: args.requestedOn }), "0700")} && ${freshBackup}${scriptPath}`,
+                create: `${installFileCommand(scriptPath, renderExportScript({ tenant: args.tenant, recipient: args.recipient, label: args.requestedOn, homeserverContainer: args.homeserverContainer }), "0700")} && ${scriptPath}`,
                 triggers: [args.requestedOn, args.recipient],
             },
             { parent: this },

@@ -248,7 +248,6 @@ export class TenantCell extends pulumi.ComponentResource {
                     recipient: tenant.export.recipient,
                     requestedOn: tenant.export.requestedOn,
                     homeserverContainer: homeserver.containerName,
-                    homeserverRunning: lifecycle.served,
                     connection: args.connection,
                 },
                 { parent: this, dependsOn: [volume] },

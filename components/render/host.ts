@@ -159,27 +159,34 @@ export interface BackupTimerInput {
     onCalendar: string;
 }
 
+/**
+ * Shell lines that ask a running homeserver for a consistent database backup
+ * (SIGUSR2, admin_signal_execute) and wait until it is written; a stopped
+ * homeserver's last backup is current, and `whenStopped` runs instead.
+ */
+function freshDatabaseBackup(tenant: string, homeserverContainer: string, whenRunning: string, whenStopped: string): string {
+    return `marker=${tenantDataMount(tenant)}/tuwunel/backups/meta
+before=$(stat -c %Y "$marker" 2>/dev/null || echo 0)
+if docker inspect -f '{{.State.Running}}' ${homeserverContainer} 2>/dev/null | grep -q true; then
+    ${whenRunning}
+    docker kill --signal=USR2 ${homeserverContainer} >/dev/null
+    waited=0
+    while [ "$(stat -c %Y "$marker" 2>/dev/null || echo 0)" = "$before" ]; do
+        [ "$waited" -lt 600 ] || { echo "no new database backup after 600 s" >&2; exit 1; }
+        sleep 5
+        waited=$((waited + 5))
+    done
+else
+    ${whenStopped}
+fi`;
+}
+
 /** The host-side trigger: ask the homeserver for a consistent database backup, then run the agent. */
 export function renderBackupTrigger(input: BackupTimerInput): string {
     return `#!/bin/sh
 # Rendered by redoubt: nightly backup of tenant ${input.tenant}.
 set -eu
-marker=${tenantDataMount(input.tenant)}/tuwunel/backups/meta
-before=$(stat -c %Y "$marker" 2>/dev/null || echo 0)
-if docker inspect -f '{{.State.Running}}' ${input.homeserverContainer} 2>/dev/null | grep -q true; then
-    rm -f ${input.stoppedFlag}
-    # The homeserver writes a consistent database backup on SIGUSR2 (admin_signal_execute).
-    docker kill --signal=USR2 ${input.homeserverContainer} >/dev/null
-    waited=0
-    while [ "$(stat -c %Y "$marker" 2>/dev/null || echo 0)" = "$before" ]; do
-        [ "$waited" -lt 600 ] || { echo "backup: no new database backup after 600 s" >&2; exit 1; }
-        sleep 5
-        waited=$((waited + 5))
-    done
-else
-    # A suspended tenant's homeserver is stopped: its last database backup is current.
-    touch ${input.stoppedFlag}
-fi
+${freshDatabaseBackup(input.tenant, input.homeserverContainer, `rm -f ${input.stoppedFlag}`, `touch ${input.stoppedFlag}`)}
 exec docker start --attach ${input.backupContainer}
 `;
 }
@@ -213,6 +220,8 @@ export interface ExportScriptInput {
     recipient: string;
     /** Identifies the export, e.g. its request date. */
     label: string;
+    /** When given, a running homeserver is first asked for a fresh database backup, and the export waits for it. */
+    homeserverContainer?: string;
 }
 
 /** Produces one archive of the tenant's data, encrypted to the customer's key only. */
@@ -224,7 +233,8 @@ set -eu
 data=\${1:-${tenantDataMount(input.tenant)}/tuwunel}
 out_dir=\${2:-${EXPORTS_DIR}}
 archive="$out_dir/${input.tenant}-${input.label}.tar.age"
-[ -d "$data/backups" ] || { echo "export: no database backup in $data/backups; run the tenant's backup first" >&2; exit 1; }
+${input.homeserverContainer ? `${freshDatabaseBackup(input.tenant, input.homeserverContainer, ":", ":")}
+` : ""}[ -d "$data/backups" ] || { echo "export: no database backup in $data/backups; run the tenant's backup first" >&2; exit 1; }
 mkdir -p "$out_dir"
 chmod 0700 "$out_dir"
 tmp="$archive.partial"

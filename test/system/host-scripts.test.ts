@@ -31,6 +31,10 @@ const scripts: [string, string][] = [
     ["backup trigger", renderBackupTrigger(trigger)],
     ["export script", renderExportScript({ tenant: TENANT, recipient: "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p", label: "2025-01-31" })],
     [
+        "export script with a fresh database backup",
+        renderExportScript({ tenant: TENANT, recipient: "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p", label: "2025-01-31", homeserverContainer: `redoubt-${TENANT}-homeserver` }),
+    ],
+    [
         "backup script (Storage Boxes, freshness marker)",
         renderBackupScript({
             repositories: ["helsinki", "falkenstein"].map((site) => ({

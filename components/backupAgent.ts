@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
 import { BACKUP_COUNTRIES_LABEL, BACKUP_SITES_LABEL } from "./labels";
-import { BACKUP_SCRIPT_PATH, BACKUP_SOURCE_PATH, renderBackupScript, storageBoxSftpCommand } from "./render/backup";
+import { BACKUP_SCRIPT_PATH, BACKUP_SOURCE_PATH, renderBackupScript, storageBoxRepository, storageBoxSftpCommand } from "./render/backup";
 import { installFileCommand, renderBackupTrigger, renderBackupUnits, SCRIPTS_DIR, tenantDataMount, tenantIdentityFiles } from "./render/host";
 
 
@@ -69,7 +69,7 @@ export class BackupAgent extends pulumi.ComponentResource {
                 renderBackupScript({
                     repositories: targets.map((t) => ({
                         site: t.site,
-                        repository: `sftp:${t.user}@${t.host}:redoubt`,
+                        repository: storageBoxRepository(t.user, t.host),
                         passwordFile: `${SECRETS_DIR}/restic-${t.site}`,
                         // Host keys are learnt on the first backup and pinned from then on (kept on the encrypted volume).
                         sftpCommand: storageBoxSftpCommand({ user: t.user, host: t.host, keyFile: `${SECRETS_DIR}/ssh-${t.site}`, knownHostsFile: knownHosts }),

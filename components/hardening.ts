@@ -38,7 +38,7 @@ export interface HardenedContainerInput {
     limits: ContainerLimits;
     /** systemd slice the container's cgroup lives in; its TasksMax is the process limit. */
     cgroupParent: string;
-    /** Days logs are kept; 0 turns logging off (log driver none). */
+    /** Days the host keeps the container's logs (the tenant's logging.retentionDays, 1 to 30). */
     logRetentionDays: number;
     /** Extra labels (status, delete-by, backup sites). */
     labels?: Record<string, string | undefined>;
@@ -83,8 +83,8 @@ export function hardenedContainerArgs(input: HardenedContainerInput): HardenedCo
         cpus: String(input.limits.cpus),
         cgroupParent: input.cgroupParent,
         // journald, whose retention the host bounds in days (see HostBaseline); json-file and local rotate by size only.
-        logDriver: input.logRetentionDays > 0 ? "journald" : "none",
-        logOpts: input.logRetentionDays > 0 ? { tag } : {},
+        logDriver: "journald",
+        logOpts: { tag },
         labels: dockerLabels({
             [TENANT_LABEL]: input.tenant,
             [ROLE_LABEL]: input.role,

@@ -80,7 +80,6 @@ export class TlsProxy extends pulumi.ComponentResource {
                     configMount(args.dataVolume, "proxy", path.posix.dirname(CADDY_CONFIG_PATH)),
                 ],
                 uploads: args.certificate ? pulumi.secret(uploads) : uploads,
-                healthcheck: { tests: ["CMD", "caddy", "version"], interval: "60s", timeout: "5s", retries: 3 },
                 ...hardenedContainerArgs({
                     tenant: args.tenant,
                     role: "proxy",

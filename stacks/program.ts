@@ -11,6 +11,7 @@ import { Edge } from "../components/edge";
 import { HostBaseline } from "../components/hostBaseline";
 import { loadImageCatalog } from "../components/images";
 import { lifecycleOf, type Lifecycle } from "../components/lifecycle";
+import { storageBoxRepository } from "../components/render/backup";
 import { TenantCell } from "../components/tenantCell";
 import { loadTenants, TenantSetError } from "../tenants/loader";
 import { PLANS, type Tenant } from "../tenants/schema";
@@ -200,7 +201,7 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
                     registrationToken: cell.registrationToken,
                     exportArchive: cell.exportArchive,
                     // Where the tenant's restic repositories are; their passwords stay in the backup stacks.
-                    backups: Object.fromEntries(targets[i].map((t) => [t.site, pulumi.interpolate`sftp:${t.user}@${t.host}:redoubt`])),
+                    backups: Object.fromEntries(targets[i].map((t) => [t.site, pulumi.all([t.user, t.host]).apply(([user, host]) => storageBoxRepository(user, host))])),
                 },
             ]),
         ),

@@ -93,6 +93,11 @@ export function renderBackupScript(input: BackupScriptInput): string {
     return lines.join("\n");
 }
 
+/** The restic repository on a tenant's Storage Box (relative to the box user's home). */
+export function storageBoxRepository(user: string, host: string): string {
+    return `sftp:${user}@${host}:redoubt`;
+}
+
 /** The ssh command restic uses for a Storage Box: port 23, the tenant's key, the pinned host key. */
 export function storageBoxSftpCommand(opts: { user: string; host: string; keyFile: string; knownHostsFile: string }): string {
     return `ssh -p 23 -i ${opts.keyFile} -o IdentitiesOnly=yes -o UserKnownHostsFile=${opts.knownHostsFile} -o StrictHostKeyChecking=accept-new ${opts.user}@${opts.host} -s sftp`;

@@ -160,5 +160,8 @@ function secretStrings(values: unknown[]): Set<string> {
         else if (v && typeof v === "object") Object.values(v).forEach((e) => walk(e, inSecret));
     };
     for (const v of values) walk(v, false);
-    return new Set([...secret].filter((s) => !plain.has(s) && s.length >= 8));
+    // A value that also stands in a plain input is not secret by nature (the SDK marks whole
+    // inputs secret, e.g. a host command's connection, host name included).
+    const plainText = [...plain];
+    return new Set([...secret].filter((s) => s.length >= 8 && !plainText.some((p) => p.includes(s))));
 }

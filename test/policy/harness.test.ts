@@ -135,6 +135,8 @@ function compliant(): CapturedResource[] {
         ...rs,
         cap(edge),
         cap(edgeNet),
+        // The host's journald retention, as HostBaseline writes it.
+        cap({ type: "command:remote:Command", name: "host-journald", props: { create: "cat > /etc/systemd/journald.conf.d/redoubt.conf <<'REDOUBT_EOF'\n[Journal]\nMaxFileSec=24h\nMaxRetentionSec=312h\nREDOUBT_EOF" } }),
         cap(storageBox("acme", "FI", "helsinki")),
         cap(storageBox("acme", "DE", "falkenstein")),
         cap({ type: "random:index/randomPassword:RandomPassword", name: "acme-registration-token", props: { length: 32, special: false } }),

@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { renderBackupScript } from "../../components/render/backup";
+import { renderBackupScript, type BackupScriptInput } from "../../components/render/backup";
 import { fileTree as tree, makeTempDir, removeDir, run, runOk } from "./helpers";
 import { requireProgram } from "./programs";
 
@@ -30,6 +30,21 @@ describe("backup script (restic)", () => {
     const runScript = () => run(sh, [script], { env: env(), timeout: 180_000 });
     const snapshots = (site: string) => JSON.parse(resticIn(site, ["snapshots", "--json"]).stdout) as { id: string; hostname: string; tags?: string[]; paths: string[]; time: string }[];
 
+    /** The rendered script for the two local repositories, written into the test directory. */
+    const writeScript = (name: string, extra: Partial<BackupScriptInput> = {}): string => {
+        const file = join(dir, name);
+        const input: BackupScriptInput = {
+            repositories: sites.map((site) => ({ site, repository: repo(site), passwordFile: passwordFile(site) })),
+            paths: [data],
+            keep: { daily: 7, weekly: 4, monthly: 6 },
+            freshnessMarker: marker,
+            maxAgeMinutes: 60,
+            ...extra,
+        };
+        writeFileSync(file, renderBackupScript(input), { mode: 0o755 });
+        return file;
+    };
+
     beforeAll(() => {
         restic = requireProgram("restic", "restic");
         sh = requireProgram("sh", "dash");
@@ -44,18 +59,7 @@ describe("backup script (restic)", () => {
         writeFileSync(join(data, "media", "empty"), "");
         marker = join(data, "backups", "meta");
         writeFileSync(marker, "backup 1\n");
-        script = join(dir, "backup.sh");
-        writeFileSync(
-            script,
-            renderBackupScript({
-                repositories: sites.map((site) => ({ site, repository: repo(site), passwordFile: passwordFile(site) })),
-                paths: [data],
-                keep: { daily: 7, weekly: 4, monthly: 6 },
-                freshnessMarker: marker,
-                maxAgeMinutes: 60,
-            }),
-            { mode: 0o755 },
-        );
+        script = writeScript("backup.sh");
     });
     afterAll(() => {
         removeDir(dir);
@@ -110,19 +114,7 @@ describe("backup script (restic)", () => {
 
     test("while the homeserver is stopped (suspended tenant), an old database backup is backed up all the same", () => {
         const flag = join(dir, "cache", "homeserver-stopped");
-        const flagged = join(dir, "backup-flagged.sh");
-        writeFileSync(
-            flagged,
-            renderBackupScript({
-                repositories: sites.map((site) => ({ site, repository: repo(site), passwordFile: passwordFile(site) })),
-                paths: [data],
-                keep: { daily: 7, weekly: 4, monthly: 6 },
-                freshnessMarker: marker,
-                maxAgeMinutes: 60,
-                homeserverStoppedFlag: flag,
-            }),
-            { mode: 0o755 },
-        );
+        const flagged = writeScript("backup-flagged.sh", { homeserverStoppedFlag: flag });
         runOk("touch", ["-d", "2 hours ago", marker]);
         try {
             const refused = run(sh, [flagged], { env: env(), timeout: 180_000 });

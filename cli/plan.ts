@@ -8,6 +8,7 @@
 // Exit status: 0 valid and no mandatory policy diagnostic; 1 invalid tenant
 // or stack file (each problem on stderr); 2 a mandatory policy diagnostic;
 // 3 anything unexpected.
+import { isoDate } from "../tenants/schema";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { StackConfigError } from "../stacks/config";
@@ -66,7 +67,7 @@ export function parseArgs(argv: string[]): Args {
                 break;
             case "--as-of":
                 args.asOf = value();
-                if (!/^\d{4}-\d{2}-\d{2}$/.test(args.asOf)) throw new UsageError("--as-of must be a date written YYYY-MM-DD");
+                if (!isoDate.safeParse(args.asOf).success) throw new UsageError(`--as-of must be a real calendar date written YYYY-MM-DD, not '${args.asOf}'`);
                 break;
             case "--policy-config":
                 args.policyConfig = value();
@@ -171,7 +172,7 @@ function reportError(e: unknown): number {
     }
     if (e instanceof UsageError) {
         process.stderr.write(`plan: ${e.message}\n${USAGE}\n`);
-        return 3;
+        return 1;
     }
     if (e instanceof RevisionPlanError) {
         process.stderr.write(`plan: ${e.message}\n`);

@@ -1,12 +1,11 @@
 // Stack configuration (stacks/Pulumi.<stack>.yaml), validated like tenant files.
 import { z } from "zod";
-import { BACKUP_SITE_NAMES } from "../tenants/schema";
+import { BACKUP_SITE_NAMES, isoDate } from "../tenants/schema";
 import { MAX_DELETION_GRACE_DAYS, todayUtc } from "../components/lifecycle";
 
 const NAMESPACE = "redoubt";
 
 const country = z.string().regex(/^[A-Z]{2}$/, "must be an ISO 3166-1 alpha-2 country code such as IS, FI or DE");
-const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date written YYYY-MM-DD");
 const tenantNames = z.array(z.string().min(1)).optional().describe("Tenants this stack holds. Default: every tenant that belongs to the site.");
 const common = {
     site: z.string().regex(/^[a-z][a-z0-9-]*$/, "must be a lower-case site name"),

@@ -50,7 +50,8 @@ export type PlanSize = (typeof PLANS)[PlanName];
 export const BACKUP_SITE_NAMES = ["helsinki", "falkenstein"] as const;
 export type BackupSiteName = (typeof BACKUP_SITE_NAMES)[number];
 
-const isoDate = z
+/** A real calendar date written YYYY-MM-DD (shared by tenant files and stack config). */
+export const isoDate = z
     .string()
     .regex(ISO_DATE_PATTERN, "must be a date written YYYY-MM-DD")
     .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), "must be a real calendar date (YYYY-MM-DD)");

@@ -84,6 +84,16 @@ describe("npm run plan", () => {
         expect(nightowl).not.toMatch(/MANDATORY/);
     });
 
+    it.each([
+        [["--as-of", "2026-13-45"], /--as-of must be a real calendar date written YYYY-MM-DD, not '2026-13-45'/],
+        [["--as-of"], /--as-of needs a value/],
+        [["--frobnicate"], /unknown argument --frobnicate/],
+    ])("refuses bad arguments %j with exit 1, naming the flag, planning nothing", async (args, message) => {
+        const run = await plan(args);
+        expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 1, stdout: "" });
+        expect(run.stderr).toMatch(message);
+    });
+
     it("--json contains every resource and diagnostic, and not one secret value", async () => {
         const run = await plan(["--json", "--as-of", AS_OF]);
         expect(run.code).toBe(0);

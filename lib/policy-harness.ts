@@ -323,24 +323,23 @@ export async function startPolicyPack(opts: PolicyPackOptions): Promise<PolicyPa
             await configure(config);
             const diagnostics: PolicyDiagnostic[] = [];
             const notApplicable: NotApplicable[] = [];
+            // AnalyzeRequest and AnalyzerResource share these fields.
+            const describeResource = <M extends { setType(v: string): void; setProperties(v: unknown): void; setUrn(v: string): void; setName(v: string): void; setOptions(v: unknown): void }>(message: M, r: CapturedResource): M => {
+                message.setType(r.type);
+                message.setProperties(toStruct(r.inputs));
+                message.setUrn(r.urn);
+                message.setName(r.name);
+                message.setOptions(resourceOptions(r));
+                return message;
+            };
             for (const r of resources) {
-                const req = new analyzerpb.AnalyzeRequest();
-                req.setType(r.type);
-                req.setProperties(toStruct(r.inputs));
-                req.setUrn(r.urn);
-                req.setName(r.name);
-                req.setOptions(resourceOptions(r));
+                const req = describeResource(new analyzerpb.AnalyzeRequest(), r);
                 readDiagnostics(await unary(client, "analyze", req, remaining()), diagnostics, notApplicable, r.urn);
             }
             const stackReq = new analyzerpb.AnalyzeStackRequest();
             stackReq.setResourcesList(
                 resources.map((r) => {
-                    const ar = new analyzerpb.AnalyzerResource();
-                    ar.setType(r.type);
-                    ar.setProperties(toStruct(r.inputs));
-                    ar.setUrn(r.urn);
-                    ar.setName(r.name);
-                    ar.setOptions(resourceOptions(r));
+                    const ar = describeResource(new analyzerpb.AnalyzerResource(), r);
                     if (r.parent) ar.setParent(r.parent);
                     ar.setDependenciesList(r.dependencies ?? []);
                     return ar;

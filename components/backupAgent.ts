@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
-import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
+import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS, type TenantContainerArgs } from "./hardening";
 import { BACKUP_COUNTRIES_LABEL, BACKUP_SITES_LABEL } from "./labels";
 import { BACKUP_SCRIPT_PATH, BACKUP_SOURCE_PATH, renderBackupScript, storageBoxRepository, storageBoxSftpCommand } from "./render/backup";
 import { installFileCommand, renderBackupTrigger, renderBackupUnits, SCRIPTS_DIR, tenantDataMount, tenantIdentityFiles } from "./render/host";
@@ -23,22 +23,15 @@ export interface BackupTarget {
     resticPassword: pulumi.Input<string>;
 }
 
-export interface BackupAgentArgs {
-    tenant: string;
-    image: pulumi.Input<string>;
+export interface BackupAgentArgs extends TenantContainerArgs {
     targets: BackupTarget[];
     keep: { daily: number; weekly: number; monthly: number };
     /** systemd OnCalendar= of the nightly run. */
     onCalendar: string;
     /** The tenant's egress network: the agent's only network. */
     egressNetwork: pulumi.Input<string>;
-    dataVolume: pulumi.Input<string>;
     homeserverContainer: string;
     connection: command.types.input.remote.ConnectionArgs;
-    user: string;
-    cgroupParent: string;
-    logRetentionDays: number;
-    labels: Record<string, string | undefined>;
     /** Install the nightly timer. Default: true. */
     scheduled?: boolean;
 }

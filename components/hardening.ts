@@ -13,6 +13,24 @@ import { dockerLabels, LOG_RETENTION_LABEL, ROLE_LABEL, STATUS_LABEL, TENANT_LAB
  */
 export const FIXED_NAME = { deleteBeforeReplace: true } as const;
 
+/** What every tenant container's component takes. */
+export interface TenantContainerArgs {
+    /** The tenant the container belongs to. */
+    tenant: string;
+    /** Image reference pinned by digest. */
+    image: pulumi.Input<string>;
+    /** The tenant's encrypted data volume: state and config live in its subdirectories. */
+    dataVolume: pulumi.Input<string>;
+    /** uid:gid to run as: the tenant's own, never root. */
+    user: string;
+    /** The tenant's systemd slice; its TasksMax is the process limit. */
+    cgroupParent: string;
+    /** Days the host keeps the container's logs. */
+    logRetentionDays: number;
+    /** Extra labels (lifecycle phase, deadline). */
+    labels: Record<string, string | undefined>;
+}
+
 /** Memory and CPU of one container. */
 export interface ContainerLimits {
     memoryMiB: number;

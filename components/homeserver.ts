@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as path from "node:path";
-import { configMount, type ContainerLimits, FIXED_NAME, hardenedContainerArgs } from "./hardening";
+import { configMount, type ContainerLimits, FIXED_NAME, hardenedContainerArgs, type TenantContainerArgs } from "./hardening";
 import {
     renderTuwunelConfig,
     TUWUNEL_CONFIG_PATH,
@@ -12,22 +12,12 @@ import {
     type TuwunelConfigInput,
 } from "./render/tuwunel";
 
-export interface HomeserverArgs {
-    tenant: string;
-    /** Image reference pinned by digest. */
-    image: pulumi.Input<string>;
+export interface HomeserverArgs extends TenantContainerArgs {
     /** Everything the config file says; clientUrl may be known only at deploy time (onion names). */
     config: Omit<TuwunelConfigInput, "clientUrl"> & { clientUrl: pulumi.Input<string> };
     /** The tenant's services network: the only network the homeserver joins. */
     servicesNetwork: pulumi.Input<string>;
-    /** The tenant's data volume; the homeserver uses its `tuwunel` subdirectory. */
-    dataVolume: pulumi.Input<string>;
-    /** uid:gid to run as. */
-    user: string;
     limits: ContainerLimits;
-    cgroupParent: string;
-    logRetentionDays: number;
-    labels: Record<string, string | undefined>;
     /** Create and run the container. Default: true (false while suspended or cancelled). */
     running?: boolean;
 }

@@ -2,22 +2,15 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as path from "node:path";
-import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
+import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS, type TenantContainerArgs } from "./hardening";
 import { onionKeysFromSeed, renderTorrc, TOR_DATA_DIR, TOR_SERVICE_DIR, TORRC_PATH } from "./render/tor";
 
-export interface OnionServiceArgs {
-    tenant: string;
-    image: pulumi.Input<string>;
+export interface OnionServiceArgs extends TenantContainerArgs {
     /** host:port of the tenant's TLS proxy. */
     target: string;
     /** services (to reach the proxy) and egress (to reach the Tor network). */
     servicesNetwork: pulumi.Input<string>;
     egressNetwork: pulumi.Input<string>;
-    dataVolume: pulumi.Input<string>;
-    user: string;
-    cgroupParent: string;
-    logRetentionDays: number;
-    labels: Record<string, string | undefined>;
     /** Protect the onion key: losing it changes the tenant's address. Default: true. */
     protectKey?: boolean;
 }

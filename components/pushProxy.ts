@@ -1,23 +1,16 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
-import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
+import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS, type TenantContainerArgs } from "./hardening";
 import { PUSH_PROXY_CONFIG_PATH, PUSH_PROXY_FILTER_PATH, PUSH_PROXY_PORT, renderPushFilter, renderPushProxyConfig } from "./render/pushProxy";
 
-export interface PushProxyArgs {
-    tenant: string;
-    image: pulumi.Input<string>;
+export interface PushProxyArgs extends TenantContainerArgs {
     /** Push gateway hosts the proxy lets through (HTTPS CONNECT only). */
     gateways: string[];
     /** The tenant's services network subnet: the only clients allowed. */
     servicesSubnet: string;
     servicesNetwork: pulumi.Input<string>;
     egressNetwork: pulumi.Input<string>;
-    dataVolume: pulumi.Input<string>;
-    user: string;
-    cgroupParent: string;
-    logRetentionDays: number;
-    labels: Record<string, string | undefined>;
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
-import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
+import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS, type TenantContainerArgs } from "./hardening";
 import { CADDY_CERT_PATH, CADDY_CONFIG_PATH, CADDY_KEY_PATH, CADDY_TLS_PORT, renderCaddyConfig } from "./render/caddy";
 
 /** A certificate and key from the tenant's own CA (PEM; the key is a secret). */
@@ -10,9 +10,7 @@ export interface TenantCertificate {
     keyPem: pulumi.Input<string>;
 }
 
-export interface TlsProxyArgs {
-    tenant: string;
-    image: pulumi.Input<string>;
+export interface TlsProxyArgs extends TenantContainerArgs {
     /** Names the proxy serves (the public domain, the onion name, or the VPN name). */
     hostnames: pulumi.Input<string[]>;
     /** host:port of the homeserver. */
@@ -24,11 +22,6 @@ export interface TlsProxyArgs {
     certificate?: TenantCertificate;
     /** Networks: services first, then ingress for public tenants. */
     networks: { name: pulumi.Input<string>; ipv4Address?: string }[];
-    dataVolume: pulumi.Input<string>;
-    user: string;
-    cgroupParent: string;
-    logRetentionDays: number;
-    labels: Record<string, string | undefined>;
 }
 
 /**

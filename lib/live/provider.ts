@@ -20,14 +20,20 @@ export interface CreateResult {
     outputs: Properties;
 }
 
+/** What the engine knows besides the inputs: the provider resource the resource names (`opts.provider`). */
+export interface ProviderContext {
+    /** The explicit provider resource's inputs, e.g. a `docker.Provider`'s `{host}`; empty for the default provider. */
+    provider: Properties;
+}
+
 export interface LiveProvider {
     /** Resource type tokens this provider serves, e.g. `docker:index/container:Container`. */
     readonly types: readonly string[];
     diff(type: string, olds: Properties, news: Properties): DiffResult;
-    create(type: string, name: string, inputs: Properties): Promise<CreateResult>;
+    create(type: string, name: string, inputs: Properties, context: ProviderContext): Promise<CreateResult>;
     /** Called only when diff found changes and none forces a replacement. Returns the new outputs. */
-    update(type: string, id: string, olds: Properties, news: Properties, oldOutputs: Properties): Promise<Properties>;
-    delete(type: string, id: string, inputs: Properties, outputs: Properties): Promise<void>;
+    update(type: string, id: string, olds: Properties, news: Properties, oldOutputs: Properties, context: ProviderContext): Promise<Properties>;
+    delete(type: string, id: string, inputs: Properties, outputs: Properties, context: ProviderContext): Promise<void>;
 }
 
 /** Deep equality of plain values (JSON semantics; undefined object members are absent). */

@@ -2,8 +2,10 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
+import { ConfigCarrier, type ConfigFile } from "./configCarrier";
 import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS, type TenantContainerArgs } from "./hardening";
-import { BACKUP_COUNTRIES_LABEL, BACKUP_SITES_LABEL } from "./labels";
+import { backupUnitName, containerName } from "./names";
+import { BACKUP_COUNTRIES_LABEL, BACKUP_SITES_LABEL, CONFIG_REVISION_LABEL } from "./labels";
 import { BACKUP_SCRIPT_PATH, BACKUP_SOURCE_PATH, renderBackupScript, storageBoxRepository, storageBoxSftpCommand } from "./render/backup";
 import { installFileCommand, renderBackupTrigger, renderBackupUnits, SCRIPTS_DIR, tenantDataMount, tenantIdentityFiles } from "./render/host";
 
@@ -54,7 +56,7 @@ export class BackupAgent extends pulumi.ComponentResource {
         super("redoubt:tenant:BackupAgent", name, {}, opts);
         const sites = args.targets.map((t) => t.site);
         if (new Set(sites).size !== sites.length) throw new Error(`BackupAgent ${name}: a site appears twice in ${sites.join(", ")}`);
-        this.containerName = `redoubt-${args.tenant}-backup`;
+        this.containerName = containerName(args.tenant, "backup-agent");
         const knownHosts = `${CACHE_DIR}/known_hosts`;
         const script = pulumi
             .all(args.targets.map((t) => pulumi.all([t.host, t.user]).apply(([host, user]) => ({ site: t.site, host, user }))))
@@ -74,13 +76,19 @@ export class BackupAgent extends pulumi.ComponentResource {
                     homeserverStoppedFlag: `${CACHE_DIR}/${STOPPED_FLAG}`,
                 }),
             );
-        const uploads: pulumi.Input<docker.types.input.ContainerUpload>[] = [
-            { file: BACKUP_SCRIPT_PATH, content: script, executable: true, permissions: "0555" },
+        const uid = args.user.split(":")[0];
+        const files: ConfigFile[] = [
+            { path: BACKUP_SCRIPT_PATH, content: script, executable: true, permissions: "0555" },
             ...args.targets.flatMap((t) => [
-                { file: `${SECRETS_DIR}/restic-${t.site}`, content: pulumi.secret(t.resticPassword), permissions: "0400", owner: args.user.split(":")[0] },
-                { file: `${SECRETS_DIR}/ssh-${t.site}`, content: pulumi.secret(t.sshPrivateKey), permissions: "0400", owner: args.user.split(":")[0] },
+                { path: `${SECRETS_DIR}/restic-${t.site}`, content: pulumi.secret(t.resticPassword), permissions: "0400", owner: uid },
+                { path: `${SECRETS_DIR}/ssh-${t.site}`, content: pulumi.secret(t.sshPrivateKey), permissions: "0400", owner: uid },
             ]),
         ];
+        const carrier = new ConfigCarrier(
+            `${name}-config`,
+            { ...args, configures: "backup-agent", serviceName: this.containerName, mounts: [configMount(args.dataVolume, "backup", SECRETS_DIR, false)], files },
+            { parent: this },
+        );
         this.container = new docker.Container(
             `${name}-container`,
             {
@@ -101,7 +109,6 @@ export class BackupAgent extends pulumi.ComponentResource {
                     { type: "bind", source: tenantIdentityFiles(args.tenant).passwd, target: "/etc/passwd", readOnly: true },
                     { type: "bind", source: tenantIdentityFiles(args.tenant).group, target: "/etc/group", readOnly: true },
                 ],
-                uploads: pulumi.secret(uploads),
                 ...hardenedContainerArgs({
                     tenant: args.tenant,
                     role: "backup-agent",
@@ -111,10 +118,15 @@ export class BackupAgent extends pulumi.ComponentResource {
                     logRetentionDays: args.logRetentionDays,
                     labels: {
                         ...args.labels,
+                        [CONFIG_REVISION_LABEL]: carrier.revision,
                         [BACKUP_SITES_LABEL]: sites.join(","),
                         [BACKUP_COUNTRIES_LABEL]: args.targets.map((t) => t.country).join(","),
                     },
                 }),
+                // A one-shot job: the host timer starts it and reads its exit status. Docker must not run it again
+                // by itself (on-failure would repeat a failing backup, and start it at boot).
+                restart: "no",
+                maxRetryCount: 0,
             },
             { parent: this, ...FIXED_NAME },
         );
@@ -127,7 +139,7 @@ export class BackupAgent extends pulumi.ComponentResource {
                 stoppedFlag: `${tenantDataMount(args.tenant)}/restic/${STOPPED_FLAG}`,
             };
             const units = renderBackupUnits(trigger);
-            const unitName = `redoubt-backup-${args.tenant}`;
+            const unitName = backupUnitName(args.tenant);
             new command.remote.Command(
                 `${name}-timer`,
                 {

@@ -3,7 +3,11 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { COUNTRY_LABEL, DATA_LABEL, dockerLabels, TENANT_LABEL } from "./labels";
+import { dataVolumeName } from "./names";
 import { installFileCommand, renderLuksScript, SCRIPTS_DIR, tenantDataMount } from "./render/host";
+
+/** The component type token (the unlock command and the policy pack find volumes by it). */
+export const ENCRYPTED_VOLUME_TYPE = "redoubt:tenant:EncryptedVolume";
 
 export interface EncryptedVolumeArgs {
     tenant: string;
@@ -19,6 +23,11 @@ export interface EncryptedVolumeArgs {
     country: string;
 }
 
+/** Where a tenant's LUKS script lives on the host. */
+export function luksScriptPath(tenant: string): string {
+    return `${SCRIPTS_DIR}/${tenant}-luks.sh`;
+}
+
 /**
  * Per-tenant encryption at rest: a LUKS2 container file on the Docker host,
  * opened with a key that exists only as a Pulumi secret (sent on stdin), and
@@ -29,13 +38,16 @@ export class EncryptedVolume extends pulumi.ComponentResource {
     public readonly volume: docker.Volume;
     public readonly luks: command.remote.Command;
     public readonly volumeName: pulumi.Output<string>;
+    /** The script on the host that opens, mounts and erases the volume (`open` takes the key on stdin). */
+    public readonly scriptPath: string;
 
     constructor(name: string, args: EncryptedVolumeArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("redoubt:tenant:EncryptedVolume", name, {}, opts);
+        super(ENCRYPTED_VOLUME_TYPE, name, { tenant: args.tenant }, opts);
         const protect = args.protect ?? true;
         const key = new random.RandomPassword(`${name}-key`, { length: 64, special: false }, { parent: this, protect });
         const script = renderLuksScript({ tenant: args.tenant, sizeGiB: args.sizeGiB, uid: args.uid });
-        const scriptPath = `${SCRIPTS_DIR}/${args.tenant}-luks.sh`;
+        const scriptPath = luksScriptPath(args.tenant);
+        this.scriptPath = scriptPath;
         this.luks = new command.remote.Command(
             `${name}-luks`,
             {
@@ -51,7 +63,7 @@ export class EncryptedVolume extends pulumi.ComponentResource {
         this.volume = new docker.Volume(
             `${name}-volume`,
             {
-                name: `redoubt-${args.tenant}-data`,
+                name: dataVolumeName(args.tenant),
                 driver: "local",
                 driverOpts: { type: "none", o: "bind", device: tenantDataMount(args.tenant) },
                 // Only labels that never change: Docker cannot relabel a volume, so any change would replace it.
@@ -60,6 +72,8 @@ export class EncryptedVolume extends pulumi.ComponentResource {
             { parent: this, protect, dependsOn: [this.luks] },
         );
         this.volumeName = this.volume.name;
-        this.registerOutputs({ volumeName: this.volumeName });
+        // What `npm run tenant -- unlock` reads from the state after a reboot: whose volume this is and how to open it.
+        // The key is this component's RandomPassword child (a secret in the state, never on the host's disk).
+        this.registerOutputs({ tenant: args.tenant, volumeName: this.volumeName, scriptPath });
     }
 }

@@ -28,7 +28,7 @@ export interface TenantContainerArgs {
     /** Days the host keeps the container's logs. */
     logRetentionDays: number;
     /** Extra labels (lifecycle phase, deadline). */
-    labels: Record<string, string | undefined>;
+    labels: Record<string, pulumi.Input<string> | undefined>;
 }
 
 /** Memory and CPU of one container. */
@@ -45,6 +45,8 @@ export const HELPER_LIMITS: Record<Exclude<ContainerRole, "homeserver">, Contain
     wireguard: { memoryMiB: 128, cpus: 0.25 },
     "push-proxy": { memoryMiB: 64, cpus: 0.25 },
     edge: { memoryMiB: 256, cpus: 1 },
+    // Never started: the limits only bound a mistaken `docker start`.
+    config: { memoryMiB: 16, cpus: 0.1 },
 };
 
 export interface HardenedContainerInput {
@@ -58,8 +60,8 @@ export interface HardenedContainerInput {
     cgroupParent: string;
     /** Days the host keeps the container's logs (the tenant's logging.retentionDays, 1 to 30). */
     logRetentionDays: number;
-    /** Extra labels (status, delete-by, backup sites). */
-    labels?: Record<string, string | undefined>;
+    /** Extra labels (status, delete-by, backup sites, config revision). */
+    labels?: Record<string, pulumi.Input<string> | undefined>;
     /** Writable scratch directories, as tmpfs. */
     tmpfs?: string[];
 }
@@ -116,15 +118,14 @@ export function hardenedContainerArgs(input: HardenedContainerInput): HardenedCo
 }
 
 /**
- * Where a container's uploaded files land: `config/<role>` on the tenant's
- * encrypted volume. Docker refuses to copy files onto a read-only root
- * filesystem but copies into a volume, and secrets there are encrypted at
- * rest and crypto-erased with the tenant.
+ * Where a container's configuration lives: `config/<role>` on the tenant's
+ * encrypted volume (secrets there are encrypted at rest and crypto-erased with
+ * the tenant). The service mounts it read-only; its ConfigCarrier writes it.
  */
-export function configMount(dataVolume: pulumi.Input<string>, role: ConfigRole, target: string): docker.types.input.ContainerMount {
-    return { type: "volume", source: dataVolume, target, volumeOptions: { subpath: `config/${role}` } };
+export function configMount(dataVolume: pulumi.Input<string>, role: ConfigRole, target: string, readOnly = true): docker.types.input.ContainerMount {
+    return { type: "volume", source: dataVolume, target, readOnly, volumeOptions: { subpath: `config/${role}` } };
 }
 
-export function tenantLabels(tenant: string, status: string, deleteBy?: string): Record<string, string | undefined> {
+export function tenantLabels(tenant: string, status: string, deleteBy?: string): Record<string, pulumi.Input<string> | undefined> {
     return { [TENANT_LABEL]: tenant, [STATUS_LABEL]: status, "redoubt.delete-by": deleteBy };
 }

@@ -2,7 +2,10 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as path from "node:path";
+import { ConfigCarrier } from "./configCarrier";
 import { configMount, type ContainerLimits, FIXED_NAME, hardenedContainerArgs, type TenantContainerArgs } from "./hardening";
+import { CONFIG_REVISION_LABEL } from "./labels";
+import { containerName } from "./names";
 import {
     renderTuwunelConfig,
     TUWUNEL_CONFIG_PATH,
@@ -22,6 +25,9 @@ export interface HomeserverArgs extends TenantContainerArgs {
     running?: boolean;
 }
 
+/** Seconds Docker waits after SIGTERM before it kills the homeserver: time for the database to close cleanly (the provider's default is 0, an immediate kill). */
+export const HOMESERVER_STOP_GRACE_SECONDS = 30;
+
 /** The tenant's Matrix homeserver (Tuwunel): one rendered config file, no federation, on the services network only. */
 export class Homeserver extends pulumi.ComponentResource {
     /** The registration token (secret); also written to the token file. */
@@ -33,44 +39,73 @@ export class Homeserver extends pulumi.ComponentResource {
 
     constructor(name: string, args: HomeserverArgs, opts?: pulumi.ComponentResourceOptions) {
         super("redoubt:tenant:Homeserver", name, {}, opts);
-        this.containerName = `redoubt-${args.tenant}-homeserver`;
+        this.containerName = containerName(args.tenant, "homeserver");
         this.address = `${this.containerName}:${TUWUNEL_PORT}`;
-        const content = pulumi.output(args.config.clientUrl).apply((clientUrl) => renderTuwunelConfig({ ...args.config, clientUrl }));
-        const uploads: pulumi.Input<docker.types.input.ContainerUpload>[] = [{ file: TUWUNEL_CONFIG_PATH, content, permissions: "0444" }];
-        if (args.config.registration === "token") {
-            const token = new random.RandomPassword(`${name}-registration-token`, { length: 32, special: false }, { parent: this });
-            this.registrationToken = pulumi.secret(token.result);
-            uploads.push({ file: TUWUNEL_TOKEN_PATH, content: this.registrationToken, permissions: "0400", owner: args.user.split(":")[0] });
-        }
+        this.registrationToken = args.config.registration === "token" ? registrationToken(name, this) : undefined;
         if (args.running ?? true) {
-            this.container = new docker.Container(
-                `${name}-container`,
-                {
-                    name: this.containerName,
-                    image: args.image,
-                    // Only the config file: TUWUNEL_* variables would silently override it.
-                    command: ["-c", TUWUNEL_CONFIG_PATH],
-                    envs: [],
-                    networksAdvanced: [{ name: args.servicesNetwork, aliases: [this.containerName] }],
-                    mounts: [
-                        { type: "volume", source: args.dataVolume, target: TUWUNEL_DATA_PATH, volumeOptions: { subpath: "tuwunel" } },
-                        configMount(args.dataVolume, "homeserver", path.posix.dirname(TUWUNEL_CONFIG_PATH)),
-                    ],
-                    uploads: pulumi.secret(uploads),
-                    healthcheck: { tests: ["CMD", "tuwunel", "--health-check"], interval: "30s", timeout: "10s", retries: 3, startPeriod: "60s" },
-                    ...hardenedContainerArgs({
-                        tenant: args.tenant,
-                        role: "homeserver",
-                        user: args.user,
-                        limits: args.limits,
-                        cgroupParent: args.cgroupParent,
-                        logRetentionDays: args.logRetentionDays,
-                        labels: args.labels,
-                    }),
-                },
-                { parent: this, ...FIXED_NAME },
-            );
+            const carrier = writeConfig(name, args, this.containerName, this.registrationToken, this);
+            this.container = homeserverContainer(name, args, this.containerName, carrier.revision, this);
         }
         this.registerOutputs({ containerName: this.containerName, registrationToken: this.registrationToken });
     }
+}
+
+function registrationToken(name: string, parent: pulumi.Resource): pulumi.Output<string> {
+    const token = new random.RandomPassword(`${name}-registration-token`, { length: 32, special: false }, { parent });
+    return pulumi.secret(token.result);
+}
+
+const CONFIG_DIR = path.posix.dirname(TUWUNEL_CONFIG_PATH);
+
+/** The config file (plain: every privacy setting is readable by the policy pack, even at preview) and the token file (secret). */
+function writeConfig(name: string, args: HomeserverArgs, serviceName: string, token: pulumi.Output<string> | undefined, parent: pulumi.Resource): ConfigCarrier {
+    const uid = args.user.split(":")[0];
+    const content = pulumi.output(args.config.clientUrl).apply((clientUrl) => renderTuwunelConfig({ ...args.config, clientUrl }));
+    return new ConfigCarrier(
+        `${name}-config`,
+        {
+            ...args,
+            configures: "homeserver",
+            serviceName,
+            mounts: [configMount(args.dataVolume, "homeserver", CONFIG_DIR, false)],
+            files: [
+                { path: TUWUNEL_CONFIG_PATH, content, permissions: "0444" },
+                ...(token ? [{ path: TUWUNEL_TOKEN_PATH, content: token, permissions: "0400", owner: uid }] : []),
+            ],
+        },
+        { parent },
+    );
+}
+
+function homeserverContainer(name: string, args: HomeserverArgs, serviceName: string, revision: pulumi.Output<string>, parent: pulumi.Resource): docker.Container {
+    return new docker.Container(
+        `${name}-container`,
+        {
+            name: serviceName,
+            image: args.image,
+            // Only the path of the one config file: any other TUWUNEL_* variable would silently override it. The
+            // path goes in the environment, not `-c`, because `tuwunel --health-check` (run by Docker without our
+            // arguments) reads its config from the same sources (src/main/health.rs: config_sources(args)).
+            envs: [`TUWUNEL_CONFIG=${TUWUNEL_CONFIG_PATH}`],
+            networksAdvanced: [{ name: args.servicesNetwork, aliases: [serviceName] }],
+            mounts: [
+                { type: "volume", source: args.dataVolume, target: TUWUNEL_DATA_PATH, volumeOptions: { subpath: "tuwunel" } },
+                configMount(args.dataVolume, "homeserver", CONFIG_DIR),
+            ],
+            // Durations in Go's own format: the provider reads them back that way ("60s" returns as "1m0s"), and any
+            // other spelling would show as a change on every update.
+            healthcheck: { tests: ["CMD", "tuwunel", "--health-check"], interval: "30s", timeout: "10s", retries: 3, startPeriod: "1m0s" },
+            destroyGraceSeconds: HOMESERVER_STOP_GRACE_SECONDS,
+            ...hardenedContainerArgs({
+                tenant: args.tenant,
+                role: "homeserver",
+                user: args.user,
+                limits: args.limits,
+                cgroupParent: args.cgroupParent,
+                logRetentionDays: args.logRetentionDays,
+                labels: { ...args.labels, [CONFIG_REVISION_LABEL]: revision },
+            }),
+        },
+        { parent, ...FIXED_NAME },
+    );
 }

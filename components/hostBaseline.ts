@@ -2,7 +2,12 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { pinnedReference, type ImageCatalog, type ImageRole } from "./images";
-import { installFileCommand, renderJournaldRetention, renderSlice, sliceName } from "./render/host";
+import { EDGE_SLICE_OWNER, sliceName } from "./names";
+import { installFileCommand, renderJournaldRetention, renderSlice } from "./render/host";
+
+/** Kernel modules the host must have loaded: dm_crypt (LUKS volumes) and wireguard (vpn tenants). */
+export const HOST_KERNEL_MODULES = ["dm_crypt", "wireguard"] as const;
+const MODULES_FILE = "/etc/modules-load.d/redoubt.conf";
 
 export interface HostBaselineArgs {
     connection: command.types.input.remote.ConnectionArgs;
@@ -41,7 +46,18 @@ export class HostBaseline extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        this.edgeSlice = sliceName("edge");
+        // dm-crypt opens the tenants' volumes; WireGuard endpoints create wireguard interfaces, which containers
+        // cannot load a module for. Loaded now and at every boot.
+        new command.remote.Command(
+            `${name}-kernel-modules`,
+            {
+                connection: args.connection,
+                create: `${installFileCommand(MODULES_FILE, `${HOST_KERNEL_MODULES.join("\n")}\n`, "0644")} && modprobe -a ${HOST_KERNEL_MODULES.join(" ")}`,
+                delete: `rm -f ${MODULES_FILE}`,
+            },
+            { parent: this },
+        );
+        this.edgeSlice = sliceName(EDGE_SLICE_OWNER);
         new command.remote.Command(
             `${name}-edge-slice`,
             {

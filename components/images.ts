@@ -7,7 +7,7 @@ import { z } from "zod";
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 export const ImageEntrySchema = z.strictObject({
-    repository: z.string().regex(/^[a-z0-9][a-z0-9._\/-]*$/, "must be a registry/repository path in lower case"),
+    repository: z.string().regex(/^([a-z0-9.-]+(:[0-9]+)?\/)?[a-z0-9._-]+(\/[a-z0-9._-]+)*$/, "must be [registry[:port]/]repository/path in lower case"),
     tag: z.string().regex(/^[A-Za-z0-9._-]+$/, "must be an image tag"),
     digest: z.string().regex(DIGEST, "must be sha256:<64 hex digits>"),
     verified: z.boolean(),

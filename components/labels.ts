@@ -1,6 +1,7 @@
 // Labels every Docker resource carries. They are how the policy pack (and a
 // person with `docker ps --filter label=...`) tells whose a resource is and
 // what it is for, so they are part of the contract with policies/.
+import type * as pulumi from "@pulumi/pulumi";
 
 /** Tenant that owns the resource; absent on shared, tenant-less resources (the edge). */
 export const TENANT_LABEL = "redoubt.tenant";
@@ -23,7 +24,16 @@ export const BACKUP_SITES_LABEL = "redoubt.backup-sites";
 /** Comma-separated countries matching BACKUP_SITES_LABEL. */
 export const BACKUP_COUNTRIES_LABEL = "redoubt.backup-countries";
 
-export const CONTAINER_ROLES = ["homeserver", "proxy", "backup-agent", "tor", "wireguard", "push-proxy", "edge"] as const;
+/** On a config carrier (role "config"): the role whose configuration files it writes. */
+export const CONFIGURES_LABEL = "redoubt.configures";
+/**
+ * On a service container: the id of the config carrier that last wrote its files. A new
+ * carrier (new configuration) is a new id, which replaces the container, so it restarts
+ * with the new files.
+ */
+export const CONFIG_REVISION_LABEL = "redoubt.config-revision";
+
+export const CONTAINER_ROLES = ["homeserver", "proxy", "backup-agent", "tor", "wireguard", "push-proxy", "edge", "config"] as const;
 export type ContainerRole = (typeof CONTAINER_ROLES)[number];
 
 /** Roles that need traffic out of the host, and so may join the tenant's egress network. */
@@ -33,9 +43,9 @@ export const NETWORK_PURPOSES = ["services", "ingress", "egress", "edge-public"]
 export type NetworkPurpose = (typeof NETWORK_PURPOSES)[number];
 
 /** Docker's label list shape, sorted so inputs never change by key order. */
-export function dockerLabels(labels: Record<string, string | undefined>): { label: string; value: string }[] {
+export function dockerLabels(labels: Record<string, pulumi.Input<string> | undefined>): { label: string; value: pulumi.Input<string> }[] {
     return Object.entries(labels)
-        .filter((entry): entry is [string, string] => entry[1] !== undefined)
+        .filter((entry): entry is [string, pulumi.Input<string>] => entry[1] !== undefined)
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([label, value]) => ({ label, value }));
 }

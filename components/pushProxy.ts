@@ -1,7 +1,10 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
+import { ConfigCarrier } from "./configCarrier";
 import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS, type TenantContainerArgs } from "./hardening";
+import { CONFIG_REVISION_LABEL } from "./labels";
+import { containerName } from "./names";
 import { PUSH_PROXY_CONFIG_PATH, PUSH_PROXY_FILTER_PATH, PUSH_PROXY_PORT, renderPushFilter, renderPushProxyConfig } from "./render/pushProxy";
 
 export interface PushProxyArgs extends TenantContainerArgs {
@@ -25,21 +28,32 @@ export class PushProxy extends pulumi.ComponentResource {
 
     constructor(name: string, args: PushProxyArgs, opts?: pulumi.ComponentResourceOptions) {
         super("redoubt:tenant:PushProxy", name, {}, opts);
-        const containerName = `redoubt-${args.tenant}-push-proxy`;
-        this.url = `http://${containerName}:${PUSH_PROXY_PORT}`;
+        const proxyName = containerName(args.tenant, "push-proxy");
+        this.url = `http://${proxyName}:${PUSH_PROXY_PORT}`;
+        const configDir = path.posix.dirname(PUSH_PROXY_CONFIG_PATH);
+        const carrier = new ConfigCarrier(
+            `${name}-config`,
+            {
+                ...args,
+                configures: "push-proxy",
+                serviceName: proxyName,
+                mounts: [configMount(args.dataVolume, "push-proxy", configDir, false)],
+                files: [
+                    { path: PUSH_PROXY_CONFIG_PATH, content: renderPushProxyConfig({ allowFrom: args.servicesSubnet }), permissions: "0444" },
+                    { path: PUSH_PROXY_FILTER_PATH, content: renderPushFilter(args.gateways), permissions: "0444" },
+                ],
+            },
+            { parent: this },
+        );
         this.container = new docker.Container(
             `${name}-container`,
             {
-                name: containerName,
+                name: proxyName,
                 image: args.image,
                 entrypoints: ["tinyproxy"],
                 command: ["-d", "-c", PUSH_PROXY_CONFIG_PATH],
-                networksAdvanced: [{ name: args.servicesNetwork, aliases: [containerName] }, { name: args.egressNetwork }],
-                mounts: [configMount(args.dataVolume, "push-proxy", path.posix.dirname(PUSH_PROXY_CONFIG_PATH))],
-                uploads: [
-                    { file: PUSH_PROXY_CONFIG_PATH, content: renderPushProxyConfig({ allowFrom: args.servicesSubnet }), permissions: "0444" },
-                    { file: PUSH_PROXY_FILTER_PATH, content: renderPushFilter(args.gateways), permissions: "0444" },
-                ],
+                networksAdvanced: [{ name: args.servicesNetwork, aliases: [proxyName] }, { name: args.egressNetwork }],
+                mounts: [configMount(args.dataVolume, "push-proxy", configDir)],
                 ...hardenedContainerArgs({
                     tenant: args.tenant,
                     role: "push-proxy",
@@ -47,7 +61,7 @@ export class PushProxy extends pulumi.ComponentResource {
                     limits: HELPER_LIMITS["push-proxy"],
                     cgroupParent: args.cgroupParent,
                     logRetentionDays: args.logRetentionDays,
-                    labels: args.labels,
+                    labels: { ...args.labels, [CONFIG_REVISION_LABEL]: carrier.revision },
                 }),
             },
             { parent: this, ...FIXED_NAME },

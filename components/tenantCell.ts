@@ -4,20 +4,25 @@ import { serverNameOf, PLANS, type Tenant } from "../tenants/schema";
 import { PROXY_HOST, tenantHostAddress, tenantSubnet, tenantUid, wireguardPort } from "./addressing";
 import { BackupAgent, type BackupTarget } from "./backupAgent";
 import { DataExport } from "./dataExport";
+import { EdgeAttachment, type Edge } from "./edge";
 import { EncryptedVolume } from "./encryptedVolume";
-import { tenantLabels } from "./hardening";
+import { tenantLabels, type TenantContainerArgs } from "./hardening";
 import { Homeserver } from "./homeserver";
 import type { Lifecycle } from "./lifecycle";
+import { containerName, sliceName } from "./names";
 import { OnionService } from "./onionService";
 import { PushProxy } from "./pushProxy";
 import { CADDY_TLS_PORT } from "./render/caddy";
 import type { EdgeRoute } from "./render/edge";
-import { installFileCommand, renderSlice, sliceName } from "./render/host";
+import { installFileCommand, renderSlice } from "./render/host";
 import { backupTime, onCalendar } from "./schedule";
 import { TenantCertificates } from "./tenantCertificates";
 import { TenantNetworks } from "./tenantNetworks";
-import { TlsProxy } from "./tlsProxy";
+import { TlsProxy, type AcmeSettings, type TlsProxyArgs } from "./tlsProxy";
 import { WireguardEndpoint } from "./wireguardEndpoint";
+
+/** The component type token; the policy pack and the plan read a tenant's phase from it. */
+export const TENANT_CELL_TYPE = "redoubt:tenant:TenantCell";
 
 /** Pinned image references a tenant's containers run. */
 export interface TenantImages {
@@ -34,16 +39,131 @@ export interface TenantCellArgs {
     /** The tenant's lifecycle at the plan's as-of date (see components/lifecycle.ts). */
     lifecycle: Lifecycle;
     images: TenantImages;
-    /** SSH connection to the Docker host, for host-side steps (LUKS, slice, timers). */
+    /** SSH connection to the Docker host, for host-side steps (LUKS, slice, timers, edge attachment). */
     connection: command.types.input.remote.ConnectionArgs;
     /** Country of the primary site. */
     country: string;
-    /** ACME account email for public tenants' certificates. */
-    acmeEmail: string;
+    /** The ACME CA and account public tenants' certificates come from. */
+    acme: AcmeSettings;
     /** Host address published ports bind to. */
     publicAddress: string;
     /** The tenant's storage boxes, one per backup site. */
     backupTargets: BackupTarget[];
+    /** The host's SNI edge; a served public tenant attaches it to its ingress network. */
+    edge: Edge;
+}
+
+/** The edge route of a served public tenant: its domain to its proxy. Known from the tenant file alone. */
+export function edgeRouteOf(tenant: Tenant, lifecycle: Lifecycle): EdgeRoute | undefined {
+    if (tenant.access.mode !== "public" || !lifecycle.served) return undefined;
+    return { hostname: tenant.access.domain, backend: `${containerName(tenant.name, "proxy")}:${CADDY_TLS_PORT}` };
+}
+
+/** What a cell's steps share. */
+interface CellContext {
+    name: string;
+    args: TenantCellArgs;
+    tenant: Tenant;
+    lifecycle: Lifecycle;
+    parent: TenantCell;
+    /** Settings every tenant container shares. */
+    common: Omit<TenantContainerArgs, "image">;
+    networks: TenantNetworks;
+    volume: EncryptedVolume;
+    slice: command.remote.Command;
+    /** The proxy's fixed address on the services network: what tor and VPN peers reach. */
+    proxyAddress: string;
+}
+
+/** How clients reach the server: the names they use, and what is built in front of the proxy. */
+interface AccessFront {
+    /** The names the proxy serves; the first is the client URL's host. */
+    hostnames: pulumi.Output<string[]>;
+}
+
+interface AccessMode {
+    /** The proxy's TLS: a public ACME certificate, or one from the tenant's own CA (ACME cannot serve onion or private names). */
+    certificate: "acme" | "tenant-ca";
+    /** Whether the tenant has an ingress network: the proxy joins it and the edge routes to it. */
+    ingress: boolean;
+    /** Builds what stands in front of the proxy and says what clients use. */
+    front(ctx: CellContext): AccessFront;
+    /** Builds what comes after the proxy (the VPN endpoint); sets outputs on the cell. */
+    after?(ctx: CellContext): void;
+}
+
+/**
+ * One entry per access mode: the only place that knows how a mode differs.
+ * A new mode is a new entry here (and in the schema), not a branch in every step.
+ */
+const ACCESS_MODES: Record<Tenant["access"]["mode"], AccessMode> = {
+    public: {
+        certificate: "acme",
+        ingress: true,
+        front: ({ tenant }) => ({ hostnames: pulumi.output([tenant.access.mode === "public" ? tenant.access.domain : serverNameOf(tenant)]) }),
+    },
+    tor: {
+        certificate: "tenant-ca",
+        ingress: false,
+        front: (ctx) => {
+            // The onion key is generated here, so the address (and so the certificate's name) is known before tor runs.
+            const onion = new OnionService(
+                `${ctx.name}-onion`,
+                {
+                    ...ctx.common,
+                    image: ctx.args.images.tor,
+                    // An address, not a name: tor does not resolve Docker's names.
+                    target: `${ctx.proxyAddress}:${CADDY_TLS_PORT}`,
+                    servicesNetwork: ctx.networks.services.name,
+                    egressNetwork: ctx.networks.egress.name,
+                    protectKey: ctx.lifecycle.protectData,
+                    running: ctx.lifecycle.served,
+                },
+                { parent: ctx.parent, dependsOn: [ctx.slice, ctx.volume] },
+            );
+            return { hostnames: onion.hostname.apply((h) => [h]) };
+        },
+    },
+    vpn: {
+        certificate: "tenant-ca",
+        ingress: false,
+        front: ({ tenant }) => ({ hostnames: pulumi.output([serverNameOf(tenant)]) }),
+        after: (ctx) => {
+            const { tenant } = ctx;
+            if (tenant.access.mode !== "vpn" || !ctx.lifecycle.served) return;
+            const wireguard = new WireguardEndpoint(
+                `${ctx.name}-wireguard`,
+                {
+                    ...ctx.common,
+                    tenantId: tenant.id,
+                    image: ctx.args.images.wireguard,
+                    peers: tenant.access.peers,
+                    port: wireguardPort(tenant.id),
+                    publicAddress: ctx.args.publicAddress,
+                    servicesNetwork: ctx.networks.services.name,
+                    egressNetwork: ctx.networks.egress.name,
+                },
+                { parent: ctx.parent, dependsOn: [ctx.slice, ctx.volume] },
+            );
+            ctx.parent.vpn = {
+                endpoint: wireguard.endpoint,
+                publicKey: wireguard.publicKey,
+                peers: Object.fromEntries(tenant.access.peers.map((peer, i) => [peer.name, wireguard.peerAddresses[i]])),
+                proxyAddress: ctx.proxyAddress,
+            };
+        },
+    },
+};
+
+/** What a vpn tenant's customer needs for their WireGuard peers. */
+export interface VpnAccess {
+    /** host:port of the WireGuard endpoint. */
+    endpoint: string;
+    publicKey: pulumi.Output<string>;
+    /** Peer name → the address its WireGuard config must use. */
+    peers: Record<string, string>;
+    /** The address peers map the server name to. */
+    proxyAddress: string;
 }
 
 /**
@@ -54,206 +174,169 @@ export interface TenantCellArgs {
 export class TenantCell extends pulumi.ComponentResource {
     /** The homeserver's URL: https on the public domain, the onion name, or the server name inside the VPN. */
     public readonly endpoint: pulumi.Output<string>;
-    /** host:port of the WireGuard endpoint (vpn tenants). */
-    public readonly vpnEndpoint?: string;
-    /** VPN peer name → the address its WireGuard config must use (vpn tenants). */
-    public readonly vpnPeers?: Record<string, string>;
-    /** The TLS proxy's fixed address on the services network (what VPN peers and tor connect to). */
-    public readonly proxyAddress: string;
-    /** The edge route, for served public tenants. */
-    public readonly edgeRoute?: EdgeRoute;
-    /** The ingress network the edge joins, for public tenants. */
-    public readonly ingressNetwork?: pulumi.Output<string>;
     /** The tenant CA's certificate for tor and vpn tenants (public; handed to the customer). */
-    public readonly caCertPem?: pulumi.Output<string>;
+    public caCertPem?: pulumi.Output<string>;
     public readonly registrationToken?: pulumi.Output<string>;
-    /** The WireGuard endpoint's public key (vpn tenants). */
-    public readonly wireguardPublicKey?: pulumi.Output<string>;
-    public readonly exportArchive?: string;
+    /** VPN details (vpn tenants, while served). */
+    public vpn?: VpnAccess;
+    public exportArchive?: string;
 
     constructor(name: string, args: TenantCellArgs, opts?: pulumi.ComponentResourceOptions) {
         // The phase, not the file's status: a tenant cancelled for a future date is still active today.
         // Registered on the cell itself too: once a cancelled tenant's containers are gone, the cell
         // is what tells the policy pack (and `pulumi stack export`) its phase and deadline.
         const labels = tenantLabels(args.tenant.name, args.lifecycle.phase, args.lifecycle.deleteBy);
-        super("redoubt:tenant:TenantCell", name, { labels }, opts);
+        super(TENANT_CELL_TYPE, name, { labels }, opts);
+        const ctx = this.foundation(name, args, labels);
+        const mode = ACCESS_MODES[args.tenant.access.mode];
+        const front = mode.front(ctx);
+        this.endpoint = front.hostnames.apply((h) => `https://${h[0]}`);
+        const homeserver = this.homeserver(ctx);
+        this.registrationToken = homeserver.registrationToken;
+        if (args.lifecycle.served) this.proxy(ctx, mode, front, homeserver);
+        mode.after?.(ctx);
+        this.backups(ctx, homeserver);
+        this.dataExport(ctx, homeserver);
+        this.registerOutputs({ labels, endpoint: this.endpoint, caCertPem: this.caCertPem });
+    }
+
+    /** The slice (process limit), the networks and the encrypted volume: what every other step stands on. */
+    private foundation(name: string, args: TenantCellArgs, labels: TenantContainerArgs["labels"]): CellContext {
         const { tenant, lifecycle } = args;
         const plan = PLANS[tenant.plan];
         const uid = tenantUid(tenant.id);
-        const user = `${uid}:${uid}`;
         const cgroupParent = sliceName(tenant.name);
-        const logRetentionDays = tenant.logging.retentionDays;
-        const serverName = serverNameOf(tenant);
-        const common = { tenant: tenant.name, user, cgroupParent, logRetentionDays, labels };
-
-        const proxyAddress = tenantHostAddress(tenant.id, "services", PROXY_HOST);
-        this.proxyAddress = proxyAddress;
         const slice = new command.remote.Command(
             `${name}-slice`,
             {
                 connection: args.connection,
-                create: `${installFileCommand(`/etc/systemd/system/${cgroupParent}`, renderSlice({ tenant: tenant.name, tasksMax: plan.pids, memoryMiB: plan.memoryMiB + 1024, cpus: plan.cpus + 1 }), "0644")} && systemctl daemon-reload`,
+                create: `${installFileCommand(`/etc/systemd/system/${cgroupParent}`, renderSlice({ tenant: tenant.name, tasksMax: plan.pids, memoryMiB: plan.memoryMiB + SLICE_MEMORY_HEADROOM_MIB, cpus: plan.cpus + SLICE_CPU_HEADROOM }), "0644")} && systemctl daemon-reload`,
                 delete: `rm -f /etc/systemd/system/${cgroupParent} && systemctl daemon-reload`,
             },
             { parent: this },
         );
-        const networks = new TenantNetworks(`${name}-networks`, { tenant: tenant.name, tenantId: tenant.id, ingress: tenant.access.mode === "public" }, { parent: this });
+        const networks = new TenantNetworks(`${name}-networks`, { tenant: tenant.name, tenantId: tenant.id, ingress: ACCESS_MODES[tenant.access.mode].ingress }, { parent: this });
         const volume = new EncryptedVolume(
             `${name}-volume`,
             { tenant: tenant.name, sizeGiB: plan.storageGiB, uid, connection: args.connection, protect: lifecycle.protectData, country: args.country },
             { parent: this },
         );
+        return {
+            name,
+            args,
+            tenant,
+            lifecycle,
+            parent: this,
+            common: { tenant: tenant.name, user: `${uid}:${uid}`, cgroupParent, logRetentionDays: tenant.logging.retentionDays, labels, dataVolume: volume.volumeName },
+            networks,
+            volume,
+            slice,
+            proxyAddress: tenantHostAddress(tenant.id, "services", PROXY_HOST),
+        };
+    }
 
-        // The name clients use: the public domain, the onion name, or the server name inside the VPN.
-        let hostnames: pulumi.Output<string[]>;
-        let onion: OnionService | undefined;
-        if (tenant.access.mode === "tor") {
-            onion = new OnionService(
-                `${name}-onion`,
-                {
-                    ...common,
-                    image: args.images.tor,
-                    // An address, not a name: tor does not resolve Docker's names.
-                    target: `${proxyAddress}:${CADDY_TLS_PORT}`,
-                    servicesNetwork: networks.services.name,
-                    egressNetwork: networks.egress.name,
-                    dataVolume: volume.volumeName,
-                    protectKey: lifecycle.protectData,
-                },
-                { parent: this, dependsOn: [slice] },
-            );
-            hostnames = onion.hostname.apply((h) => [h]);
-        } else {
-            hostnames = pulumi.output([tenant.access.mode === "public" ? tenant.access.domain : serverName]);
-        }
-        const clientUrl = hostnames.apply((h) => `https://${h[0]}`);
-
+    /** The homeserver (and, with push through a proxy, the tenant's push proxy). Declared while suspended too: its token stays. */
+    private homeserver(ctx: CellContext): Homeserver {
+        const { tenant, lifecycle, args } = ctx;
         const pushGateways = tenant.homeserver.push === "proxy" ? (tenant.homeserver.pushGateways ?? []) : [];
         const pushProxy =
             pushGateways.length > 0 && lifecycle.served
                 ? new PushProxy(
-                      `${name}-push-proxy`,
+                      `${ctx.name}-push-proxy`,
                       {
-                          ...common,
+                          ...ctx.common,
                           image: args.images.pushProxy,
                           gateways: pushGateways,
                           servicesSubnet: tenantSubnet(tenant.id, "services").subnet,
-                          servicesNetwork: networks.services.name,
-                          egressNetwork: networks.egress.name,
-                          dataVolume: volume.volumeName,
+                          servicesNetwork: ctx.networks.services.name,
+                          egressNetwork: ctx.networks.egress.name,
                       },
-                      { parent: this, dependsOn: [slice, volume] },
+                      { parent: this, dependsOn: [ctx.slice, ctx.volume] },
                   )
                 : undefined;
-
-        const homeserver = new Homeserver(
-            `${name}-homeserver`,
+        return new Homeserver(
+            `${ctx.name}-homeserver`,
             {
-                ...common,
+                ...ctx.common,
                 image: tenant.homeserver.image ?? args.images.homeserver,
                 config: {
-                    serverName,
+                    serverName: serverNameOf(tenant),
                     logLevel: tenant.logging.level,
                     registration: tenant.homeserver.registration,
-                    clientUrl,
+                    clientUrl: this.endpoint,
                     pushProxy: pushProxy ? { url: pushProxy.url, gateways: pushGateways } : undefined,
                 },
-                servicesNetwork: networks.services.name,
-                dataVolume: volume.volumeName,
-                limits: { memoryMiB: plan.memoryMiB, cpus: plan.cpus },
+                servicesNetwork: ctx.networks.services.name,
+                limits: { memoryMiB: PLANS[tenant.plan].memoryMiB, cpus: PLANS[tenant.plan].cpus },
                 running: lifecycle.served,
             },
-            { parent: this, dependsOn: [slice, volume] },
+            { parent: this, dependsOn: [ctx.slice, ctx.volume] },
         );
-        this.registrationToken = homeserver.registrationToken;
+    }
 
-        if (lifecycle.served) {
-            const certificates =
-                tenant.access.mode === "public" ? undefined : new TenantCertificates(`${name}-certificates`, { tenant: tenant.name, hostnames }, { parent: this });
-            this.caCertPem = certificates?.caCertPem;
-            new TlsProxy(
-                `${name}-proxy`,
-                {
-                    ...common,
-                    image: args.images.proxy,
-                    hostnames,
-                    upstream: homeserver.address,
-                    clientUrl,
-                    acmeEmail: tenant.access.mode === "public" ? args.acmeEmail : undefined,
-                    certificate: certificates ? { certPem: certificates.certPem, keyPem: certificates.keyPem } : undefined,
-                    // A public proxy also needs the way out: Let's Encrypt must be reached for its certificate.
-                    networks: [
-                        { name: networks.services.name, ipv4Address: proxyAddress },
-                        ...(networks.ingress ? [{ name: networks.ingress.name }, { name: networks.egress.name }] : []),
-                    ],
-                    dataVolume: volume.volumeName,
-                },
-                { parent: this, dependsOn: [slice, volume] },
-            );
-            if (tenant.access.mode === "public" && networks.ingress) {
-                this.edgeRoute = { hostname: tenant.access.domain, backend: `redoubt-${tenant.name}-proxy:${CADDY_TLS_PORT}` };
-                this.ingressNetwork = networks.ingress.name;
-            }
+    /** The TLS proxy with its certificate, and for public tenants the edge's attachment to its ingress network. */
+    private proxy(ctx: CellContext, mode: AccessMode, front: AccessFront, homeserver: Homeserver): void {
+        const { tenant, args, networks } = ctx;
+        let certificate: TlsProxyArgs["certificate"];
+        if (mode.certificate === "tenant-ca") {
+            const certificates = new TenantCertificates(`${ctx.name}-certificates`, { tenant: tenant.name, hostnames: front.hostnames }, { parent: this });
+            this.caCertPem = certificates.caCertPem;
+            certificate = { certPem: certificates.certPem, keyPem: certificates.keyPem };
         }
+        const ingress = mode.ingress ? networks.ingress : undefined;
+        new TlsProxy(
+            `${ctx.name}-proxy`,
+            {
+                ...ctx.common,
+                image: args.images.proxy,
+                hostnames: front.hostnames,
+                upstream: homeserver.address,
+                clientUrl: this.endpoint,
+                acme: mode.certificate === "acme" ? args.acme : undefined,
+                certificate,
+                // A public proxy also needs the way out: its ACME CA must be reached for its certificate.
+                networks: [{ name: networks.services.name, ipv4Address: ctx.proxyAddress }, ...(ingress ? [{ name: ingress.name }, { name: networks.egress.name }] : [])],
+            },
+            { parent: this, dependsOn: [ctx.slice, ctx.volume] },
+        );
+        if (ingress) new EdgeAttachment(`${ctx.name}-edge`, { network: ingress.name, edge: args.edge, connection: args.connection }, { parent: this });
+    }
 
-        if (tenant.access.mode === "vpn" && lifecycle.served) {
-            const wireguard = new WireguardEndpoint(
-                `${name}-wireguard`,
-                {
-                    tenant: tenant.name,
-                    tenantId: tenant.id,
-                    image: args.images.wireguard,
-                    peers: tenant.access.peers,
-                    port: wireguardPort(tenant.id),
-                    publicAddress: args.publicAddress,
-                    servicesNetwork: networks.services.name,
-                    egressNetwork: networks.egress.name,
-                    dataVolume: volume.volumeName,
-                    cgroupParent,
-                    logRetentionDays,
-                    labels,
-                },
-                { parent: this, dependsOn: [slice] },
-            );
-            this.wireguardPublicKey = wireguard.publicKey;
-            this.vpnEndpoint = wireguard.endpoint;
-            this.vpnPeers = Object.fromEntries(tenant.access.peers.map((peer, i) => [peer.name, wireguard.peerAddresses[i]]));
-        }
-        this.endpoint = clientUrl;
+    /** The backup agent and its nightly timer; kept (unscheduled) while data is protected but not backed up. */
+    private backups(ctx: CellContext, homeserver: Homeserver): void {
+        const { tenant, lifecycle, args } = ctx;
+        if (!lifecycle.backedUp && !lifecycle.protectData) return;
+        new BackupAgent(
+            `${ctx.name}-backup`,
+            {
+                ...ctx.common,
+                image: args.images.backupAgent,
+                targets: args.backupTargets,
+                keep: tenant.backups.keep,
+                onCalendar: onCalendar(backupTime(tenant.id, tenant.backups.schedule)),
+                egressNetwork: ctx.networks.egress.name,
+                homeserverContainer: homeserver.containerName,
+                connection: args.connection,
+                scheduled: lifecycle.backedUp,
+            },
+            { parent: this, dependsOn: [ctx.slice, ctx.volume] },
+        );
+    }
 
-        if (lifecycle.backedUp || lifecycle.protectData) {
-            new BackupAgent(
-                `${name}-backup`,
-                {
-                    ...common,
-                    image: args.images.backupAgent,
-                    targets: args.backupTargets,
-                    keep: tenant.backups.keep,
-                    onCalendar: onCalendar(backupTime(tenant.id, tenant.backups.schedule)),
-                    egressNetwork: networks.egress.name,
-                    dataVolume: volume.volumeName,
-                    homeserverContainer: homeserver.containerName,
-                    connection: args.connection,
-                    scheduled: lifecycle.backedUp,
-                },
-                { parent: this, dependsOn: [slice, volume] },
-            );
-        }
-
-        if (lifecycle.exporting && tenant.export) {
-            const job = new DataExport(
-                `${name}-export`,
-                {
-                    tenant: tenant.name,
-                    recipient: tenant.export.recipient,
-                    requestedOn: tenant.export.requestedOn,
-                    homeserverContainer: homeserver.containerName,
-                    connection: args.connection,
-                },
-                { parent: this, dependsOn: [volume] },
-            );
-            this.exportArchive = job.archivePath;
-        }
-        this.registerOutputs({ endpoint: this.endpoint, caCertPem: this.caCertPem });
+    /** The customer's export, while one is requested and not delivered. */
+    private dataExport(ctx: CellContext, homeserver: Homeserver): void {
+        const { tenant, lifecycle, args } = ctx;
+        if (!lifecycle.exporting || !tenant.export) return;
+        const job = new DataExport(
+            `${ctx.name}-export`,
+            { tenant: tenant.name, recipient: tenant.export.recipient, requestedOn: tenant.export.requestedOn, homeserverContainer: homeserver.containerName, connection: args.connection },
+            { parent: this, dependsOn: [ctx.volume] },
+        );
+        this.exportArchive = job.archivePath;
     }
 }
+
+/** The tenant slice's memory above the plan's homeserver memory: the helper containers' share. */
+export const SLICE_MEMORY_HEADROOM_MIB = 1024;
+/** CPUs the slice allows above the plan's homeserver CPUs, for the helper containers. */
+export const SLICE_CPU_HEADROOM = 1;

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { FIXED_NAME } from "./hardening";
 import { tenantSubnet, type SubnetPurpose } from "./addressing";
 import { dockerLabels, NETWORK_LABEL, TENANT_LABEL } from "./labels";
+import { networkName } from "./names";
 
 export interface TenantNetworksArgs {
     tenant: string;
@@ -30,7 +31,7 @@ export class TenantNetworks extends pulumi.ComponentResource {
             return new docker.Network(
                 `${name}-${purpose}`,
                 {
-                    name: `redoubt-${args.tenant}-${purpose}`,
+                    name: networkName(args.tenant, purpose),
                     driver: "bridge",
                     internal,
                     attachable: false,

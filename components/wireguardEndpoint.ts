@@ -3,24 +3,32 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as path from "node:path";
 import { tenantSubnet } from "./addressing";
-import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS } from "./hardening";
-import { renderWireguardConfig, vpnAddresses, WIREGUARD_CONFIG_PATH, wireguardPublicKey } from "./render/wireguard";
+import { ConfigCarrier } from "./configCarrier";
+import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS, type TenantContainerArgs } from "./hardening";
+import { CONFIG_REVISION_LABEL } from "./labels";
+import { containerName } from "./names";
+import { renderWireguardConfig, vpnAddresses, WIREGUARD_CONFIG_PATH, WIREGUARD_LISTEN_PORT, wireguardPublicKey } from "./render/wireguard";
 
-export interface WireguardEndpointArgs {
-    tenant: string;
+/** `user` is the tenant's uid, for the config carrier; the endpoint itself runs as uid 0 (see WIREGUARD_USER). */
+export interface WireguardEndpointArgs extends TenantContainerArgs {
     tenantId: number;
-    image: pulumi.Input<string>;
     peers: { name: string; publicKey: string }[];
     /** Host UDP port; published on publicAddress. */
     port: number;
     publicAddress: string;
     servicesNetwork: pulumi.Input<string>;
     egressNetwork: pulumi.Input<string>;
-    /** The tenant's data volume; the endpoint's config lives in its `config/wireguard`. */
-    dataVolume: pulumi.Input<string>;
-    cgroupParent: string;
-    logRetentionDays: number;
-    labels: Record<string, string | undefined>;
+}
+
+/** uid 0: Docker grants an added capability (NET_ADMIN) to root only; the policy pack allows it for this role alone. */
+const WIREGUARD_USER = "0:0";
+
+/**
+ * The endpoint's process: bring the interface up from the config file, then
+ * wait; on SIGTERM (docker stop) take it down again and exit 0.
+ */
+export function wireguardRunScript(configPath: string): string {
+    return `set -eu; wg-quick up ${configPath}; trap 'wg-quick down ${configPath}; exit 0' TERM INT; while :; do sleep 3600 & wait $!; done`;
 }
 
 /**
@@ -45,34 +53,48 @@ export class WireguardEndpoint extends pulumi.ComponentResource {
         const config = privateKey.apply((pk) =>
             renderWireguardConfig({
                 privateKey: pk,
-                listenPort: 51820,
+                listenPort: WIREGUARD_LISTEN_PORT,
                 address: addresses.server,
                 servicesSubnet: tenantSubnet(args.tenantId, "services").subnet,
                 peers: args.peers.map((p, i) => ({ ...p, address: addresses.peers[i] })),
             }),
         );
+        const wireguardName = containerName(args.tenant, "wireguard");
+        const configDir = path.posix.dirname(WIREGUARD_CONFIG_PATH);
+        const carrier = new ConfigCarrier(
+            `${name}-config`,
+            {
+                ...args,
+                configures: "wireguard",
+                serviceName: wireguardName,
+                mounts: [configMount(args.dataVolume, "wireguard", configDir, false)],
+                files: [{ path: WIREGUARD_CONFIG_PATH, content: config, permissions: "0600" }],
+            },
+            { parent: this },
+        );
         const hardened = hardenedContainerArgs({
             tenant: args.tenant,
             role: "wireguard",
-            // uid 0: Docker grants an added capability (NET_ADMIN) to root only; the policy pack allows it for this role alone.
-            user: "0:0",
+            user: WIREGUARD_USER,
             limits: HELPER_LIMITS.wireguard,
             cgroupParent: args.cgroupParent,
             logRetentionDays: args.logRetentionDays,
-            labels: args.labels,
+            labels: { ...args.labels, [CONFIG_REVISION_LABEL]: carrier.revision },
             tmpfs: ["/tmp", "/run"],
         });
         this.container = new docker.Container(
             `${name}-container`,
             {
-                name: `redoubt-${args.tenant}-wireguard`,
+                name: wireguardName,
                 image: args.image,
+                // wg-quick brings the interface up (and its PostUp rules); the shell then waits, and takes it down on stop.
+                entrypoints: ["/bin/sh", "-c"],
+                command: [wireguardRunScript(WIREGUARD_CONFIG_PATH)],
                 networksAdvanced: [{ name: args.egressNetwork }, { name: args.servicesNetwork }],
-                ports: [{ internal: 51820, external: args.port, protocol: "udp", ip: args.publicAddress }],
-                mounts: [configMount(args.dataVolume, "wireguard", path.posix.dirname(WIREGUARD_CONFIG_PATH))],
+                ports: [{ internal: WIREGUARD_LISTEN_PORT, external: args.port, protocol: "udp", ip: args.publicAddress }],
+                mounts: [configMount(args.dataVolume, "wireguard", configDir)],
                 devices: [{ hostPath: "/dev/net/tun", containerPath: "/dev/net/tun", permissions: "rwm" }],
                 sysctls: { "net.ipv4.conf.all.src_valid_mark": "1", "net.ipv4.ip_forward": "1" },
-                uploads: pulumi.secret([{ file: WIREGUARD_CONFIG_PATH, content: config, permissions: "0600" }]),
                 ...hardened,
                 capabilities: { drops: ["ALL"], adds: ["NET_ADMIN"] },
             },

@@ -15,7 +15,9 @@ export const DELETE_BY_LABEL = "redoubt.delete-by";
 export const COUNTRY_LABEL = "redoubt.country";
 export const BACKUP_SITES_LABEL = "redoubt.backup-sites";
 export const BACKUP_COUNTRIES_LABEL = "redoubt.backup-countries";
-export const CONTAINER_ROLES = ["homeserver", "proxy", "backup-agent", "tor", "wireguard", "push-proxy", "edge"] as const;
+export const CONFIGURES_LABEL = "redoubt.configures";
+export const CONFIG_REVISION_LABEL = "redoubt.config-revision";
+export const CONTAINER_ROLES = ["homeserver", "proxy", "backup-agent", "tor", "wireguard", "push-proxy", "edge", "config"] as const;
 export const EGRESS_ROLES: readonly string[] = ["backup-agent", "tor", "push-proxy", "wireguard"];
 export const NETWORK_PURPOSES = ["services", "ingress", "egress", "edge-public"] as const;
 
@@ -32,6 +34,7 @@ export const T = {
     selfSignedCert: "tls:index/selfSignedCert:SelfSignedCert",
     locallySignedCert: "tls:index/locallySignedCert:LocallySignedCert",
     tenantCell: "redoubt:tenant:TenantCell",
+    edgeAttachment: "redoubt:edge:EdgeAttachment",
     encryptedVolume: "redoubt:tenant:EncryptedVolume",
 } as const;
 
@@ -164,6 +167,16 @@ export function tuwunelGlobal(props: Props): Parsed<Record<string, unknown>> | u
     const g = parsed.value["global"];
     if (!isRecord(g)) return { ok: false, error: "it has no [global] table" };
     return { ok: true, value: g };
+}
+
+/**
+ * The role whose configuration a container's uploads are: a config carrier's
+ * CONFIGURES_LABEL. Service containers carry no uploads (Docker cannot write
+ * into a read-only container); their carrier does (components/configCarrier.ts).
+ */
+export function configuredRoleOf(props: Props): string | undefined {
+    const labels = labelsOf(props);
+    return labels[ROLE_LABEL] === "config" ? labels[CONFIGURES_LABEL] : undefined;
 }
 
 /** The role label of a container, if it names a known role. */

@@ -9,6 +9,7 @@
 // wireguard container.
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import {
+    CONFIGURES_LABEL,
     CONTAINER_ROLES,
     DATA_LABEL,
     EDGE_PUBLIC_NETWORK,
@@ -50,6 +51,23 @@ function isRootUser(user: string): boolean {
     return u === "" || u === "0" || u === "root";
 }
 
+/**
+ * A config carrier may have a writable root filesystem (Docker extracts
+ * uploads only into one) because nothing ever runs in it: never started,
+ * never restarted, no network, no published port.
+ */
+function configCarrierProblems(where: string, props: Props): string[] {
+    const out: string[] = [];
+    if (props["start"] !== false) out.push(`The config carrier ${where} would be started; set start: false (a carrier only holds uploads and never runs).`);
+    if (props["mustRun"] !== false) out.push(`The config carrier ${where} must not be kept running; set mustRun: false.`);
+    if (props["restart"] !== "no") out.push(`The config carrier ${where} has restart ${JSON.stringify(props["restart"] ?? "(default)")}; set restart: "no" so Docker never starts it.`);
+    if (props["networkMode"] !== "none" || asArray(props["networksAdvanced"]).length > 0) {
+        out.push(`The config carrier ${where} is attached to a network; set networkMode: "none" and no networksAdvanced.`);
+    }
+    if (asArray(props["ports"]).length > 0) out.push(`The config carrier ${where} publishes ports; remove them.`);
+    return out;
+}
+
 /** Problems with one container's inputs, as full sentences. */
 export function containerHardeningProblems(name: string, props: Props): string[] {
     const out: string[] = [];
@@ -62,7 +80,8 @@ export function containerHardeningProblems(name: string, props: Props): string[]
     if ((user === undefined || isRootUser(user)) && !ROOT_USER_ALLOW_LIST.includes(role)) {
         out.push(`The ${where} runs as ${user ? `"${user}"` : "root (no user set)"}; set user to a non-root uid:gid such as "10001:10001".`);
     }
-    if (props["readOnly"] !== true) out.push(`The ${where} has a writable root filesystem; set readOnly: true and mount a tmpfs for scratch space.`);
+    if (role === "config") out.push(...configCarrierProblems(where, props));
+    else if (props["readOnly"] !== true) out.push(`The ${where} has a writable root filesystem; set readOnly: true and mount a tmpfs for scratch space.`);
     if (props["privileged"] === true) out.push(`The ${where} is privileged; remove privileged: true.`);
     for (const key of ["networkMode", "pidMode", "ipcMode", "usernsMode", "utsMode"]) {
         if (props[key] === "host") out.push(`The ${where} shares the host's ${key.replace("Mode", "")} namespace; remove ${key}: "host".`);
@@ -141,7 +160,8 @@ export const tenantLabels: ResourceValidationPolicy = {
             if (!role || !(CONTAINER_ROLES as readonly string[]).includes(role)) {
                 report(`The ${where} has ${ROLE_LABEL}=${JSON.stringify(role ?? null)}; label it with one of ${CONTAINER_ROLES.join(", ")}.`);
             }
-            if (!tenant && role !== "edge") report(`The ${where} has no ${TENANT_LABEL} label; label it with the tenant that owns it (only the edge is shared).`);
+            const shared = role === "edge" || (role === "config" && labels[CONFIGURES_LABEL] === "edge");
+            if (!tenant && !shared) report(`The ${where} has no ${TENANT_LABEL} label; label it with the tenant that owns it (only the edge and its config carrier are shared).`);
             if (tenant && role === "edge") report(`The edge ${where} carries ${TENANT_LABEL}=${tenant}; the edge is shared, remove the tenant label.`);
         } else if (args.type === T.network) {
             const purpose = labels[NETWORK_LABEL];
@@ -205,6 +225,14 @@ export const networkIsolation: StackValidationPolicy = {
             for (const key of [r.props["name"], r.props["id"], r.name]) if (typeof key === "string" && key) volumes.set(key, tenant);
         }
         for (const r of args.resources) {
+            if (r.type !== T.edgeAttachment) continue;
+            const ref = String(r.props["network"] ?? "");
+            const net = networks.get(ref);
+            if (!net || net.purpose !== "ingress") {
+                report(`The edge attachment ${JSON.stringify(r.name)} joins the edge to "${ref}", which is ${net ? `a ${net.purpose ?? "unlabelled"} network` : "not a network of this stack"}; the edge may join only tenants' ingress networks.`, r.urn);
+            }
+        }
+        for (const r of args.resources) {
             if (r.type !== T.container) continue;
             const labels = labelsOf(r.props);
             const role = labels[ROLE_LABEL] ?? "";
@@ -225,7 +253,8 @@ export const networkIsolation: StackValidationPolicy = {
                     report(`The ${where} (role ${role || "unknown"}) joins the ${purpose} network "${ref}"; a ${role || "container without a role"} may join only ${allowed.join(", ")} networks: remove it from networksAdvanced.`, r.urn);
                 }
             }
-            if (r.props["networkMode"] !== undefined && r.props["networkMode"] !== "bridge" && !asArray(r.props["networksAdvanced"]).length) {
+            const carrier = role === "config" && r.props["networkMode"] === "none";
+            if (!carrier && r.props["networkMode"] !== undefined && r.props["networkMode"] !== "bridge" && !asArray(r.props["networksAdvanced"]).length) {
                 report(`The ${where} uses networkMode ${JSON.stringify(r.props["networkMode"])}; attach it through networksAdvanced to its tenant's networks instead.`, r.urn);
             }
             for (const m of asArray(r.props["mounts"]).filter(isRecord)) {
@@ -265,6 +294,13 @@ export const privateAccessNotPublic: StackValidationPolicy = {
             if (r.type !== T.network) continue;
             const labels = labelsOf(r.props);
             for (const key of [r.props["name"], r.props["id"], r.name]) if (typeof key === "string" && key) networks.set(key, { tenant: labels[TENANT_LABEL], purpose: labels[NETWORK_LABEL] });
+        }
+        for (const r of args.resources) {
+            if (r.type !== T.edgeAttachment) continue;
+            const ref = String(r.props["network"] ?? "");
+            const net = networks.get(ref);
+            const mode = net?.tenant ? privateTenants.get(net.tenant) : undefined;
+            if (mode) report(`The edge attachment ${JSON.stringify(r.name)} joins the edge to network "${ref}" of ${mode} tenant ${net?.tenant}; remove it, nothing of that tenant may be reachable from the public internet.`, r.urn);
         }
         for (const r of args.resources) {
             if (r.type !== T.container) continue;

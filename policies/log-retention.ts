@@ -17,7 +17,7 @@ import {
     isRecord,
     labelsOf,
     parseJsonText,
-    roleOf,
+    configuredRoleOf,
     tuwunelGlobal,
     uploadText,
 } from "./common";
@@ -69,20 +69,20 @@ export const proxyNoAccessLog: ResourceValidationPolicy = {
     name: "proxy-no-access-log",
     description: "The tenant proxy (Caddy) writes no access log: no server has a `logs` key.",
     validateResource: (args, report) => {
-        if (args.type !== T.container || roleOf(args.props) !== "proxy") return;
+        if (args.type !== T.container || configuredRoleOf(args.props) !== "proxy") return;
         const where = describe(args.type, args.name);
         const text = uploadText(args.props, CADDY_CONFIG_PATH);
         if (text === undefined) {
-            report(`The proxy ${where} has no Caddy config upload at ${CADDY_CONFIG_PATH}; upload the rendered Caddy JSON there so the access log can be checked off.`);
+            report(`The proxy's config carrier ${where} writes no Caddy config to ${CADDY_CONFIG_PATH}; upload the rendered Caddy JSON there so the access log can be checked off.`);
             return;
         }
         const parsed = parseJsonText(text);
         if (!parsed.ok) {
-            report(`The proxy ${where} has a Caddy config that is not valid JSON (${parsed.error}); render it with JSON.stringify.`);
+            report(`The proxy's config carrier ${where} writes a Caddy config that is not valid JSON (${parsed.error}); render it with JSON.stringify.`);
             return;
         }
         for (const server of caddyAccessLogServers(parsed.value)) {
-            report(`The Caddy server "${server}" in the proxy ${where} has a "logs" key, which turns on access logging with client IPs; remove "logs" from apps.http.servers.${server}.`);
+            report(`The Caddy server "${server}" written by the config carrier ${where} has a "logs" key, which turns on access logging with client IPs; remove "logs" from apps.http.servers.${server}.`);
         }
     },
 };
@@ -93,23 +93,23 @@ export const homeserverQuietLogs: ResourceValidationPolicy = {
     name: "homeserver-quiet-logs",
     description: "The homeserver logs at warn or error and never trusts client-supplied IP headers (ip_source = \"connect_info\").",
     validateResource: (args, report) => {
-        if (args.type !== T.container || roleOf(args.props) !== "homeserver") return;
+        if (args.type !== T.container || configuredRoleOf(args.props) !== "homeserver") return;
         const where = describe(args.type, args.name);
         const g = tuwunelGlobal(args.props);
         if (g === undefined) {
-            report(`The homeserver ${where} has no config upload at /etc/tuwunel/tuwunel.toml; upload the rendered tuwunel.toml there so its log settings can be checked.`);
+            report(`The homeserver's config carrier ${where} writes no /etc/tuwunel/tuwunel.toml; upload the rendered tuwunel.toml there so its log settings can be checked.`);
             return;
         }
         if (!g.ok) {
-            report(`The homeserver ${where} has a tuwunel.toml that cannot be read (${g.error}); render valid TOML with a [global] table.`);
+            report(`The homeserver's config carrier ${where} writes a tuwunel.toml that cannot be read (${g.error}); render valid TOML with a [global] table.`);
             return;
         }
         const log = g.value["log"];
         if (typeof log !== "string" || !QUIET_LEVELS.includes(log)) {
-            report(`The homeserver ${where} logs at ${JSON.stringify(log ?? "(default info)")}; set log = "warn" (or "error") in [global]: info and debug log metadata.`);
+            report(`The homeserver configured by ${where} logs at ${JSON.stringify(log ?? "(default info)")}; set log = "warn" (or "error") in [global]: info and debug log metadata.`);
         }
         if (g.value["ip_source"] !== "connect_info") {
-            report(`The homeserver ${where} has ip_source = ${JSON.stringify(g.value["ip_source"] ?? "(default)")}; set ip_source = "connect_info" in [global] so client-supplied X-Forwarded-For addresses are never trusted or logged.`);
+            report(`The homeserver configured by ${where} has ip_source = ${JSON.stringify(g.value["ip_source"] ?? "(default)")}; set ip_source = "connect_info" in [global] so client-supplied X-Forwarded-For addresses are never trusted or logged.`);
         }
     },
 };

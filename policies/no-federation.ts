@@ -5,8 +5,8 @@
 // Not visible in resources: what the server does at run time; the egress side
 // is enforced by network-isolation (the homeserver never joins an egress
 // network, so even a mis-set flag has no route out).
-import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { T, TENANT_LABEL, TUWUNEL_CONFIG_PATH, asArray, describe, isRecord, labelsOf, roleOf, tuwunelGlobal } from "./common";
+import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { T, TENANT_LABEL, TUWUNEL_CONFIG_PATH, asArray, configuredRoleOf, describe, isRecord, labelsOf, roleOf, tuwunelGlobal } from "./common";
 
 /** Settings that must be explicitly false (their defaults are not safe or the promise wants them stated). */
 const MUST_BE_FALSE = ["allow_federation"];
@@ -73,18 +73,21 @@ export const homeserverNoFederation: ResourceValidationPolicy = {
     name: "homeserver-no-federation",
     description: "The homeserver config turns federation off, asks no key servers, fetches no URL previews, publishes no room directory over federation and proxies only push gateways through the tenant's own push proxy; no TUWUNEL_* env var overrides it.",
     validateResource: (args, report) => {
-        if (args.type !== T.container || roleOf(args.props) !== "homeserver") return;
+        if (args.type !== T.container) return;
         const where = describe(args.type, args.name);
-        const g = tuwunelGlobal(args.props);
-        if (g === undefined) {
-            report(`The homeserver ${where} has no config upload at ${TUWUNEL_CONFIG_PATH}; upload the rendered tuwunel.toml there with allow_federation = false.`);
-        } else if (!g.ok) {
-            report(`The homeserver ${where} has a tuwunel.toml that cannot be read (${g.error}); render valid TOML with a [global] table.`);
-        } else {
-            for (const problem of [...tuwunelFederationProblems(g.value), ...tuwunelProxyProblems(g.value, labelsOf(args.props)[TENANT_LABEL])]) {
-                report(`In the tuwunel.toml of the homeserver ${where}, ${problem}.`);
+        if (configuredRoleOf(args.props) === "homeserver") {
+            const g = tuwunelGlobal(args.props);
+            if (g === undefined) {
+                report(`The homeserver's config carrier ${where} writes no ${TUWUNEL_CONFIG_PATH}; upload the rendered tuwunel.toml there with allow_federation = false.`);
+            } else if (!g.ok) {
+                report(`The homeserver's config carrier ${where} writes a tuwunel.toml that cannot be read (${g.error}); render valid TOML with a [global] table.`);
+            } else {
+                for (const problem of [...tuwunelFederationProblems(g.value), ...tuwunelProxyProblems(g.value, labelsOf(args.props)[TENANT_LABEL])]) {
+                    report(`In the tuwunel.toml written by the homeserver's config carrier ${where}, ${problem}.`);
+                }
             }
         }
+        if (roleOf(args.props) !== "homeserver") return;
         for (const env of asArray(args.props["envs"])) {
             if (typeof env !== "string") continue;
             const key = env.split("=")[0];
@@ -95,4 +98,33 @@ export const homeserverNoFederation: ResourceValidationPolicy = {
     },
 };
 
-export const noFederationPolicies = [homeserverNoFederation];
+/** Roles whose configuration the pack must read before it can vouch for a promise. */
+const CHECKED_CONFIG_ROLES = ["homeserver", "proxy"];
+
+/**
+ * Fail closed: the federation, TLS and logging checks read the files a config
+ * carrier writes. A homeserver or proxy without a carrier of its tenant would
+ * run with files the pack never saw.
+ */
+export const serviceConfigDeclared: StackValidationPolicy = {
+    name: "service-config-declared",
+    description: "Every homeserver and proxy container has a config carrier of its own tenant that writes its configuration (so the pack has checked what it runs with).",
+    validateStack: (args, report) => {
+        const carried = new Set<string>();
+        for (const r of args.resources) {
+            if (r.type !== T.container) continue;
+            const role = configuredRoleOf(r.props);
+            if (role) carried.add(`${labelsOf(r.props)[TENANT_LABEL] ?? ""}/${role}`);
+        }
+        for (const r of args.resources) {
+            if (r.type !== T.container) continue;
+            const role = roleOf(r.props) ?? "";
+            const tenant = labelsOf(r.props)[TENANT_LABEL] ?? "";
+            if (CHECKED_CONFIG_ROLES.includes(role) && !carried.has(`${tenant}/${role}`)) {
+                report(`The ${role} ${describe(r.type, r.name)} of tenant ${tenant || "(none)"} has no config carrier (a container labelled ${"redoubt.role"}=config, redoubt.configures=${role}) of its tenant; declare one so its configuration is written and checked.`, r.urn);
+            }
+        }
+    },
+};
+
+export const noFederationPolicies = [homeserverNoFederation, serviceConfigDeclared];

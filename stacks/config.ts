@@ -38,6 +38,20 @@ export const PrimaryStackConfigSchema = strict({
         .describe("The Docker host's SSH host key; host commands (which carry volume keys) refuse any other host."),
     publicAddress: z.ipv4("must be the IPv4 address the edge publishes port 443 on").describe("The host address the SNI edge binds."),
     acmeEmail: z.email("must be an email address for the ACME account"),
+    acmeDirectory: z
+        .url({ protocol: /^https$/, error: "must be the https URL of an ACME directory, e.g. https://acme-staging-v02.api.letsencrypt.org/directory" })
+        .optional()
+        .describe("The ACME CA public tenants' certificates come from. Default: Let's Encrypt (Caddy's default)."),
+    acmeDirectoryCa: z
+        .string()
+        .regex(/^-----BEGIN CERTIFICATE-----\n[\s\S]+\n-----END CERTIFICATE-----\n?$/, "must be a PEM certificate (the CA that signs the ACME directory's HTTPS endpoint)")
+        .optional()
+        .describe("Only for a private ACME CA: the certificate its directory's HTTPS endpoint is signed by."),
+    imageCatalog: z
+        .string()
+        .regex(/^[A-Za-z0-9_./-]+\.ya?ml$/, "must be a path to a YAML image catalog, relative to the project")
+        .default("images.yaml")
+        .describe("The image catalog the host pulls from (e.g. a site's own registry mirror)."),
     backupSites: z
         .partialRecord(
             z.enum(BACKUP_SITE_NAMES, { error: `must be one of: ${BACKUP_SITE_NAMES.join(", ")}` }),

@@ -12,7 +12,7 @@ import { HostBaseline } from "../components/hostBaseline";
 import { loadImageCatalog } from "../components/images";
 import { lifecycleOf, type Lifecycle } from "../components/lifecycle";
 import { storageBoxRepository } from "../components/render/backup";
-import { TenantCell } from "../components/tenantCell";
+import { edgeRouteOf, TenantCell } from "../components/tenantCell";
 import { loadTenants, TenantSetError } from "../tenants/loader";
 import { PLANS, type Tenant } from "../tenants/schema";
 import { asOfDate, parseStackConfig, type BackupStackConfig, type PrimaryStackConfig, type StackConfig } from "./config";
@@ -132,7 +132,7 @@ function backupTargetsFor(tenant: Tenant, sites: Map<string, BackupSiteReference
 
 export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTenant[], options: StackProgramOptions = {}): Record<string, unknown> {
     const projectDir = options.projectDir ?? DEFAULT_PROJECT_DIR;
-    const catalog = loadImageCatalog(path.join(projectDir, "images.yaml"));
+    const catalog = loadImageCatalog(path.resolve(projectDir, config.imageCatalog));
     const transformations = options.transformations;
     const provider = new docker.Provider("docker-host", { host: config.dockerHost }, { transformations });
     const connection = sshConnection(config);
@@ -144,9 +144,23 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
         extraImages: tenants.flatMap((t) => (t.tenant.homeserver.image ? [t.tenant.homeserver.image] : [])),
         provider,
     }, { transformations });
+    // The edge first: tenants attach it to their ingress networks. Its routes come from the tenant files alone.
+    const edge = new Edge(
+        "edge",
+        {
+            image: host.images.edge,
+            publicAddress: config.publicAddress,
+            routes: tenants.flatMap(({ tenant, lifecycle }) => edgeRouteOf(tenant, lifecycle) ?? []),
+            cgroupParent: host.edgeSlice,
+            logRetentionDays: retention,
+            connection,
+        },
+        { providers: { docker: provider }, dependsOn: [host], transformations },
+    );
     const references = new Map(
         Object.entries(config.backupSites).map(([site, { stack, country }]) => [site, { country, reference: new pulumi.StackReference(`backup-${site}`, { name: stack }, { transformations }) }]),
     );
+    const acme = { email: config.acmeEmail, directory: config.acmeDirectory, directoryCa: config.acmeDirectoryCa };
     const targets = tenants.map(({ tenant }) => backupTargetsFor(tenant, references));
     const cells = tenants.map(
         ({ tenant, lifecycle }, i) =>
@@ -165,24 +179,13 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
                     },
                     connection,
                     country: config.country,
-                    acmeEmail: config.acmeEmail,
+                    acme,
                     publicAddress: config.publicAddress,
                     backupTargets: targets[i],
+                    edge,
                 },
-                { providers: { docker: provider }, transformations },
+                { providers: { docker: provider }, dependsOn: [host], transformations },
             ),
-    );
-    new Edge(
-        "edge",
-        {
-            image: host.images.edge,
-            publicAddress: config.publicAddress,
-            routes: cells.flatMap((c) => (c.edgeRoute ? [c.edgeRoute] : [])),
-            ingressNetworks: cells.flatMap((c) => (c.ingressNetwork ? [c.ingressNetwork] : [])),
-            cgroupParent: host.edgeSlice,
-            logRetentionDays: retention,
-        },
-        { providers: { docker: provider }, dependsOn: [host], transformations },
     );
     return {
         site: config.site,
@@ -193,11 +196,11 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
                     status: tenants[i].lifecycle.phase,
                     endpoint: cell.endpoint,
                     caCertificate: cell.caCertPem,
-                    wireguardPublicKey: cell.wireguardPublicKey,
-                    wireguardEndpoint: cell.vpnEndpoint,
-                    wireguardPeers: cell.vpnPeers,
+                    wireguardPublicKey: cell.vpn?.publicKey,
+                    wireguardEndpoint: cell.vpn?.endpoint,
+                    wireguardPeers: cell.vpn?.peers,
                     // VPN peers map the server name to this address (hosts file or their DNS).
-                    vpnProxyAddress: tenants[i].tenant.access.mode === "vpn" ? cell.proxyAddress : undefined,
+                    vpnProxyAddress: cell.vpn?.proxyAddress,
                     registrationToken: cell.registrationToken,
                     exportArchive: cell.exportArchive,
                     // Where the tenant's restic repositories are; their passwords stay in the backup stacks.

@@ -6,11 +6,17 @@ export const CADDY_CONFIG_PATH = "/etc/caddy/caddy.json";
 export const CADDY_TLS_PORT = 8443;
 export const CADDY_CERT_PATH = "/etc/caddy/tls.crt";
 export const CADDY_KEY_PATH = "/etc/caddy/tls.key";
+/** The certificate the ACME directory's HTTPS endpoint is signed by, when it is a private CA. */
+export const CADDY_ACME_ROOTS_PATH = "/etc/caddy/acme-roots.pem";
 export const HSTS_VALUE = "max-age=31536000; includeSubDomains";
 
 export type CaddyTls =
-    /** A public certificate from Let's Encrypt by TLS-ALPN-01 through the SNI edge: no port 80 anywhere. */
-    | { kind: "acme"; email: string }
+    /**
+     * A public certificate by TLS-ALPN-01 through the SNI edge: no port 80 anywhere. From Let's Encrypt unless
+     * `directory` names another ACME CA (a staging or test CA); `trustedRootsFile` holds the CA certificate that
+     * the directory's own HTTPS endpoint is signed by, when that is not a public one.
+     */
+    | { kind: "acme"; email: string; directory?: string; trustedRootsFile?: string }
     /** Files from the tenant's own CA (tor and vpn tenants: public ACME cannot serve them). */
     | { kind: "files"; certFile: string; keyFile: string };
 
@@ -44,6 +50,8 @@ export function renderCaddyConfig(input: CaddyConfigInput): Record<string, unkno
                                   {
                                       module: "acme",
                                       email: input.tls.email,
+                                      ...(input.tls.directory ? { ca: input.tls.directory } : {}),
+                                      ...(input.tls.trustedRootsFile ? { trusted_roots_pem_files: [input.tls.trustedRootsFile] } : {}),
                                       // The edge forwards :443 to this port untouched; no HTTP challenge, no port 80.
                                       challenges: { http: { disabled: true }, "tls-alpn": { alternate_port: Number(port) } },
                                   },

@@ -37,17 +37,27 @@ export interface LuksScriptInput {
     uid: number;
 }
 
+/** The LUKS2 `subsystem` header field once the volume's filesystem exists (set right after mkfs). */
+export const LUKS_FS_MARK = "redoubt-fs";
+
 /**
  * The encrypted volume's lifecycle script. The key arrives on stdin, never in
  * arguments or environment (which `ps` and logs can show).
- *   format: create the LUKS2 container file if missing
- *   create: format, open, make the filesystem, mount, make the directories
+ *   format: create the LUKS2 container file if it does not exist
+ *   create: format if missing, then open and mount (what `pulumi up` runs)
+ *   open:   open and mount an existing volume, never format (what `unlock` runs after a reboot)
+ *   status: print "open" or "closed"
  *   erase:  unmount, close and crypto-erase (destroy every key slot), then remove
+ * Data safety: an existing file without a LUKS header is never touched; the
+ * key is checked against the header on every run; a filesystem is made only
+ * on a volume whose header says it never had one (the LUKS2 subsystem field
+ * is set to ${LUKS_FS_MARK} right after mkfs), so a volume that blkid cannot
+ * read is reported, never reformatted.
  */
 export function renderLuksScript(input: LuksScriptInput): string {
     return `#!/bin/sh
 # Rendered by redoubt: tenant ${input.tenant}'s encrypted data volume.
-# Usage: luks.sh format|create|erase [container-file]  (key on stdin for format and create)
+# Usage: luks.sh format|create|open|status|erase [container-file]  (key on stdin for format, create and open)
 set -eu
 
 root=${tenantRoot(input.tenant)}
@@ -56,29 +66,51 @@ mapper=redoubt-${input.tenant}
 mountpoint=${tenantDataMount(input.tenant)}
 size_gib=${input.sizeGiB}
 owner=${input.uid}
+fs_mark=${LUKS_FS_MARK}
 # Tests may pass cheap KDF settings; production keeps cryptsetup's defaults.
 pbkdf_options=\${REDOUBT_LUKS_PBKDF_OPTIONS:-}
+
+fail() {
+    echo "luks: $*" >&2
+    exit 3
+}
 
 read_key() {
     IFS= read -r key || [ -n "\${key:-}" ] || { echo "luks: expected the volume key on stdin" >&2; exit 2; }
 }
 
 format() {
-    [ -e "$container" ] && return 0
+    if [ -e "$container" ]; then
+        # Never format over something that exists: it may be the tenant's data.
+        cryptsetup isLuks --type luks2 "$container" || fail "$container exists but has no LUKS2 header; refusing to touch it"
+        return 0
+    fi
     mkdir -p "$(dirname "$container")"
     chmod 0700 "$(dirname "$container")"
     truncate -s "\${size_gib}G" "$container"
     # shellcheck disable=SC2086 # pbkdf_options is a list of words on purpose
-    printf '%s' "$key" | cryptsetup luksFormat --batch-mode --type luks2 $pbkdf_options --key-file=- "$container"
+    printf '%s' "$key" | cryptsetup luksFormat --batch-mode --type luks2 $pbkdf_options --label "$mapper" --key-file=- "$container"
+}
+
+has_filesystem_mark() {
+    cryptsetup luksDump "$container" | grep -Eq "^Subsystem:[[:space:]]+$fs_mark$"
 }
 
 open_and_mount() {
-    if [ ! -e "/dev/mapper/$mapper" ]; then
-        printf '%s' "$key" | cryptsetup open --type luks2 --key-file=- "$container" "$mapper"
+    [ -e "$container" ] || fail "$container does not exist; nothing to open"
+    if [ -e "/dev/mapper/$mapper" ]; then
+        # Already open (a re-run): the stored key must still match the header.
+        printf '%s' "$key" | cryptsetup open --test-passphrase --key-file=- "$container" || fail "the key does not open $container"
+    else
+        printf '%s' "$key" | cryptsetup open --type luks2 --key-file=- "$container" "$mapper" || fail "the key does not open $container"
     fi
-    if ! blkid "/dev/mapper/$mapper" >/dev/null 2>&1; then
+    if ! has_filesystem_mark; then
+        # The header says no filesystem was ever made: a fresh volume (or a create interrupted before mkfs).
         mkfs.ext4 -q -L "$mapper" "/dev/mapper/$mapper"
+        cryptsetup config --subsystem "$fs_mark" "$container"
     fi
+    [ "$(blkid -p -o value -s TYPE "/dev/mapper/$mapper" 2>/dev/null || true)" = ext4 ] ||
+        fail "/dev/mapper/$mapper should hold the tenant's ext4 filesystem but blkid finds none; not formatting it (investigate by hand)"
     mkdir -p "$mountpoint"
     if ! mountpoint -q "$mountpoint"; then
         mount -o nodev,nosuid,noexec "/dev/mapper/$mapper" "$mountpoint"
@@ -92,6 +124,10 @@ open_and_mount() {
     printf 'redoubt:x:%s:%s:redoubt:/cache:/sbin/nologin\n' "$owner" "$owner" > "$root/passwd"
     printf 'redoubt:x:%s:\n' "$owner" > "$root/group"
     chmod 0644 "$root/passwd" "$root/group"
+}
+
+status() {
+    if mountpoint -q "$mountpoint" 2>/dev/null; then echo open; else echo closed; fi
 }
 
 erase() {
@@ -108,8 +144,10 @@ erase() {
 case "\${1:-}" in
     format) read_key; format ;;
     create) read_key; format; open_and_mount ;;
+    open) read_key; open_and_mount ;;
+    status) status ;;
     erase) erase ;;
-    *) echo "usage: $0 format|create|erase [container-file]" >&2; exit 2 ;;
+    *) echo "usage: $0 format|create|open|status|erase [container-file]" >&2; exit 2 ;;
 esac
 `;
 }
@@ -127,9 +165,6 @@ CPUQuota=${Math.round(input.cpus * 100)}%
 `;
 }
 
-export function sliceName(tenant: string): string {
-    return `redoubt-${tenant}.slice`;
-}
 
 /**
  * The host's journald retention. Journald rotates a file after MaxFileSec and
@@ -195,6 +230,10 @@ export function renderBackupUnits(input: BackupTimerInput): { service: string; t
     return {
         service: `[Unit]
 Description=Redoubt backup of tenant ${input.tenant}
+# Skipped, not failed, while the tenant's encrypted volume is closed (after a reboot, until \`npm run tenant -- unlock\`).
+ConditionPathIsMountPoint=${tenantDataMount(input.tenant)}
+Requires=docker.service
+After=docker.service
 
 [Service]
 Type=oneshot

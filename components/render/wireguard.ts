@@ -2,6 +2,8 @@
 import { createPrivateKey, createPublicKey } from "node:crypto";
 
 export const WIREGUARD_CONFIG_PATH = "/config/wg_confs/wg0.conf";
+/** The UDP port WireGuard listens on inside its container; the host publishes the tenant's own port to it. */
+export const WIREGUARD_LISTEN_PORT = 51820;
 const X25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
 
 /** The public key WireGuard derives from a base64 private key (as `wg pubkey` does). */

@@ -18,7 +18,7 @@
 //   - after a failed step no further deletes run and the state keeps what
 //     was done.
 import * as pulumi from "@pulumi/pulumi";
-import type { LiveProvider, Properties } from "./provider";
+import { PartialCreateError, type LiveProvider, type Properties } from "./provider";
 import { isSecret, reveal, secret, writeState, type LiveState, type StateResource } from "./state";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -322,11 +322,18 @@ class LiveMonitor {
             this.record(done);
             return done;
         };
-        if (!old) {
-            const created = await this.step("create", urn, type, () => provider.create(type, nameOf(urn), plainInputs, context));
-            return finish(created.id, created.outputs);
-        }
-        const diff = provider.diff(type, reveal(old.inputs), reveal(desired.inputs));
+        const create = async (): Promise<StateResource> => {
+            try {
+                const created = await provider.create(type, nameOf(urn), plainInputs, context);
+                return finish(created.id, created.outputs);
+            } catch (e) {
+                // The engine keeps a partially created resource (with its id) so the next run can replace it.
+                if (e instanceof PartialCreateError) this.record({ ...desired, id: e.id, outputs: {}, tainted: true });
+                throw e;
+            }
+        };
+        if (!old) return this.step("create", urn, type, create);
+        const diff = old.tainted ? { changed: ["(tainted)"], replaceKeys: ["(tainted)"], deleteBeforeReplace: true } : provider.diff(type, reveal(old.inputs), reveal(desired.inputs));
         if (diff.changed.length === 0) {
             // Same: the state keeps its outputs; the program's new options (protect) take effect.
             this.steps.push({ op: "same", urn, type, ms: 0 });
@@ -344,14 +351,13 @@ class LiveMonitor {
             urn,
             type,
             async () => {
-                if (desired.deleteBeforeReplace) {
+                if (desired.deleteBeforeReplace || diff.deleteBeforeReplace) {
                     await provider.delete(type, old.id ?? "", reveal(old.inputs), reveal(old.outputs), { provider: this.providerProperties(old.provider) });
-                    const created = await provider.create(type, nameOf(urn), plainInputs, context);
-                    return finish(created.id, created.outputs);
+                    return create();
                 }
-                const created = await provider.create(type, nameOf(urn), plainInputs, context);
+                const replacement = await create();
                 this.pendingDeletes.push(old);
-                return finish(created.id, created.outputs);
+                return replacement;
             },
             diff.replaceKeys,
         );

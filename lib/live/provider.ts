@@ -13,6 +13,23 @@ export interface DiffResult {
     changed: string[];
     /** The subset of `changed` that the provider cannot update in place (the engine then replaces). */
     replaceKeys: string[];
+    /** The provider always deletes before it replaces (e.g. pulumi-docker sets DeleteBeforeReplace for containers). */
+    deleteBeforeReplace?: boolean;
+}
+
+/**
+ * A create that failed after the resource came to exist (the provider's
+ * "partial failure"): the engine keeps the id in its state, tainted, so the
+ * next run replaces it instead of colliding with it.
+ */
+export class PartialCreateError extends Error {
+    constructor(
+        message: string,
+        readonly id: string,
+    ) {
+        super(message);
+        this.name = "PartialCreateError";
+    }
 }
 
 export interface CreateResult {

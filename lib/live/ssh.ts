@@ -3,6 +3,8 @@
 // refused). Used by the live run for `command.remote.Command`, the Storage
 // Box stand-in and the probes. One connection per target, reused; commands
 // run as separate channels.
+import * as http from "node:http";
+import type { Duplex } from "node:stream";
 import { Client, type ClientChannel } from "ssh2";
 
 export interface SshTarget {
@@ -121,6 +123,33 @@ export class SshConnection {
             throw new Error(`${this.describe()}: exit ${result.code ?? result.signal}: ${command.split("\n")[0]}\n${result.stderr.trim()}`);
         }
         return result.stdout;
+    }
+
+    /**
+     * An HTTP agent whose connections are `docker system dial-stdio` sessions
+     * on this connection: how the Docker CLI (and the Docker provider) reach
+     * the Engine API at `ssh://user@host` (docker/cli connhelper). One SSH
+     * connection, kept; each HTTP connection is a channel on it.
+     */
+    dockerAgent(): http.Agent {
+        const agent = new http.Agent({ keepAlive: true, maxSockets: 6 });
+        const createConnection = (_options: unknown, callback: (err: Error | null, stream?: Duplex) => void): undefined => {
+            this.connect().then(
+                (client) =>
+                    client.exec("docker system dial-stdio", (err: Error | undefined, channel: ClientChannel) => {
+                        if (err) return callback(err);
+                        // http.Agent treats its connections as sockets: give the channel the socket methods it calls.
+                        const socketLike = channel as unknown as Record<string, unknown>;
+                        for (const method of ["setKeepAlive", "setNoDelay", "ref", "unref"]) socketLike[method] ??= () => channel;
+                        socketLike.setTimeout ??= () => channel;
+                        callback(null, channel);
+                    }),
+                (err: Error) => callback(err),
+            );
+            return undefined;
+        };
+        (agent as unknown as { createConnection: typeof createConnection }).createConnection = createConnection;
+        return agent;
     }
 
     close(): void {

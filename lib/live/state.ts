@@ -50,6 +50,8 @@ export interface StateResource {
     inputs: Properties;
     /** Outputs with secret markers; for components, what registerOutputs set. */
     outputs: Properties;
+    /** A create failed after the resource came to exist: the next run replaces it. */
+    tainted?: boolean;
 }
 
 export interface LiveState {

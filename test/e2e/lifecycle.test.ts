@@ -27,8 +27,17 @@ async function plan(status: Record<string, unknown>, asOf: string): Promise<Step
 }
 
 const lumen = (run: StackRun) => run.resources.filter((r) => r.name === "lumen" || r.name.startsWith("lumen-"));
-const roles = (step: Step) => lumen(step.iceland).filter((r) => r.type === CONTAINER).map((r) => labelsOf(r)["redoubt.role"]).sort();
-const edgeRoutes = (step: Step) => uploadContent(step.iceland.resources.find((r) => r.name === "edge-container")!, "/usr/local/etc/haproxy/haproxy.cfg").includes(DOMAIN);
+/** The tenant's service containers by role (config carriers accompany them and are left out). */
+const roles = (step: Step) =>
+    lumen(step.iceland)
+        .filter((r) => r.type === CONTAINER && labelsOf(r)["redoubt.role"] !== "config")
+        .map((r) => labelsOf(r)["redoubt.role"])
+        .sort();
+/** Whether the edge's route table (written by its config carrier) routes the tenant's domain. */
+const edgeRoutes = (step: Step) => {
+    const carrier = step.iceland.resources.find((r) => r.type === CONTAINER && labelsOf(r)["redoubt.configures"] === "edge")!;
+    return uploadContent(carrier, "/usr/local/etc/haproxy/haproxy.cfg").includes(DOMAIN);
+};
 const dataResources = (step: Step): CapturedResource[] => [
     ...lumen(step.iceland).filter((r) => r.type === VOLUME || r.name === "lumen-volume-luks" || r.name === "lumen-volume-key"),
     ...step.backups.flatMap((b) => lumen(b).filter((r) => r.type === STORAGE_BOX)),

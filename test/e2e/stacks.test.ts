@@ -22,6 +22,12 @@ const containerOf = (tenant: string, role: string) => {
     if (!found) throw new Error(`no ${role} container for ${tenant}`);
     return found;
 };
+/** The config carrier that writes a tenant role's files (Docker cannot upload into the read-only service container). */
+const carrierOf = (tenant: string, role: string) => {
+    const found = tenantContainers().find((c) => labelsOf(c)["redoubt.tenant"] === tenant && labelsOf(c)["redoubt.role"] === "config" && labelsOf(c)["redoubt.configures"] === role);
+    if (!found) throw new Error(`no config carrier of ${tenant}'s ${role}`);
+    return found;
+};
 
 describe("tenant networks", () => {
     it.each(TENANTS)("%s has its own subnets; services (and ingress) are internal, egress is not", (tenant) => {
@@ -42,8 +48,12 @@ describe("tenant networks", () => {
     });
 
     it("the edge joins only ingress networks (and its own public network), and shares none with a homeserver", () => {
-        const edgeNetworks = networksOf(edge()!);
+        // The container itself sits on its public network only; each public tenant attaches it to its ingress network.
+        expect(networksOf(edge()!)).toEqual(["redoubt-edge-public"]);
+        const attachments = iceland.resources.filter((r) => r.type === "redoubt:edge:EdgeAttachment");
+        const edgeNetworks = [...networksOf(edge()!), ...attachments.map((a) => String(a.inputs.network))];
         expect(edgeNetworks.sort()).toEqual(["redoubt-acme-ingress", "redoubt-edge-public"]);
+        expect(attachments.map((a) => a.parent)).toEqual([expect.stringMatching(/TenantCell::acme$/)]);
         for (const tenant of TENANTS) {
             const homeserver = networksOf(containerOf(tenant, "homeserver"));
             expect(homeserver).toEqual([`redoubt-${tenant}-services`]);
@@ -93,7 +103,7 @@ describe("nothing is shared between tenants", () => {
 
 describe("homeserver and proxy configuration", () => {
     it.each(TENANTS)("%s: Tuwunel has federation off, no trusted servers, no previews, quiet logs, connect_info IPs", (tenant) => {
-        const config = parseToml(uploadContent(containerOf(tenant, "homeserver"), "/etc/tuwunel/tuwunel.toml")) as { global: Record<string, unknown> };
+        const config = parseToml(uploadContent(carrierOf(tenant, "homeserver"), "/etc/tuwunel/tuwunel.toml")) as { global: Record<string, unknown> };
         expect(config.global).toMatchObject({
             allow_federation: false,
             federate_created_rooms: false,
@@ -110,7 +120,7 @@ describe("homeserver and proxy configuration", () => {
     });
 
     it.each(TENANTS)("%s: Caddy has no access log, TLS 1.2 minimum and HSTS", (tenant) => {
-        const config = JSON.parse(uploadContent(containerOf(tenant, "proxy"), "/etc/caddy/caddy.json"));
+        const config = JSON.parse(uploadContent(carrierOf(tenant, "proxy"), "/etc/caddy/caddy.json"));
         const servers = Object.values(config.apps.http.servers) as Record<string, unknown>[];
         for (const server of servers) {
             expect(server.logs).toBeUndefined();
@@ -120,14 +130,14 @@ describe("homeserver and proxy configuration", () => {
     });
 
     it("push notifications leave only through the tenant's own allow-listing proxy, when the tenant asks for it", () => {
-        const acme = parseToml(uploadContent(containerOf("acme", "homeserver"), "/etc/tuwunel/tuwunel.toml")) as { global: { proxy?: { by_domain: { url: string; include: string[] }[] } } };
+        const acme = parseToml(uploadContent(carrierOf("acme", "homeserver"), "/etc/tuwunel/tuwunel.toml")) as { global: { proxy?: { by_domain: { url: string; include: string[] }[] } } };
         expect(acme.global.proxy?.by_domain).toEqual([{ url: "http://redoubt-acme-push-proxy:3128", include: ["matrix.org"] }]);
-        const pushProxy = containerOf("acme", "push-proxy");
-        expect(networksOf(pushProxy).sort()).toEqual(["redoubt-acme-egress", "redoubt-acme-services"]);
+        expect(networksOf(containerOf("acme", "push-proxy")).sort()).toEqual(["redoubt-acme-egress", "redoubt-acme-services"]);
+        const pushProxy = carrierOf("acme", "push-proxy");
         expect(uploadContent(pushProxy, "/etc/tinyproxy/filter")).toBe("^matrix\\.org:443$\n");
         expect(uploadContent(pushProxy, "/etc/tinyproxy/tinyproxy.conf")).toMatch(/^Allow 10\.128\.0\.64\/28$/m);
         for (const tenant of ["nightowl", "harbor"]) {
-            const config = parseToml(uploadContent(containerOf(tenant, "homeserver"), "/etc/tuwunel/tuwunel.toml")) as { global: Record<string, unknown> };
+            const config = parseToml(uploadContent(carrierOf(tenant, "homeserver"), "/etc/tuwunel/tuwunel.toml")) as { global: Record<string, unknown> };
             expect(config.global.proxy).toBeUndefined();
             expect(tenantContainers().some((c) => labelsOf(c)["redoubt.tenant"] === tenant && labelsOf(c)["redoubt.role"] === "push-proxy")).toBe(false);
         }
@@ -138,11 +148,11 @@ describe("homeserver and proxy configuration", () => {
         const services = plain<{ name: string; ipv4Address?: string }[]>(proxy.inputs.networksAdvanced).find((n) => n.name === "redoubt-nightowl-services");
         expect(services?.ipv4Address).toBe(tenantHostAddress(2, "services", PROXY_HOST));
         expect(services?.ipv4Address).toBe("10.128.0.138");
-        expect(uploadContent(containerOf("nightowl", "tor"), "/etc/tor/torrc")).toMatch(/^HiddenServicePort 443 10\.128\.0\.138:8443$/m);
+        expect(uploadContent(carrierOf("nightowl", "tor"), "/etc/tor/torrc")).toMatch(/^HiddenServicePort 443 10\.128\.0\.138:8443$/m);
     });
 
     it("the well-known client URL is each tenant's own address", () => {
-        const nightowl = parseToml(uploadContent(containerOf("nightowl", "homeserver"), "/etc/tuwunel/tuwunel.toml")) as { global: { well_known: { client: string } } };
+        const nightowl = parseToml(uploadContent(carrierOf("nightowl", "homeserver"), "/etc/tuwunel/tuwunel.toml")) as { global: { well_known: { client: string } } };
         expect(nightowl.global.well_known.client).toMatch(/^https:\/\/[a-z2-7]{56}\.onion$/);
         expect(plain<Record<string, { endpoint: string }>>(iceland.outputs.tenants).nightowl.endpoint).toBe(nightowl.global.well_known.client);
     });
@@ -172,7 +182,9 @@ describe("container hardening", () => {
                 slice: `redoubt-${tenant}.slice`,
             });
             expect(plain<{ drops: string[] }>(c.inputs.capabilities).drops).toEqual(["ALL"]);
-            expect(c.inputs.readOnly).toBe(true);
+            // A config carrier is the one writable container: Docker uploads only into a writable root, and it never runs.
+            if (role === "config") expect({ start: c.inputs.start, networkMode: c.inputs.networkMode, restart: c.inputs.restart }).toEqual({ start: false, networkMode: "none", restart: "no" });
+            else expect(c.inputs.readOnly).toBe(true);
             expect(c.inputs.securityOpts).toEqual(["no-new-privileges:true"]);
             expect(["journald", "none"]).toContain(c.inputs.logDriver);
             if (role !== "wireguard") expect(String(c.inputs.user)).toMatch(/^[1-9]\d*:[1-9]\d*$/);
@@ -219,7 +231,7 @@ describe("backup stacks", () => {
         for (const tenant of TENANTS) {
             const agent = containerOf(tenant, "backup-agent");
             expect(labelsOf(agent)["redoubt.backup-countries"]).toBe("FI,DE");
-            const script = uploadContent(agent, "/etc/redoubt/backup.sh");
+            const script = uploadContent(carrierOf(tenant, "backup-agent"), "/etc/redoubt/backup.sh");
             const repositories = [...script.matchAll(/'sftp:(u\d+)@([^:']+):redoubt'/g)].map((m) => `${m[1]}@${m[2]}`);
             const boxes = [helsinki, falkenstein].map((run) => {
                 const credentials = plain<Record<string, { user: string; host: string }>>(run.outputs.tenants)[tenant];

@@ -1,46 +1,20 @@
 // A compliant tenant ("acme") as the stacks register it, for policy tests.
 // Each test derives one violating variant from these.
+import { renderCaddyConfig } from "../../components/render/caddy";
+import { TUWUNEL_CONFIG_PATH, renderTuwunelConfig } from "../../components/render/tuwunel";
 import type { Res } from "./helpers";
 import { labels } from "./helpers";
 
 export const DIGEST = "ghcr.io/matrix-construct/tuwunel:v1.9.0@sha256:" + "a".repeat(64);
 export const CADDY_DIGEST = "docker.io/library/caddy:2.8@sha256:" + "b".repeat(64);
 
-export const TUWUNEL_TOML = `[global]
-server_name = "chat.acme.example"
-address = ["0.0.0.0"]
-port = 8008
-allow_federation = false
-federate_created_rooms = false
-trusted_servers = []
-allow_public_room_directory_over_federation = false
-allow_registration = true
-registration_token_file = "/run/secrets/registration-token"
-log = "warn"
-log_colors = false
-ip_source = "connect_info"
-`;
+/** The homeserver config as the real renderer writes it. */
+export const TUWUNEL_TOML = renderTuwunelConfig({ serverName: "chat.acme.example", logLevel: "warn", registration: "token", clientUrl: "https://chat.acme.example" });
 
-export const CADDY_JSON = JSON.stringify({
-    apps: {
-        http: {
-            servers: {
-                tenant: {
-                    listen: [":443"],
-                    routes: [
-                        {
-                            handle: [
-                                { handler: "headers", response: { set: { "Strict-Transport-Security": ["max-age=31536000"] } } },
-                                { handler: "reverse_proxy", upstreams: [{ dial: "homeserver:8008" }] },
-                            ],
-                        },
-                    ],
-                    tls_connection_policies: [{ protocol_min: "tls1.2" }],
-                },
-            },
-        },
-    },
-});
+/** The proxy config as the real renderer writes it. */
+export const CADDY_JSON = JSON.stringify(
+    renderCaddyConfig({ hostnames: ["chat.acme.example"], upstream: "redoubt-acme-homeserver:8008", clientUrl: "https://chat.acme.example", storagePath: "/data/caddy", tls: { kind: "acme", email: "ops@acme.example" } }),
+);
 
 export function tenantLabels(tenant: string, extra: Record<string, string | undefined> = {}) {
     return { "redoubt.tenant": tenant, "redoubt.status": "active", ...extra };
@@ -67,12 +41,6 @@ export function container(tenant: string, role: string, over: Record<string, unk
         labels: labels({ ...tenantLabels(tenant), "redoubt.role": role, "redoubt.log-retention-days": "14", ...extraLabels }),
         networksAdvanced: (nets[role] ?? ["services"]).map((p) => ({ name: `redoubt-${tenant}-${p}` })),
         mounts: role === "homeserver" ? [{ type: "volume", source: `redoubt-${tenant}-data`, target: "/var/lib/tuwunel" }] : [],
-        uploads:
-            role === "homeserver"
-                ? [{ file: "/etc/tuwunel/tuwunel.toml", content: TUWUNEL_TOML }]
-                : role === "proxy"
-                  ? [{ file: "/etc/caddy/caddy.json", content: CADDY_JSON }]
-                  : [],
         ...(role === "homeserver" ? { healthcheck: { tests: ["CMD", "tuwunel", "--health-check"] } } : {}),
         ...(role === "backup-agent" ? { start: false } : {}),
         ...over,
@@ -88,6 +56,33 @@ export function container(tenant: string, role: string, over: Record<string, unk
         });
     }
     return { type: "docker:index/container:Container", name: `${tenant}-${role}`, props };
+}
+
+/** What each role's config carrier writes in the compliant stack. */
+const CARRIED: Record<string, { file: string; content: string }[]> = {
+    homeserver: [{ file: TUWUNEL_CONFIG_PATH, content: TUWUNEL_TOML }],
+    proxy: [{ file: "/etc/caddy/caddy.json", content: CADDY_JSON }],
+};
+
+/** The config carrier of a tenant's role: never started, no network, writable only for Docker's uploads. */
+export function carrier(tenant: string, configures: string, over: Record<string, unknown> = {}): Res {
+    const base = container(tenant, "config", {}, { "redoubt.configures": configures });
+    return {
+        ...base,
+        name: `${tenant}-${configures}-config`,
+        props: {
+            ...base.props,
+            name: `redoubt-${tenant}-${configures}-config`,
+            readOnly: false,
+            start: false,
+            mustRun: false,
+            restart: "no",
+            networkMode: "none",
+            networksAdvanced: [],
+            uploads: CARRIED[configures] ?? [],
+            ...over,
+        },
+    };
 }
 
 export function network(tenant: string, purpose: string, over: Record<string, unknown> = {}): Res {
@@ -148,7 +143,9 @@ export function tenantStack(tenant: string): Res[] {
         volume(tenant),
         luks(tenant),
         container(tenant, "homeserver"),
+        carrier(tenant, "homeserver"),
         container(tenant, "proxy"),
+        carrier(tenant, "proxy"),
         container(tenant, "backup-agent"),
     ];
 }

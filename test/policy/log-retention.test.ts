@@ -1,5 +1,5 @@
 import { containerLogRetention, homeserverQuietLogs, hostJournalRetention, journalLifetimeHours, proxyNoAccessLog } from "../../policies/log-retention";
-import { CADDY_JSON, TUWUNEL_TOML, container } from "./fixtures";
+import { CADDY_JSON, TUWUNEL_TOML, carrier, container } from "./fixtures";
 import { runResource, runStack } from "./helpers";
 
 describe("container-log-retention", () => {
@@ -26,13 +26,13 @@ describe("proxy-no-access-log", () => {
         expect(await runResource(proxyNoAccessLog, container("acme", "proxy"))).toEqual([]);
         const cfg = JSON.parse(CADDY_JSON);
         cfg.apps.http.servers.tenant.logs = {};
-        const c = container("acme", "proxy", { uploads: [{ file: "/etc/caddy/caddy.json", content: JSON.stringify(cfg) }] });
+        const c = carrier("acme", "proxy", { uploads: [{ file: "/etc/caddy/caddy.json", content: JSON.stringify(cfg) }] });
         expect(await runResource(proxyNoAccessLog, c)).toEqual([expect.stringMatching(/remove "logs" from apps.http.servers.tenant/)]);
     });
 });
 
 describe("homeserver-quiet-logs", () => {
-    const hs = (toml: string) => container("acme", "homeserver", { uploads: [{ file: "/etc/tuwunel/tuwunel.toml", content: toml }] });
+    const hs = (toml: string) => carrier("acme", "homeserver", { uploads: [{ file: "/etc/tuwunel/tuwunel.toml", content: toml }] });
     it("accepts warn + connect_info", async () => {
         expect(await runResource(homeserverQuietLogs, container("acme", "homeserver"))).toEqual([]);
     });

@@ -1,9 +1,9 @@
 import { homeserverNoFederation } from "../../policies/no-federation";
-import { TUWUNEL_TOML, container } from "./fixtures";
+import { TUWUNEL_TOML, carrier, container } from "./fixtures";
 import { runResource } from "./helpers";
 
 const hs = (toml: string, over: Record<string, unknown> = {}) =>
-    container("acme", "homeserver", { uploads: [{ file: "/etc/tuwunel/tuwunel.toml", content: toml }], ...over });
+    carrier("acme", "homeserver", { uploads: [{ file: "/etc/tuwunel/tuwunel.toml", content: toml }], ...over });
 
 describe("homeserver-no-federation", () => {
     it("accepts the rendered config", async () => {
@@ -20,7 +20,7 @@ describe("homeserver-no-federation", () => {
     it("refuses trusted servers, URL previews and the directory over federation", async () => {
         const toml = TUWUNEL_TOML.replace("trusted_servers = []", 'trusted_servers = ["matrix.org"]')
             .replace("allow_public_room_directory_over_federation = false", "allow_public_room_directory_over_federation = true")
-            .concat('url_preview_domain_contains_allowlist = ["*"]\n');
+            .replace("url_preview_domain_contains_allowlist = []", 'url_preview_domain_contains_allowlist = ["*"]');
         const msgs = await runResource(homeserverNoFederation, hs(toml));
         expect(msgs).toHaveLength(3);
         expect(msgs.join("\n")).toMatch(/set trusted_servers = \[\]/);
@@ -46,6 +46,6 @@ describe("homeserver-no-federation", () => {
         expect(await runResource(homeserverNoFederation, bad)).toEqual([expect.stringMatching(/remove it and put the setting in the rendered config/)]);
     });
     it("refuses a homeserver without a config upload", async () => {
-        expect(await runResource(homeserverNoFederation, container("acme", "homeserver", { uploads: [] }))).toEqual([expect.stringMatching(/upload the rendered tuwunel.toml/)]);
+        expect(await runResource(homeserverNoFederation, carrier("acme", "homeserver", { uploads: [] }))).toEqual([expect.stringMatching(/upload the rendered tuwunel.toml/)]);
     });
 });

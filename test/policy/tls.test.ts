@@ -1,5 +1,5 @@
 import { noPlaintextPorts, proxyTls, tlsCertValidity, tlsPrivateKeyStrength } from "../../policies/tls";
-import { CADDY_JSON, container } from "./fixtures";
+import { CADDY_JSON, carrier, container } from "./fixtures";
 import { labels, runResource } from "./helpers";
 
 const key = (props: Record<string, unknown>) => ({ type: "tls:index/privateKey:PrivateKey", name: "acme-ca-key", props });
@@ -29,7 +29,7 @@ describe("tls-cert-validity", () => {
 });
 
 describe("proxy-tls", () => {
-    const withCaddy = (cfg: unknown) => container("acme", "proxy", { uploads: [{ file: "/etc/caddy/caddy.json", content: JSON.stringify(cfg) }] });
+    const withCaddy = (cfg: unknown) => carrier("acme", "proxy", { uploads: [{ file: "/etc/caddy/caddy.json", content: JSON.stringify(cfg) }] });
     const base = JSON.parse(CADDY_JSON);
     it("accepts the compliant Caddy config", async () => {
         expect(await runResource(proxyTls, container("acme", "proxy"))).toEqual([]);
@@ -45,8 +45,8 @@ describe("proxy-tls", () => {
         expect(await runResource(proxyTls, withCaddy(cfg))).toEqual([expect.stringMatching(/Strict-Transport-Security/)]);
     });
     it("refuses a proxy without a Caddy config, or with broken JSON", async () => {
-        expect(await runResource(proxyTls, container("acme", "proxy", { uploads: [] }))).toEqual([expect.stringMatching(/upload the rendered Caddy JSON/)]);
-        expect(await runResource(proxyTls, container("acme", "proxy", { uploads: [{ file: "/etc/caddy/caddy.json", content: "{" }] }))).toEqual([
+        expect(await runResource(proxyTls, carrier("acme", "proxy", { uploads: [] }))).toEqual([expect.stringMatching(/upload the rendered Caddy JSON/)]);
+        expect(await runResource(proxyTls, carrier("acme", "proxy", { uploads: [{ file: "/etc/caddy/caddy.json", content: "{" }] }))).toEqual([
             expect.stringMatching(/not valid JSON/),
         ]);
     });

@@ -14,8 +14,8 @@ import {
     renderLuksScript,
     renderSlice,
     SCRIPTS_DIR,
-    sliceName,
 } from "../../components/render/host";
+import { sliceName } from "../../components/names";
 import { defaultBackupTime, onCalendar } from "../../components/schedule";
 import { makeTempDir, removeDir, run, runOk } from "./helpers";
 import { requireProgram } from "./programs";

@@ -1,6 +1,7 @@
-// Two projects: `unit` (npm test: mocks, policy pack over gRPC, pure logic)
-// and `system` (npm run test:system: generated configuration run through the
-// real programs from Debian's packages).
+// Three projects: `unit` (npm test: mocks, policy pack over gRPC, pure logic),
+// `system` (npm run test:system: generated configuration run through the
+// real programs from Debian's packages) and `live` (npm run test:live: the
+// stacks on a real Debian Docker host in a VM).
 const base = {
   preset: "ts-jest",
   testEnvironment: "node",
@@ -11,5 +12,7 @@ module.exports = {
   projects: [
     { ...base, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts", "<rootDir>/test/policy/**/*.test.ts", "<rootDir>/test/e2e/**/*.test.ts"] },
     { ...base, displayName: "system", testMatch: ["<rootDir>/test/system/**/*.test.ts"] },
+    // npm run test:live: the stacks deployed onto a real Debian Docker host (a qemu VM), probed from outside.
+    { ...base, displayName: "live", testMatch: ["<rootDir>/test/live/**/*.test.ts"] },
   ],
 };

@@ -1,4 +1,5 @@
 // npm run tenant -- <preview|up|refresh> <tenant> [--stack NAME]...
+// npm run tenant -- unlock <tenant...|--all> [--stack NAME]
 //
 // Brings one tenant up (or previews / refreshes it) across all its stacks,
 // backup stacks first, through the real Pulumi CLI (Automation API), targeting
@@ -7,17 +8,23 @@
 // missing CLI before anything starts (exit 1). Pulumi failures: exit 2.
 import { StackConfigError } from "../stacks/config";
 import { formatProblem, TenantSetError } from "../tenants/loader";
-import { OPERATIONS, runTenantOperation, TenantOpError, type TenantOperation } from "../lib/tenant-ops";
+import { OPERATIONS, runTenantOperation, runUnlock, TenantOpError, type TenantOperation } from "../lib/tenant-ops";
+import { UnlockError } from "../lib/unlock";
 
 const USAGE = `usage: npm run tenant -- <preview|up|refresh> <tenant> [--stack NAME]...
+       npm run tenant -- unlock <tenant...|--all> [--stack NAME]
   preview   pulumi preview of the tenant's resources, with the policy pack
   up        pulumi up of the tenant's resources, with the policy pack (backup stacks first)
   refresh   pulumi refresh of the tenant's resources
-  --stack NAME  only this stack (repeatable); default: every stack the tenant is in`;
+  unlock    after a host reboot: open the tenants' encrypted volumes with their keys from the
+            primary stack's state and start their containers and the edge
+  --stack NAME  only this stack (repeatable); for unlock, the primary stack (default: the project's)
+  --all     unlock: every tenant with a volume in the state`;
 
 async function main(argv: string[]): Promise<number> {
     const positional: string[] = [];
     const stacks: string[] = [];
+    let all = false;
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         if (a === "--stack") {
@@ -25,11 +32,20 @@ async function main(argv: string[]): Promise<number> {
             if (!v) throw new TenantOpError("--stack needs a stack name");
             stacks.push(v);
         } else if (a.startsWith("--stack=")) stacks.push(a.slice("--stack=".length));
+        else if (a === "--all") all = true;
         else if (a === "-h" || a === "--help") {
             process.stdout.write(`${USAGE}\n`);
             return 0;
         } else if (a.startsWith("-")) throw new TenantOpError(`unknown option ${a}\n${USAGE}`);
         else positional.push(a);
+    }
+    if (positional[0] === "unlock") {
+        const tenants = positional.slice(1);
+        if (all === (tenants.length > 0)) throw new TenantOpError(`unlock takes tenant names or --all\n${USAGE}`);
+        if (stacks.length > 1) throw new TenantOpError(`unlock reads one primary stack; give --stack once\n${USAGE}`);
+        const plan = await runUnlock({ tenants: all ? undefined : tenants, stack: stacks[0], log: (line) => process.stderr.write(`${line}\n`) });
+        process.stderr.write(`tenant: unlocked ${plan.tenants.map((t) => t.tenant).join(", ") || "(no tenant)"}\n`);
+        return 0;
     }
     const [operation, tenant, ...rest] = positional;
     if (!operation || !tenant || rest.length > 0) throw new TenantOpError(USAGE);
@@ -55,7 +71,7 @@ function report(e: unknown): number {
         process.stderr.write(`tenant: the stack config is invalid; nothing was started:\n${e.problems.map((p) => `  ${e.file}: ${p.field}: ${p.message}`).join("\n")}\n`);
         return 1;
     }
-    if (e instanceof TenantOpError) {
+    if (e instanceof TenantOpError || e instanceof UnlockError) {
         process.stderr.write(`tenant: ${e.message}\n`);
         return 1;
     }

@@ -12,7 +12,9 @@ import { parseStackConfig, type StackConfig } from "../stacks/config";
 import { lifecycleOf, todayUtc } from "../components/lifecycle";
 import { loadTenants } from "../tenants/loader";
 import { DEFAULT_STACKS, PROJECT_DIR, readStackConfigFile, runStacks, type CapturedResource } from "./mock-run";
+import { SshConnection } from "./live/ssh";
 import { tenantsOf } from "./plan";
+import { unlock, unlockPlan, type StateResourceLike, type UnlockPlan } from "./unlock";
 
 export type TenantOperation = "preview" | "up" | "refresh";
 export const OPERATIONS: readonly TenantOperation[] = ["preview", "up", "refresh"];
@@ -184,4 +186,44 @@ export async function runTenantOperation(options: RunTenantOptions): Promise<Ten
         results.push({ stack: step.stack, targets, summary });
     }
     return results;
+}
+
+export interface UnlockOptions {
+    /** Tenants to unlock; undefined: every tenant with a volume in the stack. */
+    tenants?: string[];
+    /** The primary stack to read; default the one primary among the project's stacks. */
+    stack?: string;
+    projectDir?: string;
+    log?: (line: string) => void;
+}
+
+/**
+ * `npm run tenant -- unlock <tenant...|--all>`: after a host reboot, opens the
+ * tenants' LUKS volumes with their keys from the stack's state (`pulumi stack
+ * export --show-secrets` through the Automation API) and starts their
+ * containers and the edge, over SSH to the Docker host with its pinned key.
+ */
+export async function runUnlock(options: UnlockOptions): Promise<UnlockPlan> {
+    const projectDir = options.projectDir ?? PROJECT_DIR;
+    const primaries = (options.stack ? [options.stack] : [...DEFAULT_STACKS]).map((stack) => ({ stack, config: parseStackConfig(readStackConfigFile(stack, projectDir), `stacks/Pulumi.${stack}.yaml`) }));
+    const primary = primaries.find((p) => p.config.role === "primary");
+    if (!primary || primary.config.role !== "primary") throw new TenantOpError(`${options.stack ?? "no stack"} is not a primary stack; unlock reads the primary stack's state`);
+    if (!findOnPath("pulumi")) throw new TenantOpError(PULUMI_INSTALL_HINT);
+    const stack = await automation.LocalWorkspace.selectStack({ stackName: primary.stack, workDir: projectDir });
+    const deployment = (await stack.exportStack()) as { deployment?: { resources?: StateResourceLike[] } };
+    const plan = unlockPlan(deployment.deployment?.resources ?? [], options.tenants);
+    const url = new URL(primary.config.dockerHost);
+    let privateKey: string | undefined;
+    try {
+        privateKey = (await stack.getConfig("redoubt:sshPrivateKey")).value;
+    } catch {
+        privateKey = undefined; // not set: the SSH agent, as for the Docker provider
+    }
+    const ssh = new SshConnection({ host: url.hostname, port: url.port ? Number(url.port) : 22, user: url.username, privateKey, hostKey: primary.config.sshHostKey });
+    try {
+        await unlock(plan, (command, stdin) => ssh.run(command, { stdin }), options.log);
+    } finally {
+        ssh.close();
+    }
+    return plan;
 }

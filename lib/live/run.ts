@@ -18,8 +18,8 @@ import { storageBoxProvider } from "./storage-box";
 
 /** Everything the live run needs to know about the host it deploys to. */
 export interface LiveHostAccess {
-    /** SSH to the Docker host as root, host key pinned. */
-    ssh: SshTarget;
+    /** SSH to the Docker host as root, host key pinned (the key also goes into the stack's secret config, for host commands). */
+    ssh: SshTarget & { privateKey: string };
     /** The address the edge publishes 443 (and WireGuard its ports) on. */
     publicAddress: string;
     /** The image catalog whose images the host's registry holds (a separate file, never images.yaml). */

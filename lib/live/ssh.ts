@@ -11,8 +11,8 @@ export interface SshTarget {
     host: string;
     port: number;
     user: string;
-    /** OpenSSH private key (PEM or OpenSSH format). */
-    privateKey: string;
+    /** OpenSSH private key (PEM or OpenSSH format); without one, the SSH agent at SSH_AUTH_SOCK is used (as ssh and the Docker provider do). */
+    privateKey?: string;
     /** The pinned host key, `type base64` (the first two fields of `ssh-keyscan` output). */
     hostKey: string;
 }
@@ -69,7 +69,7 @@ export class SshConnection {
                     host: this.target.host,
                     port: this.target.port,
                     username: this.target.user,
-                    privateKey: this.target.privateKey,
+                    ...(this.target.privateKey ? { privateKey: this.target.privateKey } : { agent: process.env.SSH_AUTH_SOCK }),
                     readyTimeout: 60_000,
                     keepaliveInterval: 15_000,
                     hostVerifier: (key: Buffer) => {

@@ -1,0 +1,430 @@
+// The live host test (`npm run test:live`): the real stacks, deployed by the
+// live engine onto a real Debian Docker host (a qemu VM built from Debian's
+// packages), and every promise probed from outside: a client through the
+// edge's forwarded port, probes inside containers, the host's own logs and
+// state. One scenario, in order: each step builds on the host the previous
+// one left.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { tenantSubnet, tenantHostAddress, PROXY_HOST, wireguardPort } from "../../components/addressing";
+import { luksScriptPath } from "../../components/encryptedVolume";
+import { containerName, EDGE_CONTAINER, sliceName } from "../../components/names";
+import { HSTS_VALUE, CADDY_TLS_PORT } from "../../components/render/caddy";
+import { tenantDataMount, tenantRoot } from "../../components/render/host";
+import { vpnAddresses } from "../../components/render/wireguard";
+import { PLANS } from "../../tenants/schema";
+import { changes, type LiveRunResult } from "../../lib/live/engine";
+import { LIVE_STACKS, liveUp, statePath, type LiveHostAccess } from "../../lib/live/run";
+import { readState } from "../../lib/live/state";
+import { unlock, unlockPlan } from "../../lib/unlock";
+import { connect, fetchOnce, tls11Accepted } from "./client";
+import { bootHost, ensureHostImage, type LiveHost } from "./host";
+import { publicDomain, wireguardKeyPair, writeLiveTenants, type LiveTenantSet } from "./tenants";
+
+jest.setTimeout(30 * 60_000);
+
+const log = (line: string) => process.stderr.write(`[live] ${line}\n`);
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "redoubt-live-"));
+const tenantsDir = path.join(work, "tenants");
+const stateDir = path.join(work, "state");
+const peer = wireguardKeyPair();
+let host: LiveHost;
+let access: LiveHostAccess;
+let tenantSet: LiveTenantSet = { peer };
+let acmeRoots: string[];
+const ONE_DAY = 86_400_000;
+const today = () => new Date().toISOString().slice(0, 10);
+const addDays = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) + days * ONE_DAY).toISOString().slice(0, 10);
+
+async function up(set: LiveTenantSet, asOf?: string): Promise<Record<string, LiveRunResult>> {
+    tenantSet = set;
+    writeLiveTenants(tenantsDir, set);
+    return liveUp({ host: access, tenantsDir, stateDir, asOf, log });
+}
+
+/** A shell command's exit code inside a container (a probe; the images carry bash). */
+async function inContainer(container: string, script: string): Promise<number | null> {
+    const r = await host.exec(`docker exec ${container} bash -c ${JSON.stringify(script)}`, { timeoutMs: 60_000 });
+    return r.code;
+}
+
+/** Whether `container` can open a TCP connection to address:port (bash's /dev/tcp, 3 s). */
+async function reaches(container: string, address: string, port: number): Promise<boolean> {
+    return (await inContainer(container, `timeout 3 bash -c '</dev/tcp/${address}/${port}'`)) === 0;
+}
+
+async function ipsOf(container: string): Promise<string[]> {
+    const out = await host.run(`docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' ${container}`);
+    return out.trim().split(/\s+/).filter(Boolean);
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, everyMs = 5_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown;
+    while (Date.now() < deadline) {
+        try {
+            const value = await fn();
+            if (value !== undefined) return value;
+        } catch (e) {
+            last = e;
+        }
+        await new Promise((r) => setTimeout(r, everyMs));
+    }
+    throw new Error(`timed out waiting for ${what}${last ? `: ${last instanceof Error ? last.message : String(last)}` : ""}`);
+}
+
+const edge = (servername: string) => ({ port: host.edgePort, servername, ca: acmeRoots });
+
+beforeAll(async () => {
+    const image = await ensureHostImage(log);
+    host = await bootHost(image, { memoryMiB: 6144, log, workDir: path.join(work, "vm") });
+    access = {
+        ssh: { host: "127.0.0.1", port: host.sshPort, user: "root", privateKey: host.sshPrivateKey, hostKey: host.sshHostKey },
+        publicAddress: host.publicAddress,
+        catalogFile: host.catalogFile,
+        acme: { directory: host.acmeDirectory, directoryCa: host.acmeCaCertificate },
+        sites: { hel1: { site: "helsinki", address: host.sites.helsinki.address }, fsn1: { site: "falkenstein", address: host.sites.falkenstein.address } },
+    };
+    // The ACME CA validates TLS-ALPN-01 by connecting to each domain: on this host, the edge's address.
+    const names = ["alpha", "bravo", "dozy", "charlie"].map(publicDomain).join(" ");
+    await host.run(`echo '${host.publicAddress} ${names}' >> /etc/hosts`);
+}, 40 * 60_000);
+
+afterAll(async () => {
+    if (!host) return;
+    if (process.env.REDOUBT_LIVE_KEEP === "1") {
+        log(`keeping the VM: ssh -i ${host.sshPrivateKeyFile} -p ${host.sshPort} root@127.0.0.1 (state in ${stateDir})`);
+        return;
+    }
+    await host.stop();
+});
+
+describe("deploy", () => {
+    let first: Record<string, LiveRunResult>;
+
+    it("brings every stack up on the host, backup stacks first", async () => {
+        first = await up({ peer });
+        expect(Object.keys(first)).toEqual([LIVE_STACKS.helsinki, LIVE_STACKS.falkenstein, LIVE_STACKS.primary]);
+        const created = changes(first[LIVE_STACKS.primary].steps);
+        expect(created.length).toBeGreaterThan(40);
+        expect(created.every((s) => s.op === "create")).toBe(true);
+    });
+
+    it("starts every container of every served tenant, and each health check passes", async () => {
+        const expected = [
+            ...["alpha", "bravo"].flatMap((t) => [containerName(t, "homeserver"), containerName(t, "proxy")]),
+            containerName("owl", "homeserver"),
+            containerName("owl", "proxy"),
+            containerName("owl", "tor"),
+            containerName("vault", "homeserver"),
+            containerName("vault", "proxy"),
+            containerName("vault", "wireguard"),
+            EDGE_CONTAINER,
+        ];
+        const states = await waitFor(
+            "every container running and healthy",
+            async () => {
+                const out = await host.run(`docker inspect -f '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' ${expected.join(" ")}`);
+                const rows = out.trim().split("\n").map((l) => l.replace(/^\//, "").split(" "));
+                return rows.every(([, status, health]) => status === "running" && (health === "healthy" || health === "none")) ? rows : undefined;
+            },
+            10 * 60_000,
+        );
+        expect(states.map(([name]) => name).sort()).toEqual([...expected].sort());
+        // The homeservers and the edge have health checks, and they pass.
+        for (const name of [...["alpha", "bravo", "owl", "vault"].map((t) => containerName(t, "homeserver")), EDGE_CONTAINER]) {
+            expect(states.find(([n]) => n === name)?.[2]).toBe("healthy");
+        }
+        // The suspended tenant serves nothing; its data volume is there (and backed up).
+        const dozy = await host.run(`docker ps -a --filter label=redoubt.tenant=dozy --format '{{.Names}} {{.State}}'`);
+        expect(dozy).not.toMatch(/homeserver|-proxy /);
+        expect(await host.run(`${luksScriptPath("dozy")} status`)).toBe("open\n");
+    });
+
+    it("a second run with no change creates, replaces and deletes nothing", async () => {
+        const second = await up(tenantSet);
+        for (const stack of Object.values(LIVE_STACKS)) expect({ stack, changes: changes(second[stack].steps) }).toEqual({ stack, changes: [] });
+    });
+});
+
+describe("clients through the edge", () => {
+    beforeAll(async () => {
+        // Pebble's issuing root (it makes a new one each start), fetched on the host from its management API.
+        const root = await host.run("curl -sfk https://127.0.0.1:15000/roots/0");
+        acmeRoots = [root];
+    });
+
+    it.each(["alpha", "bravo"])("%s answers a Matrix client over TLS 1.2+ with its own certificate and HSTS", async (tenant) => {
+        const domain = publicDomain(tenant);
+        const versions = await waitFor("the ACME certificate", () => fetchOnce(edge(domain), "/_matrix/client/versions"), 8 * 60_000, 10_000);
+        expect(versions.status).toBe(200);
+        expect(JSON.parse(versions.body).versions).toEqual(expect.arrayContaining([expect.stringMatching(/^v1\./)]));
+        expect(versions.headers["strict-transport-security"]).toBe(HSTS_VALUE);
+        expect(["TLSv1.2", "TLSv1.3"]).toContain(versions.protocol);
+        // The tenant's own certificate: its name, issued by the ACME CA (verified against its root above).
+        expect(versions.certificate.subjectaltname).toBe(`DNS:${domain}`);
+        const wellKnown = await fetchOnce(edge(domain), "/.well-known/matrix/client");
+        expect(JSON.parse(wellKnown.body)).toEqual({ "m.homeserver": { base_url: `https://${domain}` } });
+        const forced12 = await fetchOnce({ ...edge(domain), maxVersion: "TLSv1.2" }, "/_matrix/client/versions");
+        expect(forced12.protocol).toBe("TLSv1.2");
+    });
+
+    it("refuses TLS 1.1 (the server refuses: the client allows it)", () => {
+        const attempt = tls11Accepted(host.edgePort, publicDomain("alpha"));
+        expect({ accepted: attempt.accepted }).toEqual({ accepted: false });
+        expect(attempt.output).toMatch(/alert|handshake failure|no protocols available|wrong version|unsupported protocol/i);
+    });
+
+    it("routes no unknown, suspended, Tor-only or VPN-only name", async () => {
+        const onion = String((readState(statePath(stateDir, LIVE_STACKS.primary), LIVE_STACKS.primary).outputs.tenants as Record<string, { endpoint: string }>).owl.endpoint).replace("https://", "");
+        for (const name of [publicDomain("dozy"), onion, `vault.live.test`, "unknown.live.test"]) {
+            await expect(fetchOnce({ ...edge(name), timeoutMs: 15_000 }, "/_matrix/client/versions")).rejects.toThrow();
+        }
+    });
+});
+
+describe("Tor-only and VPN-only tenants", () => {
+    const stateOutputs = () => readState(statePath(stateDir, LIVE_STACKS.primary), LIVE_STACKS.primary).outputs.tenants as Record<string, Record<string, unknown>>;
+
+    it("the onion service forwards to the tenant's proxy, which answers with the tenant CA's certificate for the onion name", async () => {
+        const owl = stateOutputs().owl;
+        const onion = String(owl.endpoint).replace("https://", "");
+        const target = `${tenantHostAddress(3, "services", PROXY_HOST)}:${CADDY_TLS_PORT}`;
+        // tor's own config on the tenant's volume says where the onion service leads.
+        expect(await host.run(`cat ${tenantDataMount("owl")}/config/tor/torrc`)).toMatch(new RegExp(`^HiddenServicePort 443 ${target.replace(/\./g, "\\.")}$`, "m"));
+        // From inside the tor container, that target is reachable (the path tor uses).
+        expect(await reaches(containerName("owl", "tor"), target.split(":")[0], CADDY_TLS_PORT)).toBe(true);
+        // What a Tor client gets at the end of that path: the tenant CA's certificate for the onion name.
+        const ca = String((owl.caCertificate as { value?: string })?.value ?? owl.caCertificate);
+        fs.writeFileSync(path.join(work, "owl-ca.pem"), ca);
+        await host.run(`cat > /root/owl-ca.pem`, { stdin: ca });
+        const answer = await host.run(`curl -sf --cacert /root/owl-ca.pem --resolve ${onion}:${CADDY_TLS_PORT}:${target.split(":")[0]} https://${onion}:${CADDY_TLS_PORT}/_matrix/client/versions`);
+        expect(JSON.parse(answer).versions.length).toBeGreaterThan(0);
+    });
+
+    it("the VPN tenant answers its WireGuard peer, and only through the tunnel", async () => {
+        const vault = stateOutputs().vault;
+        const { peers } = vpnAddresses(4, 1);
+        const services = tenantSubnet(4, "services").subnet;
+        const proxy = tenantHostAddress(4, "services", PROXY_HOST);
+        const ca = String((vault.caCertificate as { value?: string })?.value ?? vault.caCertificate);
+        await host.run(`cat > /root/vault-ca.pem`, { stdin: ca });
+        // A client outside the host's containers: its own network namespace on the host, reaching the endpoint's published port.
+        const script = [
+            "set -e",
+            "ip netns add vpn-client",
+            "ip link add vc0 type veth peer name vc1",
+            "ip link set vc1 netns vpn-client",
+            "ip addr add 198.18.0.1/30 dev vc0 && ip link set vc0 up",
+            "ip netns exec vpn-client ip addr add 198.18.0.2/30 dev vc1",
+            "ip netns exec vpn-client ip link set vc1 up",
+            "ip netns exec vpn-client ip link set lo up",
+            `ip netns exec vpn-client ip route add ${host.publicAddress}/32 via 198.18.0.1`,
+            "ip netns exec vpn-client ip link add wg0 type wireguard",
+            "umask 077 && cat > /root/vpn-client.key",
+            `ip netns exec vpn-client wg set wg0 private-key /root/vpn-client.key peer ${String(vault.wireguardPublicKey)} endpoint ${host.publicAddress}:${wireguardPort(4)} allowed-ips ${services} persistent-keepalive 5`,
+            `ip netns exec vpn-client ip addr add ${peers[0]}/32 dev wg0`,
+            "ip netns exec vpn-client ip link set wg0 up",
+            `ip netns exec vpn-client ip route add ${services} dev wg0`,
+        ].join("\n");
+        await host.run(script, { stdin: `${peer.privateKey}\n` });
+        expect(vault.wireguardPeers).toEqual({ laptop: peers[0] });
+        const answer = await waitFor(
+            "an answer through the tunnel",
+            async () => (await host.exec(`ip netns exec vpn-client curl -sf --max-time 10 --cacert /root/vault-ca.pem --resolve vault.live.test:${CADDY_TLS_PORT}:${proxy} https://vault.live.test:${CADDY_TLS_PORT}/_matrix/client/versions`)).stdout || undefined,
+            2 * 60_000,
+        );
+        expect(JSON.parse(answer).versions.length).toBeGreaterThan(0);
+        // Without the tunnel, the same client reaches nothing of the tenant.
+        await host.run("ip netns exec vpn-client ip link set wg0 down");
+        expect((await host.exec(`ip netns exec vpn-client curl -s --max-time 5 --cacert /root/vault-ca.pem --resolve vault.live.test:${CADDY_TLS_PORT}:${proxy} https://vault.live.test:${CADDY_TLS_PORT}/`)).code).not.toBe(0);
+        await host.run("ip netns del vpn-client; ip link del vc0 2>/dev/null || true; rm -f /root/vpn-client.key");
+    });
+});
+
+describe("isolation, probed from inside the containers", () => {
+    it("tenant alpha's containers reach no address of tenant bravo", async () => {
+        const bravo = [...(await ipsOf(containerName("bravo", "homeserver"))), ...(await ipsOf(containerName("bravo", "proxy")))];
+        expect(bravo.length).toBeGreaterThanOrEqual(3);
+        for (const from of [containerName("alpha", "homeserver"), containerName("alpha", "proxy")]) {
+            for (const address of bravo) {
+                for (const port of [8008, CADDY_TLS_PORT]) expect({ from, address, port, reached: await reaches(from, address, port) }).toEqual({ from, address, port, reached: false });
+            }
+        }
+    });
+
+    it("the homeserver reaches neither the internet nor the edge; the proxy reaches its homeserver", async () => {
+        const hs = containerName("alpha", "homeserver");
+        const { address, port } = host.internetProbe;
+        // The probe works: a container on the egress network does reach "the internet".
+        expect(await reaches(containerName("alpha", "proxy"), address, port)).toBe(true);
+        expect(await reaches(hs, address, port)).toBe(false);
+        for (const edgeAddress of await ipsOf(EDGE_CONTAINER)) expect(await reaches(hs, edgeAddress, 8443)).toBe(false);
+        expect(await reaches(hs, host.publicAddress, 443)).toBe(false);
+        expect(await reaches(containerName("alpha", "proxy"), containerName("alpha", "homeserver"), 8008)).toBe(true);
+    });
+
+    it("the edge reaches only the public tenants' proxies", async () => {
+        for (const tenant of ["alpha", "bravo"]) {
+            expect(await reaches(EDGE_CONTAINER, containerName(tenant, "proxy"), CADDY_TLS_PORT)).toBe(true);
+            for (const address of await ipsOf(containerName(tenant, "homeserver"))) expect(await reaches(EDGE_CONTAINER, address, 8008)).toBe(false);
+        }
+        for (const tenant of ["owl", "vault"]) {
+            for (const address of await ipsOf(containerName(tenant, "proxy"))) expect(await reaches(EDGE_CONTAINER, address, CADDY_TLS_PORT)).toBe(false);
+        }
+    });
+});
+
+describe("logs", () => {
+    it("no log on the host holds a client address or an access line after client requests", async () => {
+        // Every client connection above came in through qemu's user network, from 10.0.2.2.
+        const journal = await host.run("journalctl --no-pager -o cat --since '-2h'", { timeoutMs: 120_000 });
+        expect(journal.length).toBeGreaterThan(0);
+        expect(journal).not.toMatch(/10\.0\.2\.2\b/);
+        expect(journal).not.toMatch(/"(GET|POST) \/_matrix|GET \/_matrix\/client\/versions/);
+        const containers = (await host.run("docker ps -a --format '{{.Names}}'")).trim().split("\n");
+        for (const c of containers) {
+            const logs = await host.exec(`docker logs ${c} 2>&1`, { timeoutMs: 60_000 });
+            expect({ c, ip: /10\.0\.2\.2\b/.test(logs.stdout) }).toEqual({ c, ip: false });
+        }
+    });
+
+    it("journald keeps entries at most the promised days, and every container logs to it", async () => {
+        const config = await host.run("systemd-analyze cat-config systemd/journald.conf");
+        const hours = (key: string) => Number(new RegExp(`^${key}=(\\d+)h$`, "m").exec(config)?.[1]);
+        expect(hours("MaxFileSec") + hours("MaxRetentionSec")).toBeLessThanOrEqual(7 * 24);
+        const drivers = (await host.run("docker ps -a --format '{{.Names}}' | xargs docker inspect -f '{{.HostConfig.LogConfig.Type}}'")).trim().split("\n");
+        expect([...new Set(drivers)]).toEqual(["journald"]);
+    });
+});
+
+describe("encryption at rest and limits", () => {
+    it("each tenant's data directory is an opened LUKS2 volume, and the homeserver's database lives on it", async () => {
+        for (const tenant of ["alpha", "bravo", "owl", "vault", "dozy"]) {
+            const status = await host.run(`cryptsetup status redoubt-${tenant}`);
+            expect(status).toMatch(/type:\s+LUKS2/);
+            expect((await host.run(`findmnt -n -o SOURCE ${tenantDataMount(tenant)}`)).trim()).toBe(`/dev/mapper/redoubt-${tenant}`);
+        }
+        const inside = await host.run(`docker inspect -f '{{range .Mounts}}{{.Destination}}={{.Source}} {{end}}' ${containerName("alpha", "homeserver")}`);
+        expect(inside).toMatch(/\/var\/lib\/tuwunel=/);
+        expect(await host.run(`ls ${tenantDataMount("alpha")}/tuwunel`)).not.toBe("");
+    });
+
+    it("a process storm in one tenant stops at its slice's TasksMax, and the other tenants keep serving", async () => {
+        const limit = Number((await host.run(`systemctl show ${sliceName("alpha")} -p TasksMax --value`)).trim());
+        expect(limit).toBe(PLANS.small.pids);
+        const storm = host.exec(`docker exec ${containerName("alpha", "proxy")} bash -c 'ok=0; for i in $(seq ${limit + 100}); do sleep 20 & ok=$((ok+1)); done 2>/dev/null; echo started=$ok; wait'`, { timeoutMs: 120_000 });
+        await new Promise((r) => setTimeout(r, 5_000));
+        const tasks = Number((await host.run(`cat /sys/fs/cgroup/${sliceName("alpha")}/pids.current`)).trim());
+        expect(tasks).toBeLessThanOrEqual(limit);
+        const bravo = await fetchOnce(edge(publicDomain("bravo")), "/_matrix/client/versions");
+        expect(bravo.status).toBe(200);
+        const result = await storm;
+        expect(result.stdout + result.stderr).toMatch(/fork|Resource temporarily unavailable|started=/);
+    });
+});
+
+describe("backups", () => {
+    it("a backup runs by its timer and lands in both sites", async () => {
+        const now = new Date(Date.now() + 3 * 60_000);
+        const at = `${String(now.getUTCHours()).padStart(2, "0")}:${String(now.getUTCMinutes()).padStart(2, "0")}`;
+        const result = await up({ ...tenantSet, alphaBackupAt: at });
+        // A new schedule updates the host's timer in place.
+        expect(changes(result[LIVE_STACKS.primary].steps).map((s) => `${s.op} ${s.urn.split("::").pop()}`)).toEqual(["update alpha-backup-timer"]);
+        const journal = await waitFor(
+            "alpha's nightly backup to finish",
+            async () => {
+                const j = await host.run("journalctl -u redoubt-backup-alpha.service --no-pager -o cat");
+                return /backup: falkenstein done/.test(j) ? j : undefined;
+            },
+            12 * 60_000,
+            15_000,
+        );
+        expect(journal).toMatch(/backup: helsinki done/);
+        expect(await host.run("systemctl show redoubt-backup-alpha.service -p Result --value")).toBe("success\n");
+    });
+
+    it("restores byte-identical from each site", async () => {
+        const uid = 100001;
+        const digestOf = async (dir: string) => host.run(`cd ${dir} && find . -type f -print0 | sort -z | xargs -0 sha256sum`);
+        const source = await digestOf(`${tenantDataMount("alpha")}/tuwunel/backups`);
+        expect(source).not.toBe("");
+        const agent = containerName("alpha", "backup-agent");
+        const image = (await host.run(`docker inspect -f '{{.Config.Image}}' ${agent}`)).trim();
+        const script = (await host.run(`cat ${tenantDataMount("alpha")}/config/backup/backup.sh`)).split("\n");
+        for (const site of ["helsinki", "falkenstein"]) {
+            const line = script.find((l) => l.startsWith(`backup_to '${site}'`))!;
+            const [, repository, passwordFile, sftpCommand] = [...line.matchAll(/'([^']*)'/g)].map((m) => m[1]);
+            const target = `/srv/restore-${site}`;
+            await host.run(`rm -rf ${target} && mkdir -p ${target} && chown ${uid}:${uid} ${target}`);
+            await host.run(
+                [
+                    `docker run --rm --user ${uid}:${uid} --network ${"redoubt-alpha-egress"} --read-only --tmpfs /tmp`,
+                    `-v ${tenantDataMount("alpha")}/config/backup:/etc/redoubt:ro -v ${tenantDataMount("alpha")}/restic:/cache`,
+                    `-v ${tenantRoot("alpha")}/passwd:/etc/passwd:ro -v ${tenantRoot("alpha")}/group:/etc/group:ro -v ${target}:/restore`,
+                    `-e HOME=/cache -e RESTIC_CACHE_DIR=/cache/restic --entrypoint restic ${image}`,
+                    `-r '${repository}' --password-file ${passwordFile} -o 'sftp.command=${sftpCommand}' restore latest --target /restore`,
+                ].join(" "),
+                { timeoutMs: 600_000 },
+            );
+            expect({ site, restored: await digestOf(`${target}/data/backups`) }).toEqual({ site, restored: source });
+        }
+    });
+});
+
+describe("after a host reboot", () => {
+    it("nothing serves until the documented unlock; then everything serves again", async () => {
+        await host.reboot();
+        expect((await host.run(`${luksScriptPath("alpha")} status`)).trim()).toBe("closed");
+        expect((await host.exec(`docker inspect -f '{{.State.Running}}' ${containerName("alpha", "homeserver")}`)).stdout.trim()).toBe("false");
+        // The backup timer does not fail while the volume is closed: its condition skips it.
+        const state = readState(statePath(stateDir, LIVE_STACKS.primary), LIVE_STACKS.primary);
+        await unlock(unlockPlan(state.resources), (command, stdin) => host.run(command, { stdin, timeoutMs: 300_000 }), log);
+        for (const tenant of ["alpha", "bravo"]) {
+            const answer = await waitFor(`${tenant} serving again`, () => fetchOnce(edge(publicDomain(tenant)), "/_matrix/client/versions"), 5 * 60_000);
+            expect(answer.status).toBe(200);
+        }
+        expect((await host.run(`docker inspect -f '{{.State.Health.Status}}' ${containerName("owl", "homeserver")}`)).trim()).toMatch(/healthy|starting/);
+    });
+});
+
+describe("growing and shrinking the host", () => {
+    it("adding a public tenant does not interrupt another tenant's open connection through the edge", async () => {
+        const session = await connect(edge(publicDomain("alpha")));
+        try {
+            expect((await session.get("/_matrix/client/versions")).status).toBe(200);
+            const result = await up({ ...tenantSet, withCharlie: true });
+            const primary = changes(result[LIVE_STACKS.primary].steps);
+            // Only charlie's resources and the edge's route table change; the edge container stays.
+            expect(primary.filter((s) => s.urn.endsWith("::edge-container"))).toEqual([]);
+            expect(primary.every((s) => s.op === "create" || /edge-routes|edge-reload/.test(s.urn))).toBe(true);
+            expect((await session.get("/_matrix/client/versions")).status).toBe(200);
+        } finally {
+            session.close();
+        }
+        const charlie = await waitFor("charlie's certificate", () => fetchOnce(edge(publicDomain("charlie")), "/_matrix/client/versions"), 8 * 60_000, 10_000);
+        expect(charlie.status).toBe(200);
+    });
+
+    it("a cancelled tenant is unprotected on its day, then destroyed: the LUKS header is erased and the old key opens nothing", async () => {
+        const day0 = today();
+        await up({ ...tenantSet, bravoCancelledOn: day0 });
+        const [{ key }] = unlockPlan(readState(statePath(stateDir, LIVE_STACKS.primary), LIVE_STACKS.primary).resources, ["bravo"]).tenants;
+        // Evidence the erase cannot remove: a second name for the container file. The erase rewrites the header in place.
+        await host.run(`ln ${tenantRoot("bravo")}/volume.luks /root/bravo-evidence.luks`);
+        expect((await host.exec("cryptsetup open --test-passphrase --key-file=- /root/bravo-evidence.luks", { stdin: key })).code).toBe(0);
+        const result = await up({ ...tenantSet, bravoCancelledOn: day0 }, addDays(day0, 7));
+        const deleted = changes(result[LIVE_STACKS.primary].steps).filter((s) => s.op === "delete");
+        expect(deleted.some((s) => s.urn.endsWith("::bravo-volume-luks"))).toBe(true);
+        expect((await host.exec(`test -e ${tenantRoot("bravo")}/volume.luks`)).code).not.toBe(0);
+        expect((await host.exec("cryptsetup open --test-passphrase --key-file=- /root/bravo-evidence.luks", { stdin: key })).code).not.toBe(0);
+        expect(await host.run("cryptsetup luksDump /root/bravo-evidence.luks | sed -n '/^Keyslots:/,/^Tokens:/p'")).not.toMatch(/^\s+\d+: luks2/m);
+        await host.run("rm -f /root/bravo-evidence.luks");
+        expect(await host.run(`docker ps -a --filter label=redoubt.tenant=bravo --format '{{.Names}}'`)).toBe("");
+        // Its boxes are gone at both sites.
+        for (const stack of [LIVE_STACKS.helsinki, LIVE_STACKS.falkenstein]) {
+            expect(changes(result[stack].steps).filter((s) => s.type === "hcloud:index/storageBox:StorageBox").map((s) => s.op)).toEqual(["delete"]);
+        }
+    });
+});

@@ -363,7 +363,7 @@ export function diffDockerInputs(type: string, olds: Properties, news: Propertie
         if (rule.change === "replace") replaceKeys.push(key);
     }
     // pulumi-docker provider/resources.go: docker_container has DeleteBeforeReplace: true (a container's name is unique).
-    return { changed, replaceKeys, deleteBeforeReplace: type === DOCKER_CONTAINER };
+    return type === DOCKER_CONTAINER ? { changed, replaceKeys, deleteBeforeReplace: true } : { changed, replaceKeys };
 }
 
 /** Refuses what the schema does not know and what this stand-in cannot apply. */

@@ -42,8 +42,6 @@ export const T = {
 export const TUWUNEL_CONFIG_PATH = "/etc/tuwunel/tuwunel.toml";
 export const CADDY_CONFIG_PATH = "/etc/caddy/caddy.json";
 
-/** The name suffix of the command that holds a tenant's LUKS2 container (`<tenant>-volume-luks`). */
-export const LUKS_COMMAND_SUFFIX = "-volume-luks";
 
 export type Props = Record<string, unknown>;
 
@@ -220,10 +218,14 @@ export function tenantStatuses(resources: PolicyResource[]): Map<string, { statu
     return out;
 }
 
-/** The tenant a `<tenant>-volume-luks` command belongs to. */
-export function luksTenant(r: { type: string; name: string }): string | undefined {
-    if (r.type !== T.command || !r.name.endsWith(LUKS_COMMAND_SUFFIX)) return undefined;
-    return r.name.slice(0, -LUKS_COMMAND_SUFFIX.length);
+/**
+ * The tenant whose LUKS2 container a command holds: the command of an
+ * EncryptedVolume component, whose own properties name the tenant. Read from
+ * types and structure, never from names (a renamed child is still found).
+ */
+export function luksTenant(r: { type: string; parent?: { type: string; props: Props } }): string | undefined {
+    if (r.type !== T.command || r.parent?.type !== T.encryptedVolume) return undefined;
+    return asString(r.parent.props["tenant"]);
 }
 
 /** Collects violations in tests (and anywhere a policy is run by hand). */

@@ -36,7 +36,7 @@ export const dataResourcesProtected: StackValidationPolicy = {
 
 export const encryptedAtRest: StackValidationPolicy = {
     name: "encrypted-at-rest",
-    description: "Every tenant that has a data volume also has its LUKS2 container (command <tenant>-volume-luks) in the same stack.",
+    description: "Every tenant that has a data volume also has its LUKS2 container (the command of its EncryptedVolume component) in the same stack.",
     validateStack: (args, report) => {
         const luks = new Set<string>();
         for (const r of args.resources) {
@@ -49,7 +49,7 @@ export const encryptedAtRest: StackValidationPolicy = {
             if (labels[DATA_LABEL] !== "true") continue;
             const tenant = labels[TENANT_LABEL];
             if (!tenant || !luks.has(tenant)) {
-                report(`The data ${describe(r.type, r.name)} of tenant ${tenant ?? "(unlabelled)"} has no LUKS2 container; create it through the EncryptedVolume component (command "${tenant ?? "<tenant>"}-volume-luks") so the tenant's data is encrypted at rest.`, r.urn);
+                report(`The data ${describe(r.type, r.name)} of tenant ${tenant ?? "(unlabelled)"} has no LUKS2 container; create it through the EncryptedVolume component (its LUKS command) so the tenant's data is encrypted at rest.`, r.urn);
             }
         }
     },

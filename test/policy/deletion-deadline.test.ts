@@ -1,6 +1,6 @@
 import { asOfDate } from "../../policies/common";
 import { deletionDeadline } from "../../policies/deletion-deadline";
-import { luks, storageBox, tenantStack, volume } from "./fixtures";
+import { encryptedVolume, luks, storageBox, tenantStack, volume } from "./fixtures";
 import { runStack } from "./helpers";
 
 const cancelled = (deleteBy: string) => ({ "redoubt.status": "cancelled", "redoubt.delete-by": deleteBy });
@@ -11,7 +11,7 @@ describe("deletion-deadline", () => {
         expect(await runStack(deletionDeadline, [volume("beta", cancelled("2025-06-10"), false)], { asOf: "2025-06-10" })).toEqual([]);
     });
     it("refuses data of a cancelled tenant past its date", async () => {
-        const rs = [volume("beta", cancelled("2025-06-02"), false), luks("beta", false), storageBox("beta", "FI", "helsinki", {}, cancelled("2025-06-02"), false)];
+        const rs = [volume("beta", cancelled("2025-06-02"), false), encryptedVolume("beta"), luks("beta", false), storageBox("beta", "FI", "helsinki", {}, cancelled("2025-06-02"), false)];
         const msgs = await runStack(deletionDeadline, rs, { asOf: "2025-06-10" });
         expect(msgs).toHaveLength(3);
         for (const m of msgs) expect(m).toMatch(/^Tenant beta was cancelled and its data had to be deleted by 2025-06-02 \(8 days ago as of 2025-06-10; .*remove the tenant .* run pulumi up/);

@@ -108,12 +108,21 @@ export function volume(tenant: string, extra: Record<string, string | undefined>
     };
 }
 
-export function luks(tenant: string, protect = true): Res {
+/** The URN policy fixtures give a resource (the stack helpers resolve parents by it). */
+export const fixtureUrn = (type: string, name: string) => `urn:pulumi:test::redoubt::${type}::${name}`;
+
+/** A tenant's EncryptedVolume component: its properties name the tenant, as the component registers them. */
+export function encryptedVolume(tenant: string): Res {
+    return { type: "redoubt:tenant:EncryptedVolume", name: `${tenant}-volume`, props: { tenant } };
+}
+
+/** The LUKS command of a tenant's EncryptedVolume (a child of it; `name` may be anything). */
+export function luks(tenant: string, protect = true, name = `${tenant}-volume-luks`): Res {
     return {
         type: "command:remote:Command",
-        name: `${tenant}-volume-luks`,
+        name,
         protect,
-        parent: `urn:pulumi:test::redoubt::redoubt:tenant:EncryptedVolume::${tenant}-volume`,
+        parent: fixtureUrn("redoubt:tenant:EncryptedVolume", `${tenant}-volume`),
         props: { create: "cryptsetup luksFormat --type luks2 /srv/redoubt/tenants/x/data.luks --key-file=-", stdin: "secret-key" },
     };
 }
@@ -141,6 +150,7 @@ export function tenantStack(tenant: string): Res[] {
         network(tenant, "ingress"),
         network(tenant, "egress"),
         volume(tenant),
+        encryptedVolume(tenant),
         luks(tenant),
         container(tenant, "homeserver"),
         carrier(tenant, "homeserver"),

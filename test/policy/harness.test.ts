@@ -3,7 +3,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { mandatory, runPolicyPack, startPolicyPack, type CapturedResource, type PolicyPackSession } from "../../lib/policy-harness";
-import { container, luks, network, storageBox, tenantStack, volume } from "./fixtures";
+import { container, encryptedVolume, fixtureUrn, luks, network, storageBox, tenantStack, volume } from "./fixtures";
 import { labels } from "./helpers";
 
 jest.setTimeout(120_000);
@@ -61,7 +61,7 @@ describe("policy pack over gRPC", () => {
             "a cancelled tenant 8 days past its date with its data volume",
             "deletion-deadline",
             /Tenant gone was cancelled and its data had to be deleted by 2025-06-02 \(8 days ago.*remove the tenant/,
-            () => [...compliant(), cap(volume("gone", { "redoubt.status": "cancelled", "redoubt.delete-by": "2025-06-02" }, false)), cap(luks("gone", false))],
+            () => [...compliant(), cap(volume("gone", { "redoubt.status": "cancelled", "redoubt.delete-by": "2025-06-02" }, false)), cap(encryptedVolume("gone")), cap(luks("gone", false))],
         ],
         [
             "a backup agent writing to IS",
@@ -109,7 +109,7 @@ describe("runPolicyPack", () => {
 // ---------------------------------------------------------------------------
 
 function cap(r: { type: string; name: string; props: Record<string, unknown>; protect?: boolean; parent?: string }): CapturedResource {
-    return { type: r.type, name: r.name, urn: `urn:pulumi:policy-test::redoubt::${r.type}::${r.name}`, parent: r.parent, protect: r.protect ?? false, inputs: r.props, custom: true };
+    return { type: r.type, name: r.name, urn: fixtureUrn(r.type, r.name), parent: r.parent, protect: r.protect ?? false, inputs: r.props, custom: !r.type.startsWith("redoubt:") };
 }
 
 function replace(rs: CapturedResource[], r: ReturnType<typeof container>): CapturedResource[] {

@@ -70,6 +70,11 @@ export async function runStack(policy: StackValidationPolicy, rs: Res[], config:
                 asType: () => undefined,
             }) as unknown as PolicyResource,
     );
+    // As the analyzer does for AnalyzeStack: each resource's parent is the resource object with that URN.
+    const byUrn = new Map(resources.map((r) => [r.urn, r]));
+    rs.forEach((r, i) => {
+        if (r.parent && byUrn.has(r.parent)) (resources[i] as { parent?: PolicyResource }).parent = byUrn.get(r.parent);
+    });
     const args = {
         resources,
         stackTags: new Map<string, string>(),

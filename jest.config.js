@@ -3,16 +3,16 @@
 // real programs from Debian's packages) and `live` (npm run test:live: the
 // stacks on a real Debian Docker host in a VM).
 const base = {
-  preset: "ts-jest",
-  testEnvironment: "node",
-  transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] },
+    preset: "ts-jest",
+    testEnvironment: "node",
+    transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] },
 };
 module.exports = {
-  reporters: ["default", "<rootDir>/test/summary-reporter.js"],
-  projects: [
-    { ...base, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts", "<rootDir>/test/policy/**/*.test.ts", "<rootDir>/test/e2e/**/*.test.ts"] },
-    { ...base, displayName: "system", testMatch: ["<rootDir>/test/system/**/*.test.ts"] },
-    // npm run test:live: the stacks deployed onto a real Debian Docker host (a qemu VM), probed from outside.
-    { ...base, displayName: "live", testMatch: ["<rootDir>/test/live/**/*.test.ts"] },
-  ],
+    reporters: ["default", "<rootDir>/test/summary-reporter.js"],
+    projects: [
+        { ...base, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts", "<rootDir>/test/policy/**/*.test.ts", "<rootDir>/test/e2e/**/*.test.ts"] },
+        { ...base, displayName: "system", testMatch: ["<rootDir>/test/system/**/*.test.ts"] },
+        // npm run test:live: the stacks deployed onto a real Debian Docker host (a qemu VM), probed from outside.
+        { ...base, displayName: "live", testMatch: ["<rootDir>/test/live/**/*.test.ts"] },
+    ],
 };

@@ -30,12 +30,7 @@ export function writeSyntheticTenants(dir: string, count: number): void {
             id,
             contact: `ops@${name}.example`,
             plan: plans[i % 3],
-            access:
-                mode === "public"
-                    ? { mode, domain: `matrix.${name}.example` }
-                    : mode === "tor"
-                      ? { mode }
-                      : { mode, peers: [{ name: "office", publicKey: wgKey(i) }] },
+            access: mode === "public" ? { mode, domain: `matrix.${name}.example` } : mode === "tor" ? { mode } : { mode, peers: [{ name: "office", publicKey: wgKey(i) }] },
             ...(mode === "public" ? {} : { homeserver: { serverName: `${name}.redoubt.internal` } }),
         };
         fs.writeFileSync(path.join(dir, `${name}.yaml`), stringify(tenant));

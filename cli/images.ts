@@ -60,7 +60,9 @@ function main(argv: string[]): number {
     for (const r of reports) {
         const same = r.pinned === r.current;
         if (!same) drift++;
-        process.stdout.write(`${same ? "ok     " : command === "check" ? "DRIFT  " : "updated"} ${r.role.padEnd(12)} ${r.reference}  ${same ? r.pinned : `${r.pinned} -> ${r.current}`}\n`);
+        process.stdout.write(
+            `${same ? "ok     " : command === "check" ? "DRIFT  " : "updated"} ${r.role.padEnd(12)} ${r.reference}  ${same ? r.pinned : `${r.pinned} -> ${r.current}`}\n`,
+        );
     }
     return command === "check" && drift > 0 ? 2 : 0;
 }

@@ -163,7 +163,9 @@ async function main(): Promise<number> {
 
 function reportError(e: unknown): number {
     if (e instanceof TenantSetError) {
-        process.stderr.write(`plan: the tenant files are invalid; nothing was planned:\n${e.problems.map((p) => `  ${formatProblem({ ...p, file: relative(p.file) })}`).join("\n")}\n`);
+        process.stderr.write(
+            `plan: the tenant files are invalid; nothing was planned:\n${e.problems.map((p) => `  ${formatProblem({ ...p, file: relative(p.file) })}`).join("\n")}\n`,
+        );
         return 1;
     }
     if (e instanceof StackConfigError) {

@@ -41,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
     }
     if (positional[0] === "unlock") {
         const tenants = positional.slice(1);
-        if (all === (tenants.length > 0)) throw new TenantOpError(`unlock takes tenant names or --all\n${USAGE}`);
+        if (all === tenants.length > 0) throw new TenantOpError(`unlock takes tenant names or --all\n${USAGE}`);
         if (stacks.length > 1) throw new TenantOpError(`unlock reads one primary stack; give --stack once\n${USAGE}`);
         const plan = await runUnlock({ tenants: all ? undefined : tenants, stack: stacks[0], log: (line) => process.stderr.write(`${line}\n`) });
         process.stderr.write(`tenant: unlocked ${plan.tenants.map((t) => t.tenant).join(", ") || "(no tenant)"}\n`);
@@ -56,7 +56,9 @@ async function main(argv: string[]): Promise<number> {
         stacks,
         onOutput: (text) => process.stdout.write(text),
         onStep: (step, i, total) =>
-            process.stderr.write(`tenant ${tenant}: ${operation} ${step.stack} (${i + 1}/${total}, ${step.role}): ${step.urns.length} target${step.urns.length === 1 ? "" : "s"} and their dependents\n`),
+            process.stderr.write(
+                `tenant ${tenant}: ${operation} ${step.stack} (${i + 1}/${total}, ${step.role}): ${step.urns.length} target${step.urns.length === 1 ? "" : "s"} and their dependents\n`,
+            ),
     });
     process.stderr.write(`tenant ${tenant}: ${operation} done in ${results.map((r) => r.stack).join(", ")}\n`);
     return 0;

@@ -9,7 +9,6 @@ import { BACKUP_COUNTRIES_LABEL, BACKUP_SITES_LABEL, CONFIG_REVISION_LABEL } fro
 import { BACKUP_SCRIPT_PATH, BACKUP_SOURCE_PATH, renderBackupScript, storageBoxRepository, storageBoxSftpCommand } from "./render/backup";
 import { installFileCommand, renderBackupTrigger, renderBackupUnits, SCRIPTS_DIR, tenantDataMount, tenantIdentityFiles } from "./render/host";
 
-
 /** One backup site's storage box, as its backup stack exports it. */
 export interface BackupTarget {
     site: string;
@@ -58,24 +57,22 @@ export class BackupAgent extends pulumi.ComponentResource {
         if (new Set(sites).size !== sites.length) throw new Error(`BackupAgent ${name}: a site appears twice in ${sites.join(", ")}`);
         this.containerName = containerName(args.tenant, "backup-agent");
         const knownHosts = `${CACHE_DIR}/known_hosts`;
-        const script = pulumi
-            .all(args.targets.map((t) => pulumi.all([t.host, t.user]).apply(([host, user]) => ({ site: t.site, host, user }))))
-            .apply((targets) =>
-                renderBackupScript({
-                    repositories: targets.map((t) => ({
-                        site: t.site,
-                        repository: storageBoxRepository(t.user, t.host),
-                        passwordFile: `${SECRETS_DIR}/restic-${t.site}`,
-                        // Host keys are learnt on the first backup and pinned from then on (kept on the encrypted volume).
-                        sftpCommand: storageBoxSftpCommand({ user: t.user, host: t.host, keyFile: `${SECRETS_DIR}/ssh-${t.site}`, knownHostsFile: knownHosts }),
-                    })),
-                    paths: [`${BACKUP_SOURCE_PATH}/backups`, `${BACKUP_SOURCE_PATH}/media`],
-                    keep: args.keep,
-                    freshnessMarker: `${BACKUP_SOURCE_PATH}/backups/meta`,
-                    maxAgeMinutes: 60,
-                    homeserverStoppedFlag: `${CACHE_DIR}/${STOPPED_FLAG}`,
-                }),
-            );
+        const script = pulumi.all(args.targets.map((t) => pulumi.all([t.host, t.user]).apply(([host, user]) => ({ site: t.site, host, user })))).apply((targets) =>
+            renderBackupScript({
+                repositories: targets.map((t) => ({
+                    site: t.site,
+                    repository: storageBoxRepository(t.user, t.host),
+                    passwordFile: `${SECRETS_DIR}/restic-${t.site}`,
+                    // Host keys are learnt on the first backup and pinned from then on (kept on the encrypted volume).
+                    sftpCommand: storageBoxSftpCommand({ user: t.user, host: t.host, keyFile: `${SECRETS_DIR}/ssh-${t.site}`, knownHostsFile: knownHosts }),
+                })),
+                paths: [`${BACKUP_SOURCE_PATH}/backups`, `${BACKUP_SOURCE_PATH}/media`],
+                keep: args.keep,
+                freshnessMarker: `${BACKUP_SOURCE_PATH}/backups/meta`,
+                maxAgeMinutes: 60,
+                homeserverStoppedFlag: `${CACHE_DIR}/${STOPPED_FLAG}`,
+            }),
+        );
         const uid = args.user.split(":")[0];
         const files: ConfigFile[] = [
             { path: BACKUP_SCRIPT_PATH, content: script, executable: true, permissions: "0555" },
@@ -158,4 +155,3 @@ export class BackupAgent extends pulumi.ComponentResource {
         this.registerOutputs({ containerName: this.containerName });
     }
 }
-

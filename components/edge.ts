@@ -115,7 +115,13 @@ function edgeContainer(name: string, args: EdgeArgs, network: docker.Network, vo
 }
 
 /** Sends the edge SIGUSR2 whenever its carrier writes a new route table (a new carrier is a new trigger). */
-function reloadOnNewRoutes(name: string, connection: command.types.input.remote.ConnectionArgs, carrier: ConfigCarrier, container: docker.Container, parent: pulumi.Resource): void {
+function reloadOnNewRoutes(
+    name: string,
+    connection: command.types.input.remote.ConnectionArgs,
+    carrier: ConfigCarrier,
+    container: docker.Container,
+    parent: pulumi.Resource,
+): void {
     new command.remote.Command(
         `${name}-reload`,
         {

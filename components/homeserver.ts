@@ -6,14 +6,7 @@ import { ConfigCarrier } from "./configCarrier";
 import { configMount, type ContainerLimits, FIXED_NAME, hardenedContainerArgs, type TenantContainerArgs } from "./hardening";
 import { CONFIG_REVISION_LABEL } from "./labels";
 import { containerName } from "./names";
-import {
-    renderTuwunelConfig,
-    TUWUNEL_CONFIG_PATH,
-    TUWUNEL_DATA_PATH,
-    TUWUNEL_PORT,
-    TUWUNEL_TOKEN_PATH,
-    type TuwunelConfigInput,
-} from "./render/tuwunel";
+import { renderTuwunelConfig, TUWUNEL_CONFIG_PATH, TUWUNEL_DATA_PATH, TUWUNEL_PORT, TUWUNEL_TOKEN_PATH, type TuwunelConfigInput } from "./render/tuwunel";
 
 export interface HomeserverArgs extends TenantContainerArgs {
     /** Everything the config file says; clientUrl may be known only at deploy time (onion names). */
@@ -68,10 +61,7 @@ function writeConfig(name: string, args: HomeserverArgs, serviceName: string, to
             configures: "homeserver",
             serviceName,
             mounts: [configMount(args.dataVolume, "homeserver", CONFIG_DIR, false)],
-            files: [
-                { path: TUWUNEL_CONFIG_PATH, content, permissions: "0444" },
-                ...(token ? [{ path: TUWUNEL_TOKEN_PATH, content: token, permissions: "0400", owner: uid }] : []),
-            ],
+            files: [{ path: TUWUNEL_CONFIG_PATH, content, permissions: "0444" }, ...(token ? [{ path: TUWUNEL_TOKEN_PATH, content: token, permissions: "0400", owner: uid }] : [])],
         },
         { parent },
     );

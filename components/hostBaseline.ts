@@ -74,9 +74,7 @@ export class HostBaseline extends pulumi.ComponentResource {
             ImageRole,
             pulumi.Output<string>
         >;
-        this.extraImages = Object.fromEntries(
-            [...new Set(args.extraImages)].sort().map((reference) => [reference, pull(`${name}-image-${reference.slice(-12)}`, reference)]),
-        );
+        this.extraImages = Object.fromEntries([...new Set(args.extraImages)].sort().map((reference) => [reference, pull(`${name}-image-${reference.slice(-12)}`, reference)]));
         this.registerOutputs({});
     }
 }

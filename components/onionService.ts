@@ -51,7 +51,13 @@ export class OnionService extends pulumi.ComponentResource {
 function torContainer(name: string, args: OnionServiceArgs, keys: pulumi.Output<OnionKeys>, parent: pulumi.Resource): docker.Container {
     const torName = containerName(args.tenant, "tor");
     const uid = args.user.split(":")[0];
-    const stateMount = (readOnly: boolean): docker.types.input.ContainerMount => ({ type: "volume", source: args.dataVolume, target: TOR_DATA_DIR, readOnly, volumeOptions: { subpath: "tor" } });
+    const stateMount = (readOnly: boolean): docker.types.input.ContainerMount => ({
+        type: "volume",
+        source: args.dataVolume,
+        target: TOR_DATA_DIR,
+        readOnly,
+        volumeOptions: { subpath: "tor" },
+    });
     const configDir = path.posix.dirname(TORRC_PATH);
     // The keys land in tor's own state directory (HiddenServiceDir, mode 0700 and owned by the tenant's uid, as tor requires).
     const carrier = new ConfigCarrier(

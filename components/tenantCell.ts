@@ -329,7 +329,13 @@ export class TenantCell extends pulumi.ComponentResource {
         if (!lifecycle.exporting || !tenant.export) return;
         const job = new DataExport(
             `${ctx.name}-export`,
-            { tenant: tenant.name, recipient: tenant.export.recipient, requestedOn: tenant.export.requestedOn, homeserverContainer: homeserver.containerName, connection: args.connection },
+            {
+                tenant: tenant.name,
+                recipient: tenant.export.recipient,
+                requestedOn: tenant.export.requestedOn,
+                homeserverContainer: homeserver.containerName,
+                connection: args.connection,
+            },
             { parent: this, dependsOn: [ctx.volume] },
         );
         this.exportArchive = job.archivePath;

@@ -10,7 +10,6 @@ export interface TenantNetworksArgs {
     tenantId: number;
     /** Create the ingress network the edge joins. Default: false (tor and vpn tenants have none). */
     ingress?: boolean;
-
 }
 
 /**

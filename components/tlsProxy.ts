@@ -79,9 +79,11 @@ function caddyTls(args: TlsProxyArgs): CaddyTls {
 
 /** Caddy's JSON config and, by access mode, the tenant CA's certificate and key (secret) or the ACME directory's CA. */
 function proxyFiles(args: TlsProxyArgs): ConfigFile[] {
-    const config = pulumi.all([args.hostnames, args.clientUrl]).apply(([hostnames, clientUrl]) =>
-        JSON.stringify(renderCaddyConfig({ hostnames, upstream: args.upstream, clientUrl, storagePath: "/data/caddy", tls: caddyTls(args) }), null, 2),
-    );
+    const config = pulumi
+        .all([args.hostnames, args.clientUrl])
+        .apply(([hostnames, clientUrl]) =>
+            JSON.stringify(renderCaddyConfig({ hostnames, upstream: args.upstream, clientUrl, storagePath: "/data/caddy", tls: caddyTls(args) }), null, 2),
+        );
     const files: ConfigFile[] = [{ path: CADDY_CONFIG_PATH, content: config, permissions: "0444" }];
     if (args.certificate) {
         files.push({ path: CADDY_CERT_PATH, content: args.certificate.certPem, permissions: "0444" });
@@ -100,10 +102,7 @@ function proxyContainer(name: string, args: TlsProxyArgs, serviceName: string, r
             command: ["caddy", "run", "--config", CADDY_CONFIG_PATH],
             envs: ["XDG_DATA_HOME=/data", "XDG_CONFIG_HOME=/tmp"],
             networksAdvanced: args.networks.map((network) => ({ ...network, aliases: [serviceName] })),
-            mounts: [
-                { type: "volume", source: args.dataVolume, target: "/data/caddy", volumeOptions: { subpath: "caddy" } },
-                configMount(args.dataVolume, "proxy", CONFIG_DIR),
-            ],
+            mounts: [{ type: "volume", source: args.dataVolume, target: "/data/caddy", volumeOptions: { subpath: "caddy" } }, configMount(args.dataVolume, "proxy", CONFIG_DIR)],
             ...hardenedContainerArgs({
                 tenant: args.tenant,
                 role: "proxy",

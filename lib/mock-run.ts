@@ -123,7 +123,7 @@ function typeChainOf(resource: pulumi.Resource | undefined, chains: WeakMap<pulu
 
 async function resolveOutputs(value: unknown): Promise<unknown> {
     if (pulumi.Output.isInstance(value)) {
-        const output = value as pulumi.Output<unknown>;
+        const output = value;
         const [inner, secret] = await Promise.all([new Promise<unknown>((resolve) => output.apply(resolve)), pulumi.isSecret(output)]);
         const resolved = await resolveOutputs(inner);
         return secret ? { [SECRET_SIGNATURE_KEY]: SECRET_SIGNATURE, value: resolved } : resolved;
@@ -200,7 +200,7 @@ async function runOnce(options: MockRunOptions): Promise<StackRun> {
         const parentChain = typeChainOf(parent, chains);
         const chain = parentChain ? `${parentChain}$${args.type}` : args.type;
         const urn = `urn:pulumi:${stack}::${PROJECT}::${chain}::${args.name}`;
-        const protect = args.opts.protect ?? (parent ? protects.get(parent) ?? false : false);
+        const protect = args.opts.protect ?? (parent ? (protects.get(parent) ?? false) : false);
         chains.set(args.resource, chain);
         urns.set(args.resource, urn);
         protects.set(args.resource, protect);

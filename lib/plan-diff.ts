@@ -53,12 +53,7 @@ function labelsOf(r: PlannedResource): Record<string, string> {
 
 /** Resources whose loss loses tenant data: protected ones, data volumes, Storage Boxes, LUKS containers and their keys. */
 export function isDataResource(r: PlannedResource): boolean {
-    return (
-        r.protect ||
-        labelsOf(r)[DATA_LABEL] === "true" ||
-        r.type === "hcloud:index/storageBox:StorageBox" ||
-        /-volume-(luks|key)$/.test(r.name)
-    );
+    return r.protect || labelsOf(r)[DATA_LABEL] === "true" || r.type === "hcloud:index/storageBox:StorageBox" || /-volume-(luks|key)$/.test(r.name);
 }
 
 /**
@@ -160,14 +155,25 @@ export function diffPlans(before: PlanDocument, after: PlanDocument): PlanDiff {
             if (fields.length === 0) continue;
             const replacing = replacingFields(r.type, fields);
             const replace = replacing.length > 0;
-            const change: ResourceChange = { kind: replace ? "replace" : "change", stack: s.stack, tenant: r.tenant ?? o.tenant, urn: r.urn, type: r.type, name: r.name, protect: { before: o.protect, after: r.protect }, fields };
-            if (replace && isDataResource(o)) change.dataLoss = `${s.stack}: ${shortType(r.type)} ${r.name}${o.protect ? " (protected)" : ""} of tenant ${change.tenant ?? "(shared)"} would be REPLACED (deleted, then created empty): ${replacing.map((f) => f.path).join(", ")} changed`;
+            const change: ResourceChange = {
+                kind: replace ? "replace" : "change",
+                stack: s.stack,
+                tenant: r.tenant ?? o.tenant,
+                urn: r.urn,
+                type: r.type,
+                name: r.name,
+                protect: { before: o.protect, after: r.protect },
+                fields,
+            };
+            if (replace && isDataResource(o))
+                change.dataLoss = `${s.stack}: ${shortType(r.type)} ${r.name}${o.protect ? " (protected)" : ""} of tenant ${change.tenant ?? "(shared)"} would be REPLACED (deleted, then created empty): ${replacing.map((f) => f.path).join(", ")} changed`;
             changes.push(change);
         }
         for (const o of old?.resources ?? []) {
             if (newResources.has(o.urn)) continue;
             const change: ResourceChange = { kind: "remove", stack: s.stack, tenant: o.tenant, urn: o.urn, type: o.type, name: o.name, protect: { before: o.protect }, fields: [] };
-            if (isDataResource(o)) change.dataLoss = `${s.stack}: ${shortType(o.type)} ${o.name}${o.protect ? " (protected)" : ""} of tenant ${o.tenant ?? "(shared)"} would be DELETED`;
+            if (isDataResource(o))
+                change.dataLoss = `${s.stack}: ${shortType(o.type)} ${o.name}${o.protect ? " (protected)" : ""} of tenant ${o.tenant ?? "(shared)"} would be DELETED`;
             changes.push(change);
         }
         const oldDiags = new Set((old?.diagnostics ?? []).map(diagnosticKey));
@@ -203,7 +209,10 @@ function lineDiff(a: string, b: string, indent: string): string[] {
 }
 
 function renderField(f: FieldChange, indent: string): string[] {
-    if (f.secret) return [`${indent}${f.path}: ${f.before === undefined ? "(absent)" : SECRET_PLACEHOLDER} → ${f.after === undefined ? "(absent)" : SECRET_PLACEHOLDER}${f.before !== undefined && f.after !== undefined ? " (changed)" : ""}`];
+    if (f.secret)
+        return [
+            `${indent}${f.path}: ${f.before === undefined ? "(absent)" : SECRET_PLACEHOLDER} → ${f.after === undefined ? "(absent)" : SECRET_PLACEHOLDER}${f.before !== undefined && f.after !== undefined ? " (changed)" : ""}`,
+        ];
     if (typeof f.before === "string" && typeof f.after === "string" && (f.before.includes("\n") || f.after.includes("\n"))) {
         return [`${indent}${f.path}: (text changed)`, ...lineDiff(f.before, f.after, `${indent}    `)];
     }
@@ -230,9 +239,12 @@ export function renderDiff(diff: PlanDiff, label: { before: string; after: strin
         for (const tenant of tenants) {
             const cs = inStack.filter((c) => (c.tenant ?? "") === tenant);
             const n = (k: ChangeKind) => cs.filter((c) => c.kind === k).length;
-            lines.push(`  ${tenant ? `tenant ${tenant}` : "shared (no tenant)"}: ${n("add")} to add, ${n("change")} to change, ${n("replace")} to replace, ${n("remove")} to remove`);
+            lines.push(
+                `  ${tenant ? `tenant ${tenant}` : "shared (no tenant)"}: ${n("add")} to add, ${n("change")} to change, ${n("replace")} to replace, ${n("remove")} to remove`,
+            );
             // Removals and replacements first: they are the dangerous ones.
-            for (const c of cs.filter((c) => c.kind === "remove")) lines.push(`    - ${shortType(c.type)} ${c.name}${c.protect.before ? " [protected]" : ""}${c.dataLoss ? "  !!! DATA LOSS" : ""}`);
+            for (const c of cs.filter((c) => c.kind === "remove"))
+                lines.push(`    - ${shortType(c.type)} ${c.name}${c.protect.before ? " [protected]" : ""}${c.dataLoss ? "  !!! DATA LOSS" : ""}`);
             for (const c of cs.filter((c) => c.kind === "replace")) {
                 lines.push(`    +- ${shortType(c.type)} ${c.name} (replace)${c.dataLoss ? "  !!! DATA LOSS" : ""}`);
                 for (const f of c.fields) lines.push(...renderField(f, "        "));

@@ -94,7 +94,8 @@ export async function planAtRevision(options: RevisionPlanOptions): Promise<Revi
         } catch {
             throw new RevisionPlanError(`--diff ${ref}: the plan at ${ref} did not print a JSON plan (does its cli/plan.ts know --json?)\n${stderr.trim()}`);
         }
-        if (document.format !== PLAN_FORMAT) throw new RevisionPlanError(`--diff ${ref}: the plan at ${ref} is in format ${JSON.stringify(document.format)}, this one reads ${PLAN_FORMAT}`);
+        if (document.format !== PLAN_FORMAT)
+            throw new RevisionPlanError(`--diff ${ref}: the plan at ${ref} is in format ${JSON.stringify(document.format)}, this one reads ${PLAN_FORMAT}`);
         return { commit, document, exitCode: code };
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });

@@ -146,7 +146,10 @@ function overridesFor(stacks: readonly string[], options: PlanOptions): Record<s
 }
 
 function digest(value: unknown): string {
-    return `sha256:${createHash("sha256").update(JSON.stringify(value) ?? "undefined").digest("hex").slice(0, 16)}`;
+    return `sha256:${createHash("sha256")
+        .update(JSON.stringify(value) ?? "undefined")
+        .digest("hex")
+        .slice(0, 16)}`;
 }
 
 /**
@@ -180,7 +183,9 @@ function labelsOf(inputs: Record<string, unknown>): Record<string, string> {
     const raw = inputs["labels"];
     const out: Record<string, string> = {};
     if (Array.isArray(raw)) {
-        for (const e of raw) if (e && typeof e === "object" && typeof (e as Record<string, unknown>).label === "string") out[(e as { label: string }).label] = String((e as { value?: unknown }).value ?? "");
+        for (const e of raw)
+            if (e && typeof e === "object" && typeof (e as Record<string, unknown>).label === "string")
+                out[(e as { label: string }).label] = String((e as { value?: unknown }).value ?? "");
     } else if (raw && typeof raw === "object" && !isSecretValue(raw)) {
         for (const [k, v] of Object.entries(raw)) if (typeof v === "string") out[k] = v;
     }
@@ -251,7 +256,7 @@ function summarise(run: StackRun, config: StackConfig, asOf: string, tenants: Lo
             plan: tenant?.plan,
             endpoint: endpoint === undefined ? undefined : isSecretValue(endpoint) ? SECRET_PLACEHOLDER : String(endpoint),
             limits: config.role === "primary" ? { ...limits, pids: plan?.pids } : undefined,
-            backupSites: config.role === "primary" ? (Array.isArray(out["backups"]) ? (out["backups"] as string[]) : tenant?.backups.sites ?? []) : [config.site],
+            backupSites: config.role === "primary" ? (Array.isArray(out["backups"]) ? (out["backups"] as string[]) : (tenant?.backups.sites ?? [])) : [config.site],
             resources: counts,
             diagnostics: { mandatory: ds.filter((d) => d.level === "mandatory").length, advisory: ds.filter((d) => d.level === "advisory").length },
         };
@@ -274,7 +279,9 @@ export async function buildPlan(options: PlanOptions = {}): Promise<PlanDocument
     const progress = options.progress;
     // Start the pack first: it type-checks itself (seconds) in its own process while the mocks run here.
     const sessionPromise =
-        options.policy === false ? undefined : startPolicyPack({ packDir: options.packDir ?? path.join(projectDir, "policies"), project: "redoubt", stack: stacks.join(","), timeoutMs: 180_000 });
+        options.policy === false
+            ? undefined
+            : startPolicyPack({ packDir: options.packDir ?? path.join(projectDir, "policies"), project: "redoubt", stack: stacks.join(","), timeoutMs: 180_000 });
     sessionPromise?.catch(() => undefined); // observed below
     let session: PolicyPackSession | undefined;
     // The SDK records `new Error().stack` for every promise it makes (leak diagnostics); under
@@ -313,7 +320,16 @@ export async function buildPlan(options: PlanOptions = {}): Promise<PlanDocument
             const resources: PlannedResource[] = run.resources.map((r) => {
                 const digests: Record<string, string> = {};
                 const inputs = redact(r.inputs, "", digests) as Record<string, unknown>;
-                const planned: PlannedResource = { type: r.type, name: r.name, urn: r.urn, parent: r.parent, protect: r.protect, custom: r.custom, tenant: owners.get(r.urn), inputs };
+                const planned: PlannedResource = {
+                    type: r.type,
+                    name: r.name,
+                    urn: r.urn,
+                    parent: r.parent,
+                    protect: r.protect,
+                    custom: r.custom,
+                    tenant: owners.get(r.urn),
+                    inputs,
+                };
                 if (Object.keys(digests).length > 0) planned.secretDigests = digests;
                 return planned;
             });
@@ -383,7 +399,10 @@ export function renderPlan(doc: PlanDocument): string {
             if (t.endpoint) lines.push(`    endpoint: ${t.endpoint}`);
             if (t.limits) {
                 const l = t.limits;
-                const hs = l.memoryMiB === undefined && l.cpus === undefined ? "no homeserver container (not served)" : `homeserver memory ${l.memoryMiB ?? "?"} MiB, cpus ${l.cpus ?? "?"}`;
+                const hs =
+                    l.memoryMiB === undefined && l.cpus === undefined
+                        ? "no homeserver container (not served)"
+                        : `homeserver memory ${l.memoryMiB ?? "?"} MiB, cpus ${l.cpus ?? "?"}`;
                 lines.push(`    limits:   ${hs}; processes ${l.pids ?? "?"} (tenant slice)`);
             }
             lines.push(`    backups:  ${t.backupSites.join(", ") || "(none)"}`);
@@ -396,7 +415,12 @@ export function renderPlan(doc: PlanDocument): string {
         if (shared.length > 0) {
             const counts = new Map<string, number>();
             for (const r of shared) counts.set(r.type, (counts.get(r.type) ?? 0) + 1);
-            lines.push(`  shared (no tenant): ${[...counts].sort(([a], [b]) => a.localeCompare(b)).map(([type, n]) => `${n} ${shortType(type)}`).join(", ")}`);
+            lines.push(
+                `  shared (no tenant): ${[...counts]
+                    .sort(([a], [b]) => a.localeCompare(b))
+                    .map(([type, n]) => `${n} ${shortType(type)}`)
+                    .join(", ")}`,
+            );
             for (const d of s.diagnostics.filter((d) => !d.tenant)) lines.push(formatDiagnostic(d, "    "));
         } else {
             for (const d of s.diagnostics.filter((d) => !d.tenant)) lines.push(formatDiagnostic(d, "  "));
@@ -407,6 +431,10 @@ export function renderPlan(doc: PlanDocument): string {
         lines.push("");
     }
     const mandatory = doc.stacks.flatMap((s) => s.diagnostics.filter((d) => d.level === "mandatory"));
-    lines.push(mandatory.length > 0 ? `FAILED: ${mandatory.length} mandatory policy violation${mandatory.length === 1 ? "" : "s"} (${[...new Set(mandatory.map((d) => d.policy))].join(", ")}); pulumi preview/up would refuse this.` : "OK: no mandatory policy violation.");
+    lines.push(
+        mandatory.length > 0
+            ? `FAILED: ${mandatory.length} mandatory policy violation${mandatory.length === 1 ? "" : "s"} (${[...new Set(mandatory.map((d) => d.policy))].join(", ")}); pulumi preview/up would refuse this.`
+            : "OK: no mandatory policy violation.",
+    );
     return lines.join("\n");
 }

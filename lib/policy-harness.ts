@@ -89,7 +89,7 @@ export function mandatory(diags: PolicyDiagnostic[]): PolicyDiagnostic[] {
 // gRPC stubs: the copies @pulumi/pulumi resolves (instanceof checks in the
 // generated code need the same google-protobuf / grpc-js instances).
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-require-imports -- untyped generated stubs, resolved from @pulumi/pulumi's own dependencies */
 const pulumiDir = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
 const grpc: any = require(require.resolve("@grpc/grpc-js", { paths: [pulumiDir] }));
 const structpb: any = require(require.resolve("google-protobuf/google/protobuf/struct_pb", { paths: [pulumiDir] }));
@@ -140,7 +140,7 @@ export function encodeProperty(v: unknown): unknown {
 }
 
 function toStruct(props: Record<string, unknown>): any {
-    return structpb.Struct.fromJavaScript((encodeProperty(props) ?? {}) as Record<string, unknown>);
+    return structpb.Struct.fromJavaScript(encodeProperty(props) ?? {});
 }
 
 function resourceOptions(r: CapturedResource): any {
@@ -251,12 +251,12 @@ export async function startPolicyPack(opts: PolicyPackOptions): Promise<PolicyPa
     };
 
     let stderr = "";
-    child.stderr!.on("data", (d) => (stderr += String(d)));
+    child.stderr.on("data", (d) => (stderr += String(d)));
     try {
         const port = await new Promise<number>((resolve, reject) => {
             let out = "";
             const timer = setTimeout(() => reject(new Error(`policy pack in ${packDir} printed no port within ${timeoutMs} ms\n${stderr}`)), timeoutMs);
-            child.stdout!.on("data", (d) => {
+            child.stdout.on("data", (d) => {
                 out += String(d);
                 const nl = out.indexOf("\n");
                 if (nl >= 0) {
@@ -324,7 +324,12 @@ export async function startPolicyPack(opts: PolicyPackOptions): Promise<PolicyPa
             const diagnostics: PolicyDiagnostic[] = [];
             const notApplicable: NotApplicable[] = [];
             // AnalyzeRequest and AnalyzerResource share these fields.
-            const describeResource = <M extends { setType(v: string): void; setProperties(v: unknown): void; setUrn(v: string): void; setName(v: string): void; setOptions(v: unknown): void }>(message: M, r: CapturedResource): M => {
+            const describeResource = <
+                M extends { setType(v: string): void; setProperties(v: unknown): void; setUrn(v: string): void; setName(v: string): void; setOptions(v: unknown): void },
+            >(
+                message: M,
+                r: CapturedResource,
+            ): M => {
                 message.setType(r.type);
                 message.setProperties(toStruct(r.inputs));
                 message.setUrn(r.urn);

@@ -61,7 +61,9 @@ export async function planTenantOperation(options: TenantOpOptions): Promise<Ten
     const tenant = loaded.find((l) => l.tenant.name === options.tenant)?.tenant;
     if (!tenant) {
         const known = [...new Set(loaded.map((l) => l.tenant.name))].sort();
-        throw new TenantOpError(`unknown tenant '${options.tenant}': no tenant file names it in ${dirs.map((d) => path.relative(process.cwd(), d) || ".").join(", ")} (known: ${known.join(", ") || "none"})`);
+        throw new TenantOpError(
+            `unknown tenant '${options.tenant}': no tenant file names it in ${dirs.map((d) => path.relative(process.cwd(), d) || ".").join(", ")} (known: ${known.join(", ") || "none"})`,
+        );
     }
     const primary = [...configs.values()].find((c) => c.role === "primary");
     const asOf = primary?.asOf ?? todayUtc();
@@ -82,7 +84,9 @@ export async function planTenantOperation(options: TenantOpOptions): Promise<Ten
     if (steps.length === 0) {
         throw new TenantOpError(
             `tenant '${tenant.name}' declares no resources in ${stacks.join(", ")} as of ${asOf} (lifecycle: ${phase}); ` +
-                (phase === "deleted" ? "its deletion deadline has passed: a `pulumi up` of each whole stack removes what is left." : "check the stacks' redoubt:tenants selection."),
+                (phase === "deleted"
+                    ? "its deletion deadline has passed: a `pulumi up` of each whole stack removes what is left."
+                    : "check the stacks' redoubt:tenants selection."),
         );
     }
     return { tenant: tenant.name, phase, steps };
@@ -171,7 +175,7 @@ export async function runTenantOperation(options: RunTenantOptions): Promise<Ten
         options.onStep?.(step, i, plan.steps.length);
         const stack = await LocalWorkspace.createOrSelectStack({ stackName: step.stack, workDir: projectDir });
         // Also target what the state still holds of the tenant but the program no longer declares.
-        let inState: string[] = [];
+        let inState: string[];
         try {
             inState = tenantUrnsInState(await stack.exportStack(), plan.tenant);
         } catch {
@@ -205,7 +209,10 @@ export interface UnlockOptions {
  */
 export async function runUnlock(options: UnlockOptions): Promise<UnlockPlan> {
     const projectDir = options.projectDir ?? PROJECT_DIR;
-    const primaries = (options.stack ? [options.stack] : [...DEFAULT_STACKS]).map((stack) => ({ stack, config: parseStackConfig(readStackConfigFile(stack, projectDir), `stacks/Pulumi.${stack}.yaml`) }));
+    const primaries = (options.stack ? [options.stack] : [...DEFAULT_STACKS]).map((stack) => ({
+        stack,
+        config: parseStackConfig(readStackConfigFile(stack, projectDir), `stacks/Pulumi.${stack}.yaml`),
+    }));
     const primary = primaries.find((p) => p.config.role === "primary");
     if (!primary || primary.config.role !== "primary") throw new TenantOpError(`${options.stack ?? "no stack"} is not a primary stack; unlock reads the primary stack's state`);
     if (!findOnPath("pulumi")) throw new TenantOpError(PULUMI_INSTALL_HINT);

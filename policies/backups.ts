@@ -59,7 +59,10 @@ export const backupSites: StackValidationPolicy = {
             if (hs.status !== "active") continue;
             const list = agents.get(tenant) ?? [];
             if (list.length === 0) {
-                report(`Active tenant ${tenant} has no backup agent; add a backup-agent container for it writing to at least ${minBackupSites} sites outside ${primaryCountry}.`, hs.urn);
+                report(
+                    `Active tenant ${tenant} has no backup agent; add a backup-agent container for it writing to at least ${minBackupSites} sites outside ${primaryCountry}.`,
+                    hs.urn,
+                );
                 continue;
             }
             for (const agent of list) {
@@ -67,16 +70,25 @@ export const backupSites: StackValidationPolicy = {
                 const countries = splitList(agent.labels[BACKUP_COUNTRIES_LABEL]);
                 const sites = splitList(agent.labels[BACKUP_SITES_LABEL]);
                 if (countries.length < minBackupSites) {
-                    report(`The backup agent ${where} of tenant ${tenant} writes to ${countries.length} countr${countries.length === 1 ? "y" : "ies"} (${BACKUP_COUNTRIES_LABEL}="${countries.join(",")}"); give the tenant at least ${minBackupSites} backup sites in different countries.`, agent.urn);
+                    report(
+                        `The backup agent ${where} of tenant ${tenant} writes to ${countries.length} countr${countries.length === 1 ? "y" : "ies"} (${BACKUP_COUNTRIES_LABEL}="${countries.join(",")}"); give the tenant at least ${minBackupSites} backup sites in different countries.`,
+                        agent.urn,
+                    );
                 }
                 if (new Set(countries).size !== countries.length) {
                     report(`The backup agent ${where} of tenant ${tenant} names a country twice (${countries.join(",")}); choose backup sites in distinct countries.`, agent.urn);
                 }
                 if (countries.includes(primaryCountry)) {
-                    report(`The backup agent ${where} of tenant ${tenant} writes a backup to ${primaryCountry}, the primary site's country; move that backup site to another country.`, agent.urn);
+                    report(
+                        `The backup agent ${where} of tenant ${tenant} writes a backup to ${primaryCountry}, the primary site's country; move that backup site to another country.`,
+                        agent.urn,
+                    );
                 }
                 if (sites.length !== countries.length) {
-                    report(`The backup agent ${where} of tenant ${tenant} lists ${sites.length} sites but ${countries.length} countries; set ${BACKUP_SITES_LABEL} and ${BACKUP_COUNTRIES_LABEL} to matching lists.`, agent.urn);
+                    report(
+                        `The backup agent ${where} of tenant ${tenant} lists ${sites.length} sites but ${countries.length} countries; set ${BACKUP_SITES_LABEL} and ${BACKUP_COUNTRIES_LABEL} to matching lists.`,
+                        agent.urn,
+                    );
                 }
             }
         }
@@ -100,7 +112,8 @@ export const backupAgentSettings: ResourceValidationPolicy = {
 
 export const storageBoxSettings: ResourceValidationPolicy = {
     name: "storage-box-settings",
-    description: "Backup Storage Boxes are labelled, outside the primary country, reachable by SSH only, have no snapshot plan, and are delete-protected and protected while their tenant is active or suspended.",
+    description:
+        "Backup Storage Boxes are labelled, outside the primary country, reachable by SSH only, have no snapshot plan, and are delete-protected and protected while their tenant is active or suspended.",
     configSchema: {
         properties: {
             primaryCountry: { type: "string", default: "IS" },
@@ -119,13 +132,16 @@ export const storageBoxSettings: ResourceValidationPolicy = {
         }
         const status = labels[STATUS_LABEL] ?? "active";
         if (status !== "cancelled") {
-            if (args.props["deleteProtection"] !== true) report(`The ${where} of ${status} tenant ${labels[TENANT_LABEL] ?? "?"} can be deleted; set deleteProtection: true until the tenant is cancelled.`);
-            if (args.opts.protect !== true) report(`The ${where} of ${status} tenant ${labels[TENANT_LABEL] ?? "?"} is not protected; set the protect resource option until the tenant is cancelled.`);
+            if (args.props["deleteProtection"] !== true)
+                report(`The ${where} of ${status} tenant ${labels[TENANT_LABEL] ?? "?"} can be deleted; set deleteProtection: true until the tenant is cancelled.`);
+            if (args.opts.protect !== true)
+                report(`The ${where} of ${status} tenant ${labels[TENANT_LABEL] ?? "?"} is not protected; set the protect resource option until the tenant is cancelled.`);
         } else if (!labels[DELETE_BY_LABEL]) {
             report(`The ${where} belongs to a cancelled tenant but has no "${DELETE_BY_LABEL}" label; add the deletion deadline.`);
         }
         const access = isRecord(args.props["accessSettings"]) ? args.props["accessSettings"] : {};
-        if (access["reachableExternally"] !== true) report(`The ${where} is not reachable from outside Hetzner; set accessSettings.reachableExternally: true so the Iceland backup agent can reach it.`);
+        if (access["reachableExternally"] !== true)
+            report(`The ${where} is not reachable from outside Hetzner; set accessSettings.reachableExternally: true so the Iceland backup agent can reach it.`);
         if (access["sshEnabled"] !== true) report(`The ${where} has SSH off; set accessSettings.sshEnabled: true (restic uses SFTP on port 23).`);
         for (const key of ["sambaEnabled", "webdavEnabled", "zfsEnabled"]) {
             if (access[key] === true) report(`The ${where} has accessSettings.${key} on; set it to false: only SFTP is used.`);

@@ -42,7 +42,6 @@ export const T = {
 export const TUWUNEL_CONFIG_PATH = "/etc/tuwunel/tuwunel.toml";
 export const CADDY_CONFIG_PATH = "/etc/caddy/caddy.json";
 
-
 export type Props = Record<string, unknown>;
 
 export function isRecord(v: unknown): v is Record<string, unknown> {
@@ -76,9 +75,9 @@ export function labelsOf(props: Props): Record<string, string> {
 
 /** A policy's config: the schema defaults, overridden by what the engine passed. */
 export function configOf<C extends object>(args: { getConfig: <X extends object>() => X }, defaults: C): C {
-    let given: Partial<C> = {};
+    let given: Partial<C>;
     try {
-        given = (args.getConfig<Partial<C>>() ?? {}) as Partial<C>;
+        given = args.getConfig<Partial<C>>() ?? {};
     } catch {
         given = {};
     }
@@ -142,7 +141,7 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 export function parseTomlText(text: string): Parsed<Record<string, unknown>> {
     try {
-        return { ok: true, value: parseToml(text) as Record<string, unknown> };
+        return { ok: true, value: parseToml(text) };
     } catch (e) {
         return { ok: false, error: e instanceof Error ? e.message.split("\n")[0] : String(e) };
     }

@@ -28,7 +28,10 @@ export const dataResourcesProtected: StackValidationPolicy = {
             }
             status ??= "active";
             if (status !== "cancelled" && r.opts.protect !== true) {
-                report(`The ${describe(r.type, r.name)} holds data of ${status} tenant ${tenant ?? "(unlabelled)"} but is not protected; set the protect resource option (the component default) until the tenant is cancelled.`, r.urn);
+                report(
+                    `The ${describe(r.type, r.name)} holds data of ${status} tenant ${tenant ?? "(unlabelled)"} but is not protected; set the protect resource option (the component default) until the tenant is cancelled.`,
+                    r.urn,
+                );
             }
         }
     },
@@ -49,7 +52,10 @@ export const encryptedAtRest: StackValidationPolicy = {
             if (labels[DATA_LABEL] !== "true") continue;
             const tenant = labels[TENANT_LABEL];
             if (!tenant || !luks.has(tenant)) {
-                report(`The data ${describe(r.type, r.name)} of tenant ${tenant ?? "(unlabelled)"} has no LUKS2 container; create it through the EncryptedVolume component (its LUKS command) so the tenant's data is encrypted at rest.`, r.urn);
+                report(
+                    `The data ${describe(r.type, r.name)} of tenant ${tenant ?? "(unlabelled)"} has no LUKS2 container; create it through the EncryptedVolume component (its LUKS command) so the tenant's data is encrypted at rest.`,
+                    r.urn,
+                );
             }
         }
     },

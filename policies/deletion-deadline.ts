@@ -8,21 +8,7 @@
 // holds the tenant's secrets: see README; Storage Box snapshots: refused by
 // storage-box-settings; restic repositories live inside the boxes).
 import type { StackValidationPolicy } from "@pulumi/policy";
-import {
-    DATA_LABEL,
-    DELETE_BY_LABEL,
-    STATUS_LABEL,
-    T,
-    TENANT_LABEL,
-    asOfDate,
-    configOf,
-    daysBetween,
-    describe,
-    isIsoDate,
-    labelsOf,
-    luksTenant,
-    tenantStatuses,
-} from "./common";
+import { DATA_LABEL, DELETE_BY_LABEL, STATUS_LABEL, T, TENANT_LABEL, asOfDate, configOf, daysBetween, describe, isIsoDate, labelsOf, luksTenant, tenantStatuses } from "./common";
 
 const DEFAULTS = { asOf: "", deletionGraceDays: 7 };
 // awaiting-export: cancelled, but the data is kept (protected) until the export is delivered; the deadline starts then.
@@ -46,8 +32,7 @@ export const deletionDeadline: StackValidationPolicy = {
             let status: string | undefined;
             let deleteBy: string | undefined;
             const labels = labelsOf(r.props);
-            const isData =
-                (r.type === T.volume && labels[DATA_LABEL] === "true") || r.type === T.storageBox || luksTenant(r) !== undefined;
+            const isData = (r.type === T.volume && labels[DATA_LABEL] === "true") || r.type === T.storageBox || luksTenant(r) !== undefined;
             if (!isData) continue;
             if (r.type === T.command) {
                 tenant = luksTenant(r);
@@ -65,7 +50,10 @@ export const deletionDeadline: StackValidationPolicy = {
             }
             if (status !== "cancelled") continue;
             if (!isIsoDate(deleteBy)) {
-                report(`Tenant ${tenant} is cancelled but its ${where} has no valid ${DELETE_BY_LABEL} date (${JSON.stringify(deleteBy ?? null)}); label it with the day its data must be gone (YYYY-MM-DD).`, r.urn);
+                report(
+                    `Tenant ${tenant} is cancelled but its ${where} has no valid ${DELETE_BY_LABEL} date (${JSON.stringify(deleteBy ?? null)}); label it with the day its data must be gone (YYYY-MM-DD).`,
+                    r.urn,
+                );
                 continue;
             }
             if (deleteBy < today) {

@@ -60,7 +60,8 @@ function configCarrierProblems(where: string, props: Props): string[] {
     const out: string[] = [];
     if (props["start"] !== false) out.push(`The config carrier ${where} would be started; set start: false (a carrier only holds uploads and never runs).`);
     if (props["mustRun"] !== false) out.push(`The config carrier ${where} must not be kept running; set mustRun: false.`);
-    if (props["restart"] !== "no") out.push(`The config carrier ${where} has restart ${JSON.stringify(props["restart"] ?? "(default)")}; set restart: "no" so Docker never starts it.`);
+    if (props["restart"] !== "no")
+        out.push(`The config carrier ${where} has restart ${JSON.stringify(props["restart"] ?? "(default)")}; set restart: "no" so Docker never starts it.`);
     if (props["networkMode"] !== "none" || asArray(props["networksAdvanced"]).length > 0) {
         out.push(`The config carrier ${where} is attached to a network; set networkMode: "none" and no networksAdvanced.`);
     }
@@ -94,7 +95,9 @@ export function containerHardeningProblems(name: string, props: Props): string[]
     for (const add of asArray(caps["adds"]).map(String)) {
         const cap = add.replace(/^CAP_/, "");
         if (!allowed.includes(cap)) {
-            out.push(`The ${where} (role ${role || "unknown"}) adds capability ${add}; remove it from capabilities.adds${allowed.length ? ` (this role may add only ${allowed.join(", ")})` : ""}.`);
+            out.push(
+                `The ${where} (role ${role || "unknown"}) adds capability ${add}; remove it from capabilities.adds${allowed.length ? ` (this role may add only ${allowed.join(", ")})` : ""}.`,
+            );
         }
     }
 
@@ -140,7 +143,8 @@ export function containerHardeningProblems(name: string, props: Props): string[]
 
 export const containerHardening: ResourceValidationPolicy = {
     name: "container-hardening",
-    description: "Containers run non-root, read-only, with all capabilities dropped (explicit allow list per role), no-new-privileges, no host namespaces, no Docker socket and bind mounts only from the tenant's own directory.",
+    description:
+        "Containers run non-root, read-only, with all capabilities dropped (explicit allow list per role), no-new-privileges, no host namespaces, no Docker socket and bind mounts only from the tenant's own directory.",
     validateResource: (args, report) => {
         if (args.type !== T.container) return;
         for (const p of containerHardeningProblems(args.name, args.props)) report(p);
@@ -149,7 +153,8 @@ export const containerHardening: ResourceValidationPolicy = {
 
 export const tenantLabels: ResourceValidationPolicy = {
     name: "tenant-labels",
-    description: "Every Docker container, network and volume says whose it is (redoubt.tenant) and what it is for (redoubt.role / redoubt.network); only the shared edge has no tenant.",
+    description:
+        "Every Docker container, network and volume says whose it is (redoubt.tenant) and what it is for (redoubt.role / redoubt.network); only the shared edge has no tenant.",
     validateResource: (args, report) => {
         if (args.type !== T.container && args.type !== T.network && args.type !== T.volume) return;
         const labels = labelsOf(args.props);
@@ -168,9 +173,12 @@ export const tenantLabels: ResourceValidationPolicy = {
             if (!purpose || !(NETWORK_PURPOSES as readonly string[]).includes(purpose)) {
                 report(`The ${where} has ${NETWORK_LABEL}=${JSON.stringify(purpose ?? null)}; label it with one of ${NETWORK_PURPOSES.join(", ")}.`);
             }
-            if (!tenant && purpose !== "edge-public") report(`The ${where} has no ${TENANT_LABEL} label; label it with the tenant that owns it (only ${EDGE_PUBLIC_NETWORK} is shared).`);
+            if (!tenant && purpose !== "edge-public")
+                report(`The ${where} has no ${TENANT_LABEL} label; label it with the tenant that owns it (only ${EDGE_PUBLIC_NETWORK} is shared).`);
         } else if (!tenant && labels[ROLE_LABEL] !== "edge") {
-            report(`The ${where} has no ${TENANT_LABEL} label; every volume belongs to exactly one tenant (only the edge's config volume, labelled ${ROLE_LABEL}=edge, is shared): add the label.`);
+            report(
+                `The ${where} has no ${TENANT_LABEL} label; every volume belongs to exactly one tenant (only the edge's config volume, labelled ${ROLE_LABEL}=edge, is shared): add the label.`,
+            );
         } else if (!tenant && labels[DATA_LABEL] === "true") {
             report(`The ${where} is the edge's but is labelled as tenant data; the edge holds no tenant data: remove ${DATA_LABEL}.`);
         }
@@ -202,13 +210,14 @@ export const networkConfig: ResourceValidationPolicy = {
 export function allowedPurposes(role: string): string[] {
     // A public tenant's proxy reaches its ACME CA through egress; tor and vpn proxies have no ingress and need none.
     const base = role === "edge" ? ["edge-public", "ingress"] : role === "proxy" ? ["services", "ingress", "egress"] : ["services"];
-    if ((EGRESS_ROLES as readonly string[]).includes(role)) base.push("egress");
+    if (EGRESS_ROLES.includes(role)) base.push("egress");
     return base;
 }
 
 export const networkIsolation: StackValidationPolicy = {
     name: "network-isolation",
-    description: "Containers join only their own tenant's networks, and only the purposes their role needs (ingress: proxy and edge; egress: backup agent, tor, push proxy, wireguard, and a public proxy for its ACME CA); data volumes are mounted only by their own tenant.",
+    description:
+        "Containers join only their own tenant's networks, and only the purposes their role needs (ingress: proxy and edge; egress: backup agent, tor, push proxy, wireguard, and a public proxy for its ACME CA); data volumes are mounted only by their own tenant.",
     validateStack: (args, report) => {
         // network name or id -> {tenant, purpose}
         const networks = new Map<string, { tenant?: string; purpose?: string }>();
@@ -229,7 +238,10 @@ export const networkIsolation: StackValidationPolicy = {
             const ref = String(r.props["network"] ?? "");
             const net = networks.get(ref);
             if (!net || net.purpose !== "ingress") {
-                report(`The edge attachment ${JSON.stringify(r.name)} joins the edge to "${ref}", which is ${net ? `a ${net.purpose ?? "unlabelled"} network` : "not a network of this stack"}; the edge may join only tenants' ingress networks.`, r.urn);
+                report(
+                    `The edge attachment ${JSON.stringify(r.name)} joins the edge to "${ref}", which is ${net ? `a ${net.purpose ?? "unlabelled"} network` : "not a network of this stack"}; the edge may join only tenants' ingress networks.`,
+                    r.urn,
+                );
             }
         }
         for (const r of args.resources) {
@@ -248,9 +260,15 @@ export const networkIsolation: StackValidationPolicy = {
                 }
                 const purpose = net.purpose ?? "";
                 if (role !== "edge" && net.tenant !== tenant) {
-                    report(`The ${where} of tenant ${tenant ?? "(none)"} joins network "${ref}" of ${net.tenant ? `tenant ${net.tenant}` : "the shared edge"}; attach it only to its own tenant's networks.`, r.urn);
+                    report(
+                        `The ${where} of tenant ${tenant ?? "(none)"} joins network "${ref}" of ${net.tenant ? `tenant ${net.tenant}` : "the shared edge"}; attach it only to its own tenant's networks.`,
+                        r.urn,
+                    );
                 } else if (!allowed.includes(purpose)) {
-                    report(`The ${where} (role ${role || "unknown"}) joins the ${purpose} network "${ref}"; a ${role || "container without a role"} may join only ${allowed.join(", ")} networks: remove it from networksAdvanced.`, r.urn);
+                    report(
+                        `The ${where} (role ${role || "unknown"}) joins the ${purpose} network "${ref}"; a ${role || "container without a role"} may join only ${allowed.join(", ")} networks: remove it from networksAdvanced.`,
+                        r.urn,
+                    );
                 }
             }
             const carrier = role === "config" && r.props["networkMode"] === "none";
@@ -293,14 +311,19 @@ export const privateAccessNotPublic: StackValidationPolicy = {
         for (const r of args.resources) {
             if (r.type !== T.network) continue;
             const labels = labelsOf(r.props);
-            for (const key of [r.props["name"], r.props["id"], r.name]) if (typeof key === "string" && key) networks.set(key, { tenant: labels[TENANT_LABEL], purpose: labels[NETWORK_LABEL] });
+            for (const key of [r.props["name"], r.props["id"], r.name])
+                if (typeof key === "string" && key) networks.set(key, { tenant: labels[TENANT_LABEL], purpose: labels[NETWORK_LABEL] });
         }
         for (const r of args.resources) {
             if (r.type !== T.edgeAttachment) continue;
             const ref = String(r.props["network"] ?? "");
             const net = networks.get(ref);
             const mode = net?.tenant ? privateTenants.get(net.tenant) : undefined;
-            if (mode) report(`The edge attachment ${JSON.stringify(r.name)} joins the edge to network "${ref}" of ${mode} tenant ${net?.tenant}; remove it, nothing of that tenant may be reachable from the public internet.`, r.urn);
+            if (mode)
+                report(
+                    `The edge attachment ${JSON.stringify(r.name)} joins the edge to network "${ref}" of ${mode} tenant ${net?.tenant}; remove it, nothing of that tenant may be reachable from the public internet.`,
+                    r.urn,
+                );
         }
         for (const r of args.resources) {
             if (r.type !== T.container) continue;
@@ -312,9 +335,15 @@ export const privateAccessNotPublic: StackValidationPolicy = {
                 const mode = net?.tenant ? privateTenants.get(net.tenant) : undefined;
                 if (!net || !mode) continue;
                 if (role === "edge") {
-                    report(`The edge ${describe(r.type, r.name)} joins network "${ref}" of ${mode} tenant ${net.tenant}; remove it, nothing of that tenant may be reachable from the public internet.`, r.urn);
+                    report(
+                        `The edge ${describe(r.type, r.name)} joins network "${ref}" of ${mode} tenant ${net.tenant}; remove it, nothing of that tenant may be reachable from the public internet.`,
+                        r.urn,
+                    );
                 } else if (net.purpose === "ingress") {
-                    report(`The ${describe(r.type, r.name)} of ${mode} tenant ${net.tenant} joins the ingress network "${ref}"; remove it, a ${mode} tenant is reached only through its ${mode === "Tor-only" ? "onion service" : "WireGuard endpoint"}.`, r.urn);
+                    report(
+                        `The ${describe(r.type, r.name)} of ${mode} tenant ${net.tenant} joins the ingress network "${ref}"; remove it, a ${mode} tenant is reached only through its ${mode === "Tor-only" ? "onion service" : "WireGuard endpoint"}.`,
+                        r.urn,
+                    );
                 }
             }
         }

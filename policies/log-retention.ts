@@ -8,19 +8,7 @@
 // host-journal-retention checks its MaxFileSec + MaxRetentionSec, the longest
 // an entry can live, and that a stack with journald containers has one.
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import {
-    CADDY_CONFIG_PATH,
-    LOG_RETENTION_LABEL,
-    T,
-    configOf,
-    describe,
-    isRecord,
-    labelsOf,
-    parseJsonText,
-    configuredRoleOf,
-    tuwunelGlobal,
-    uploadText,
-} from "./common";
+import { CADDY_CONFIG_PATH, LOG_RETENTION_LABEL, T, configOf, describe, isRecord, labelsOf, parseJsonText, configuredRoleOf, tuwunelGlobal, uploadText } from "./common";
 
 const TIME_BOUNDED_DRIVERS = ["journald", "none"];
 
@@ -47,11 +35,15 @@ export const containerLogRetention: ResourceValidationPolicy = {
         const raw = labelsOf(args.props)[LOG_RETENTION_LABEL];
         const days = Number(raw);
         if (raw === undefined) {
-            report(`The ${where} logs to journald but has no ${LOG_RETENTION_LABEL} label; add it with the number of days (at most ${maxLogRetentionDays}) the host keeps its logs.`);
+            report(
+                `The ${where} logs to journald but has no ${LOG_RETENTION_LABEL} label; add it with the number of days (at most ${maxLogRetentionDays}) the host keeps its logs.`,
+            );
         } else if (!Number.isInteger(days) || days < 1) {
             report(`The ${where} has ${LOG_RETENTION_LABEL}="${raw}"; set it to a whole number of days between 1 and ${maxLogRetentionDays}.`);
         } else if (days > maxLogRetentionDays) {
-            report(`The ${where} keeps logs for ${days} days (${LOG_RETENTION_LABEL}); set the tenant's logging.retentionDays to at most ${maxLogRetentionDays} days, as the privacy page promises.`);
+            report(
+                `The ${where} keeps logs for ${days} days (${LOG_RETENTION_LABEL}); set the tenant's logging.retentionDays to at most ${maxLogRetentionDays} days, as the privacy page promises.`,
+            );
         }
     },
 };
@@ -73,7 +65,9 @@ export const proxyNoAccessLog: ResourceValidationPolicy = {
         const where = describe(args.type, args.name);
         const text = uploadText(args.props, CADDY_CONFIG_PATH);
         if (text === undefined) {
-            report(`The proxy's config carrier ${where} writes no Caddy config to ${CADDY_CONFIG_PATH}; upload the rendered Caddy JSON there so the access log can be checked off.`);
+            report(
+                `The proxy's config carrier ${where} writes no Caddy config to ${CADDY_CONFIG_PATH}; upload the rendered Caddy JSON there so the access log can be checked off.`,
+            );
             return;
         }
         const parsed = parseJsonText(text);
@@ -82,7 +76,9 @@ export const proxyNoAccessLog: ResourceValidationPolicy = {
             return;
         }
         for (const server of caddyAccessLogServers(parsed.value)) {
-            report(`The Caddy server "${server}" written by the config carrier ${where} has a "logs" key, which turns on access logging with client IPs; remove "logs" from apps.http.servers.${server}.`);
+            report(
+                `The Caddy server "${server}" written by the config carrier ${where} has a "logs" key, which turns on access logging with client IPs; remove "logs" from apps.http.servers.${server}.`,
+            );
         }
     },
 };
@@ -91,7 +87,7 @@ const QUIET_LEVELS = ["warn", "error"];
 
 export const homeserverQuietLogs: ResourceValidationPolicy = {
     name: "homeserver-quiet-logs",
-    description: "The homeserver logs at warn or error and never trusts client-supplied IP headers (ip_source = \"connect_info\").",
+    description: 'The homeserver logs at warn or error and never trusts client-supplied IP headers (ip_source = "connect_info").',
     validateResource: (args, report) => {
         if (args.type !== T.container || configuredRoleOf(args.props) !== "homeserver") return;
         const where = describe(args.type, args.name);
@@ -106,10 +102,14 @@ export const homeserverQuietLogs: ResourceValidationPolicy = {
         }
         const log = g.value["log"];
         if (typeof log !== "string" || !QUIET_LEVELS.includes(log)) {
-            report(`The homeserver configured by ${where} logs at ${JSON.stringify(log ?? "(default info)")}; set log = "warn" (or "error") in [global]: info and debug log metadata.`);
+            report(
+                `The homeserver configured by ${where} logs at ${JSON.stringify(log ?? "(default info)")}; set log = "warn" (or "error") in [global]: info and debug log metadata.`,
+            );
         }
         if (g.value["ip_source"] !== "connect_info") {
-            report(`The homeserver configured by ${where} has ip_source = ${JSON.stringify(g.value["ip_source"] ?? "(default)")}; set ip_source = "connect_info" in [global] so client-supplied X-Forwarded-For addresses are never trusted or logged.`);
+            report(
+                `The homeserver configured by ${where} has ip_source = ${JSON.stringify(g.value["ip_source"] ?? "(default)")}; set ip_source = "connect_info" in [global] so client-supplied X-Forwarded-For addresses are never trusted or logged.`,
+            );
         }
     },
 };
@@ -144,12 +144,17 @@ export const hostJournalRetention: StackValidationPolicy = {
             const where = describe(r.type, r.name);
             if (typeof lifetime === "string") report(`The journald drop-in written by the ${where} is unbounded: ${lifetime}.`, r.urn);
             else if (lifetime > maxLogRetentionDays * 24) {
-                report(`The journald drop-in written by the ${where} lets entries live ${lifetime} hours; make MaxFileSec + MaxRetentionSec at most ${maxLogRetentionDays * 24} hours (${maxLogRetentionDays} days).`, r.urn);
+                report(
+                    `The journald drop-in written by the ${where} lets entries live ${lifetime} hours; make MaxFileSec + MaxRetentionSec at most ${maxLogRetentionDays * 24} hours (${maxLogRetentionDays} days).`,
+                    r.urn,
+                );
             }
         }
         const journaldContainers = args.resources.filter((r) => r.type === T.container && r.props["logDriver"] === "journald");
         if (journaldContainers.length > 0 && dropIns.length === 0) {
-            report(`${journaldContainers.length} container(s) log to journald, but no host command writes a journald drop-in under ${JOURNALD_DROP_IN}; declare the host's retention (HostBaseline) so logs are bounded in days.`);
+            report(
+                `${journaldContainers.length} container(s) log to journald, but no host command writes a journald drop-in under ${JOURNALD_DROP_IN}; declare the host's retention (HostBaseline) so logs are bounded in days.`,
+            );
         }
     },
 };

@@ -19,11 +19,7 @@ const MUST_NOT_BE_TRUE = [
     "allow_guest_registration",
 ];
 /** URL preview allow lists: empty or absent, so no preview is fetched from outside. */
-const MUST_BE_EMPTY = [
-    "url_preview_domain_contains_allowlist",
-    "url_preview_domain_explicit_allowlist",
-    "url_preview_url_contains_allowlist",
-];
+const MUST_BE_EMPTY = ["url_preview_domain_contains_allowlist", "url_preview_domain_explicit_allowlist", "url_preview_url_contains_allowlist"];
 /** Env prefixes Tuwunel reads as config overrides. */
 const CONFIG_ENV = /^(TUWUNEL|CONDUWUIT|CONDUIT)_/;
 
@@ -38,11 +34,12 @@ export function tuwunelFederationProblems(g: Record<string, unknown>): string[] 
     }
     const trusted = g["trusted_servers"];
     if (!Array.isArray(trusted) || trusted.length > 0) {
-        problems.push(`trusted_servers is ${JSON.stringify(trusted ?? "(default [\"matrix.org\"])")}; set trusted_servers = [] so no key server is asked`);
+        problems.push(`trusted_servers is ${JSON.stringify(trusted ?? '(default ["matrix.org"])')}; set trusted_servers = [] so no key server is asked`);
     }
     for (const key of MUST_BE_EMPTY) {
         const v = g[key];
-        if (v !== undefined && !(Array.isArray(v) && v.length === 0)) problems.push(`${key} is ${JSON.stringify(v)}; leave it empty or remove it so no URL preview is fetched from outside`);
+        if (v !== undefined && !(Array.isArray(v) && v.length === 0))
+            problems.push(`${key} is ${JSON.stringify(v)}; leave it empty or remove it so no URL preview is fetched from outside`);
     }
     return problems;
 }
@@ -57,13 +54,18 @@ export function tuwunelProxyProblems(g: Record<string, unknown>, tenant: string 
     const own = `http://redoubt-${tenant ?? "<tenant>"}-push-proxy:3128`;
     if (!isRecord(proxy)) return [`proxy is ${JSON.stringify(proxy)}; remove it, or route only push gateways through ${own} with [[global.proxy.by_domain]]`];
     const problems: string[] = [];
-    if (proxy["global"] !== undefined) problems.push(`[global.proxy] global sends all outbound traffic through a proxy; remove it and list only push gateway hosts under [[global.proxy.by_domain]] with url ${own}`);
+    if (proxy["global"] !== undefined)
+        problems.push(
+            `[global.proxy] global sends all outbound traffic through a proxy; remove it and list only push gateway hosts under [[global.proxy.by_domain]] with url ${own}`,
+        );
     for (const entry of asArray(proxy["by_domain"])) {
         if (!isRecord(entry)) continue;
         if (entry["url"] !== own) problems.push(`a [[global.proxy.by_domain]] url is ${JSON.stringify(entry["url"])}; use the tenant's own push proxy, ${own}`);
         const include = asArray(entry["include"]);
         if (include.length === 0 || include.some((d) => typeof d !== "string" || d.includes("*"))) {
-            problems.push(`a [[global.proxy.by_domain]] include is ${JSON.stringify(entry["include"] ?? "(empty: every domain)")}; list the push gateway host names themselves, without wildcards`);
+            problems.push(
+                `a [[global.proxy.by_domain]] include is ${JSON.stringify(entry["include"] ?? "(empty: every domain)")}; list the push gateway host names themselves, without wildcards`,
+            );
         }
     }
     return problems;
@@ -71,7 +73,8 @@ export function tuwunelProxyProblems(g: Record<string, unknown>, tenant: string 
 
 export const homeserverNoFederation: ResourceValidationPolicy = {
     name: "homeserver-no-federation",
-    description: "The homeserver config turns federation off, asks no key servers, fetches no URL previews, publishes no room directory over federation and proxies only push gateways through the tenant's own push proxy; no TUWUNEL_* env var overrides it.",
+    description:
+        "The homeserver config turns federation off, asks no key servers, fetches no URL previews, publishes no room directory over federation and proxies only push gateways through the tenant's own push proxy; no TUWUNEL_* env var overrides it.",
     validateResource: (args, report) => {
         if (args.type !== T.container) return;
         const where = describe(args.type, args.name);
@@ -92,7 +95,9 @@ export const homeserverNoFederation: ResourceValidationPolicy = {
             if (typeof env !== "string") continue;
             const key = env.split("=")[0];
             if (CONFIG_ENV.test(key) && key !== "TUWUNEL_CONFIG") {
-                report(`The homeserver ${where} sets the environment variable ${key}, which silently overrides tuwunel.toml; remove it and put the setting in the rendered config file.`);
+                report(
+                    `The homeserver ${where} sets the environment variable ${key}, which silently overrides tuwunel.toml; remove it and put the setting in the rendered config file.`,
+                );
             }
         }
     },
@@ -121,7 +126,10 @@ export const serviceConfigDeclared: StackValidationPolicy = {
             const role = roleOf(r.props) ?? "";
             const tenant = labelsOf(r.props)[TENANT_LABEL] ?? "";
             if (CHECKED_CONFIG_ROLES.includes(role) && !carried.has(`${tenant}/${role}`)) {
-                report(`The ${role} ${describe(r.type, r.name)} of tenant ${tenant || "(none)"} has no config carrier (a container labelled ${"redoubt.role"}=config, redoubt.configures=${role}) of its tenant; declare one so its configuration is written and checked.`, r.urn);
+                report(
+                    `The ${role} ${describe(r.type, r.name)} of tenant ${tenant || "(none)"} has no config carrier (a container labelled ${"redoubt.role"}=config, redoubt.configures=${role}) of its tenant; declare one so its configuration is written and checked.`,
+                    r.urn,
+                );
             }
         }
     },

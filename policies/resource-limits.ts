@@ -19,14 +19,18 @@ export function resourceLimitProblems(name: string, props: Props): string[] {
     if (!(memory > 0)) {
         out.push(`The ${where} has no memory limit; set memory (MB) from the tenant's plan.`);
     } else if (Number(props["memorySwap"]) !== memory) {
-        out.push(`The ${where} has memorySwap ${JSON.stringify(props["memorySwap"] ?? null)} but memory ${memory}; set memorySwap equal to memory so it cannot swap past its limit.`);
+        out.push(
+            `The ${where} has memorySwap ${JSON.stringify(props["memorySwap"] ?? null)} but memory ${memory}; set memorySwap equal to memory so it cannot swap past its limit.`,
+        );
     }
     const cpus = Number(props["cpus"]);
     if (!(cpus > 0)) out.push(`The ${where} has no CPU limit; set cpus (e.g. "1") from the tenant's plan.`);
     if (tenant) {
         const slice = tenantSlice(tenant);
         if (props["cgroupParent"] !== slice) {
-            out.push(`The ${where} has cgroupParent ${JSON.stringify(props["cgroupParent"] ?? null)}; set cgroupParent to "${slice}", the tenant's systemd slice whose TasksMax is its process limit.`);
+            out.push(
+                `The ${where} has cgroupParent ${JSON.stringify(props["cgroupParent"] ?? null)}; set cgroupParent to "${slice}", the tenant's systemd slice whose TasksMax is its process limit.`,
+            );
         }
     } else if (labels[ROLE_LABEL] === "edge" && typeof props["cgroupParent"] !== "string") {
         out.push(`The edge ${where} has no cgroupParent; set it to a slice with a TasksMax process limit (e.g. "redoubt-edge.slice").`);

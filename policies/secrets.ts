@@ -23,7 +23,9 @@ export function secretEnvProblems(where: string, envs: unknown): string[] {
         const value = eq < 0 ? "" : env.slice(eq + 1);
         if (/PUBLIC/i.test(key) || /_FILE$/i.test(key)) continue;
         if (SECRET_ENV_NAME.test(key) && value.length > 0) {
-            out.push(`The ${where} passes the secret ${key} in an environment variable, readable with docker inspect; upload it as a file from a Pulumi secret and pass ${key}_FILE=<path> instead.`);
+            out.push(
+                `The ${where} passes the secret ${key} in an environment variable, readable with docker inspect; upload it as a file from a Pulumi secret and pass ${key}_FILE=<path> instead.`,
+            );
         }
     }
     return out;

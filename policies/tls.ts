@@ -79,7 +79,9 @@ export function caddyTlsProblems(config: unknown): string[] {
             }
         }
         if (!JSON.stringify(server["routes"] ?? []).match(/"Strict-Transport-Security"\s*:\s*\[\s*"max-age=\d+/i)) {
-            problems.push(`server "${name}" sends no Strict-Transport-Security header; add a headers handler with response.set["Strict-Transport-Security"] = ["max-age=31536000"]`);
+            problems.push(
+                `server "${name}" sends no Strict-Transport-Security header; add a headers handler with response.set["Strict-Transport-Security"] = ["max-age=31536000"]`,
+            );
         }
         for (const addr of asArray(server["listen"])) {
             if (typeof addr === "string" && /:(80|8008|8448)$/.test(addr)) {
@@ -136,7 +138,9 @@ export const noPlaintextPorts: ResourceValidationPolicy = {
                 udp += 1;
                 if (udp > 1) report(`The WireGuard ${where} publishes more than one UDP port; publish exactly one.`);
             } else {
-                report(`The ${where} (role ${role ?? "unknown"}) publishes ${label}; remove its ports: only the edge (TCP 443) and a WireGuard endpoint (one UDP port) may publish.`);
+                report(
+                    `The ${where} (role ${role ?? "unknown"}) publishes ${label}; remove its ports: only the edge (TCP 443) and a WireGuard endpoint (one UDP port) may publish.`,
+                );
             }
         }
     },

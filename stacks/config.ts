@@ -23,18 +23,24 @@ const common = {
 
 const strict = <T extends z.ZodRawShape>(shape: T) =>
     z.strictObject(shape, {
-        error: (issue) => (issue.code === "unrecognized_keys" ? `is not a known setting; allowed: ${Object.keys(shape).map((k) => `${NAMESPACE}:${k}`).join(", ")}` : undefined),
+        error: (issue) =>
+            issue.code === "unrecognized_keys"
+                ? `is not a known setting; allowed: ${Object.keys(shape)
+                      .map((k) => `${NAMESPACE}:${k}`)
+                      .join(", ")}`
+                : undefined,
     });
 
 export const PrimaryStackConfigSchema = strict({
     role: z.literal("primary"),
     ...common,
-    dockerHost: z
-        .string()
-        .regex(/^ssh:\/\/[a-z_][a-z0-9_-]*@[a-z0-9.-]+(:\d+)?$/, "must be ssh://user@host[:port] (the Docker host, reached over SSH)"),
+    dockerHost: z.string().regex(/^ssh:\/\/[a-z_][a-z0-9_-]*@[a-z0-9.-]+(:\d+)?$/, "must be ssh://user@host[:port] (the Docker host, reached over SSH)"),
     sshHostKey: z
         .string()
-        .regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/=]+$/, "must be the Docker host's public host key, e.g. the second and third fields of `ssh-keyscan -t ed25519 <host>` (verify it out of band)")
+        .regex(
+            /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/=]+$/,
+            "must be the Docker host's public host key, e.g. the second and third fields of `ssh-keyscan -t ed25519 <host>` (verify it out of band)",
+        )
         .describe("The Docker host's SSH host key; host commands (which carry volume keys) refuse any other host."),
     publicAddress: z.ipv4("must be the IPv4 address the edge publishes port 443 on").describe("The host address the SNI edge binds."),
     acmeEmail: z.email("must be an email address for the ACME account"),
@@ -76,10 +82,15 @@ function checkBackupCountries(config: z.infer<typeof PrimaryStackConfigSchema>, 
     const seen = new Map<string, string>();
     for (const [site, { country }] of Object.entries(config.backupSites)) {
         if (country === config.country) {
-            ctx.addIssue({ code: "custom", path: ["backupSites", site, "country"], message: `is ${country}, the primary site's own country; backups must be kept in another country` });
+            ctx.addIssue({
+                code: "custom",
+                path: ["backupSites", site, "country"],
+                message: `is ${country}, the primary site's own country; backups must be kept in another country`,
+            });
         }
         const other = seen.get(country);
-        if (other) ctx.addIssue({ code: "custom", path: ["backupSites", site, "country"], message: `is ${country}, like site ${other}; each backup site must be in a different country` });
+        if (other)
+            ctx.addIssue({ code: "custom", path: ["backupSites", site, "country"], message: `is ${country}, like site ${other}; each backup site must be in a different country` });
         seen.set(country, site);
     }
 }
@@ -135,7 +146,7 @@ export function parseStackConfig(raw: Record<string, string>, file: string): Sta
 
 function parseValue(text: string): unknown {
     // Pulumi hands structured values (lists, maps) and numbers over as JSON text.
-    if (/^[\[{]/.test(text) || /^-?\d+(\.\d+)?$/.test(text) || text === "true" || text === "false") {
+    if (/^[[{]/.test(text) || /^-?\d+(\.\d+)?$/.test(text) || text === "true" || text === "false") {
         try {
             return JSON.parse(text);
         } catch {

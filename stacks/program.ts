@@ -58,7 +58,7 @@ export function selectTenants(config: StackConfig, options: StackProgramOptions 
     return loaded
         .map((l) => l.tenant)
         .filter((t) => config.tenants === undefined || config.tenants.includes(t.name))
-        .filter((t) => config.role === "primary" || t.backups.sites.includes(config.site as BackupStackConfig["site"]))
+        .filter((t) => config.role === "primary" || t.backups.sites.includes(config.site))
         .map((tenant) => ({ tenant, lifecycle: lifecycleOf(tenant, asOf, config.deletionGraceDays) }))
         .filter((t) => t.lifecycle.declared);
 }
@@ -68,16 +68,20 @@ export function defineBackupStack(config: BackupStackConfig, tenants: StackTenan
     // Per tenant: what the primary reads by StackReference.
     const outputs: Record<string, BackupBucketCredentials> = {};
     for (const { tenant, lifecycle } of tenants) {
-        const bucket = new BackupBucket(tenant.name, {
-            tenant: tenant.name,
-            site: config.site,
-            country: config.country,
-            location: config.location,
-            storageBoxType: PLANS[tenant.plan].storageBoxType,
-            status: lifecycle.phase,
-            deleteBy: lifecycle.deleteBy,
-            protect: lifecycle.protectData,
-        }, { transformations });
+        const bucket = new BackupBucket(
+            tenant.name,
+            {
+                tenant: tenant.name,
+                site: config.site,
+                country: config.country,
+                location: config.location,
+                storageBoxType: PLANS[tenant.plan].storageBoxType,
+                status: lifecycle.phase,
+                deleteBy: lifecycle.deleteBy,
+                protect: lifecycle.protectData,
+            },
+            { transformations },
+        );
         outputs[tenant.name] = bucket.credentials;
     }
     return { site: config.site, country: config.country, tenants: outputs };
@@ -111,7 +115,9 @@ function backupTargetsFor(tenant: Tenant, sites: Map<string, BackupSiteReference
             reference.requireOutput("tenants").apply((all: Record<string, Record<string, string>> | undefined) => {
                 const entry = all?.[tenant.name];
                 if (!entry) {
-                    throw new Error(`backup stack for ${site} has no storage box for tenant ${tenant.name}: bring the backup stacks up first (npm run tenant -- up ${tenant.name})`);
+                    throw new Error(
+                        `backup stack for ${site} has no storage box for tenant ${tenant.name}: bring the backup stacks up first (npm run tenant -- up ${tenant.name})`,
+                    );
                 }
                 if (entry.country !== country) {
                     throw new Error(`backup stack for ${site} says its country is ${entry.country}, but redoubt:backupSites says ${country}; correct the stack config`);
@@ -137,13 +143,17 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
     const provider = new docker.Provider("docker-host", { host: config.dockerHost }, { transformations });
     const connection = sshConnection(config);
     const retention = Math.min(...tenants.map((t) => t.tenant.logging.retentionDays), 30);
-    const host = new HostBaseline("host", {
-        connection,
-        logRetentionDays: retention,
-        catalog,
-        extraImages: tenants.flatMap((t) => (t.tenant.homeserver.image ? [t.tenant.homeserver.image] : [])),
-        provider,
-    }, { transformations });
+    const host = new HostBaseline(
+        "host",
+        {
+            connection,
+            logRetentionDays: retention,
+            catalog,
+            extraImages: tenants.flatMap((t) => (t.tenant.homeserver.image ? [t.tenant.homeserver.image] : [])),
+            provider,
+        },
+        { transformations },
+    );
     // The edge first: tenants attach it to their ingress networks. Its routes come from the tenant files alone.
     const edge = new Edge(
         "edge",
@@ -158,7 +168,10 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
         { providers: { docker: provider }, dependsOn: [host], transformations },
     );
     const references = new Map(
-        Object.entries(config.backupSites).map(([site, { stack, country }]) => [site, { country, reference: new pulumi.StackReference(`backup-${site}`, { name: stack }, { transformations }) }]),
+        Object.entries(config.backupSites).map(([site, { stack, country }]) => [
+            site,
+            { country, reference: new pulumi.StackReference(`backup-${site}`, { name: stack }, { transformations }) },
+        ]),
     );
     const acme = { email: config.acmeEmail, directory: config.acmeDirectory, directoryCa: config.acmeDirectoryCa };
     const targets = tenants.map(({ tenant }) => backupTargetsFor(tenant, references));

@@ -151,7 +151,12 @@ export function validateTenantSet(loaded: LoadedTenant[]): TenantFileProblem[] {
     for (const { file, tenant } of loaded) {
         if (RESERVED_NAMES.includes(tenant.name)) problems.push({ file, field: "name", message: `'${tenant.name}' is reserved for shared resources; choose another name` });
         const prefix = all.find((other) => other !== tenant.name && tenant.name.startsWith(`${other}-`));
-        if (prefix) problems.push({ file, field: "name", message: `'${tenant.name}' begins with tenant '${prefix}' and a hyphen, so their resource and slice names would collide; choose a name that does not` });
+        if (prefix)
+            problems.push({
+                file,
+                field: "name",
+                message: `'${tenant.name}' begins with tenant '${prefix}' and a hyphen, so their resource and slice names would collide; choose a name that does not`,
+            });
     }
     for (const { file, tenant } of loaded) {
         claim(names, tenant.name, file, "name", "name");
@@ -171,7 +176,8 @@ export function readLedger(dir: string): { ledger?: Ledger; problems: TenantFile
     if (!fs.existsSync(file)) return { problems: [] };
     const counter = new LineCounter();
     const doc = parseDocument(fs.readFileSync(file, "utf8"), { lineCounter: counter, uniqueKeys: true, prettyErrors: true });
-    if (doc.errors.length > 0) return { problems: doc.errors.map((e) => ({ file, field: "", line: e.linePos?.[0]?.line, message: `is not valid YAML: ${e.message.split("\n")[0]}` })) };
+    if (doc.errors.length > 0)
+        return { problems: doc.errors.map((e) => ({ file, field: "", line: e.linePos?.[0]?.line, message: `is not valid YAML: ${e.message.split("\n")[0]}` })) };
     const data: unknown = doc.toJS();
     const parsed = LedgerSchema.safeParse(data);
     if (!parsed.success) return { problems: issuesToProblems(file, doc, counter, data, parsed.error.issues).sort(byLine) };
@@ -192,7 +198,11 @@ export function checkAgainstLedger(loaded: LoadedTenant[], ledger: Ledger, ledge
         if (issued?.deletedOn) {
             problems.push({ file, field: "name", message: `'${tenant.name}' belonged to a tenant deleted on ${issued.deletedOn}; names are never reused, choose another` });
         } else if (issued && issued.id !== tenant.id) {
-            problems.push({ file, field: "id", message: `is ${tenant.id}, but ${ledgerFile} issued id ${issued.id} to '${tenant.name}'; a tenant's id never changes (it fixes its subnets and uid)` });
+            problems.push({
+                file,
+                field: "id",
+                message: `is ${tenant.id}, but ${ledgerFile} issued id ${issued.id} to '${tenant.name}'; a tenant's id never changes (it fixes its subnets and uid)`,
+            });
         } else if (idOwner && idOwner.name !== tenant.name) {
             problems.push({ file, field: "id", message: `${tenant.id} was issued to '${idOwner.name}' in ${ledgerFile}; ids are never reused, take the next free id` });
         } else if (!issued) {

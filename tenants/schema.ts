@@ -10,10 +10,7 @@ import { z } from "zod";
 function strictObject<T extends z.ZodRawShape>(shape: T, description?: string) {
     const allowed = Object.keys(shape).join(", ");
     const schema = z.strictObject(shape, {
-        error: (issue) =>
-            issue.code === "unrecognized_keys"
-                ? `is not a known field (check the spelling); allowed here: ${allowed}`
-                : undefined,
+        error: (issue) => (issue.code === "unrecognized_keys" ? `is not a known field (check the spelling); allowed here: ${allowed}` : undefined),
     });
     return description ? schema.describe(description) : schema;
 }
@@ -23,7 +20,7 @@ export const TENANT_NAME_PATTERN = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
 /** A fully qualified DNS name with at least two labels, lower case, no trailing dot. */
 export const DNS_NAME_PATTERN = /^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])$/;
 /** An OCI image reference pinned by an immutable sha256 digest. */
-export const PINNED_IMAGE_PATTERN = /^[a-z0-9][a-z0-9._\/-]*(:[A-Za-z0-9._-]+)?@sha256:[0-9a-f]{64}$/;
+export const PINNED_IMAGE_PATTERN = /^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?@sha256:[0-9a-f]{64}$/;
 /** A WireGuard public key: 32 bytes, base64. */
 export const WIREGUARD_KEY_PATTERN = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$/;
 /** An age X25519 recipient (public key). */
@@ -56,9 +53,7 @@ export const isoDate = z
     .regex(ISO_DATE_PATTERN, "must be a date written YYYY-MM-DD")
     .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), "must be a real calendar date (YYYY-MM-DD)");
 
-const dnsName = z
-    .string()
-    .regex(DNS_NAME_PATTERN, "must be a lower-case DNS name such as chat.example.org (letters, digits, hyphens, at least two labels)");
+const dnsName = z.string().regex(DNS_NAME_PATTERN, "must be a lower-case DNS name such as chat.example.org (letters, digits, hyphens, at least two labels)");
 
 const pinnedImage = z
     .string()
@@ -93,19 +88,13 @@ export const AccessSchema = z.discriminatedUnion(
         ),
     ],
     {
-        error: (issue) =>
-            issue.code === "invalid_union" || issue.code === "invalid_value" ? "mode must be one of: public (with domain), tor, vpn (with peers)" : undefined,
+        error: (issue) => (issue.code === "invalid_union" || issue.code === "invalid_value" ? "mode must be one of: public (with domain), tor, vpn (with peers)" : undefined),
     },
 );
 
 export const HomeserverSchema = strictObject({
-    serverName: dnsName
-        .optional()
-        .describe("The Matrix server name (user ids end in :serverName). Can never change. Default: access.domain; required for tor and vpn tenants."),
-    registration: z
-        .enum(["token", "closed"])
-        .default("token")
-        .describe("token: users register with the generated registration token; closed: nobody can register."),
+    serverName: dnsName.optional().describe("The Matrix server name (user ids end in :serverName). Can never change. Default: access.domain; required for tor and vpn tenants."),
+    registration: z.enum(["token", "closed"]).default("token").describe("token: users register with the generated registration token; closed: nobody can register."),
     image: pinnedImage.optional().describe("Overrides the catalog's homeserver image; must be pinned by digest."),
     push: z
         .enum(["off", "proxy"])
@@ -176,7 +165,10 @@ export const TenantSchema = strictObject({
     contact: z.email("must be an email address").describe("Who ops contact about this tenant."),
     status: z.enum(["active", "suspended", "cancelled"]).default("active").describe("Lifecycle state; see README 'Tenant lifecycle'."),
     cancelledOn: isoDate.optional().describe("Required when status is cancelled: the day the customer cancelled."),
-    plan: z.enum(Object.keys(PLANS) as [PlanName, ...PlanName[]]).default("small").describe("Sets memory, CPU, process and storage limits."),
+    plan: z
+        .enum(Object.keys(PLANS) as [PlanName, ...PlanName[]])
+        .default("small")
+        .describe("Sets memory, CPU, process and storage limits."),
     homeserver: HomeserverSchema.prefault({}),
     access: AccessSchema,
     logging: LoggingSchema.prefault({}),

@@ -65,11 +65,11 @@ export function renderBackupScript(input: BackupScriptInput): string {
     }
     lines.push(
         "backup_to() {",
-        '    site=$1',
+        "    site=$1",
         '    export RESTIC_REPOSITORY="$2"',
         '    export RESTIC_PASSWORD_FILE="$3"',
-        '    sftp_command=$4',
-        '    set --',
+        "    sftp_command=$4",
+        "    set --",
         '    if [ -n "$sftp_command" ]; then set -- -o "sftp.command=$sftp_command"; fi',
         "    # A wrong password must stop here with a clear message, not look like an empty repository.",
         '    if ! restic "$@" cat config >/dev/null 2>"/tmp/restic-$site.err"; then',
@@ -85,9 +85,7 @@ export function renderBackupScript(input: BackupScriptInput): string {
         '    echo "backup: $site done"',
         "}",
         "",
-        ...input.repositories.map(
-            (r) => `backup_to ${shellQuote(r.site)} ${shellQuote(r.repository)} ${shellQuote(r.passwordFile)} ${shellQuote(r.sftpCommand ?? "")}`,
-        ),
+        ...input.repositories.map((r) => `backup_to ${shellQuote(r.site)} ${shellQuote(r.repository)} ${shellQuote(r.passwordFile)} ${shellQuote(r.sftpCommand ?? "")}`),
         "",
     );
     return lines.join("\n");

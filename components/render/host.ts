@@ -165,7 +165,6 @@ CPUQuota=${Math.round(input.cpus * 100)}%
 `;
 }
 
-
 /**
  * The host's journald retention. Journald rotates a file after MaxFileSec and
  * deletes files older than MaxRetentionSec, so an entry can live for their
@@ -272,8 +271,12 @@ set -eu
 data=\${1:-${tenantDataMount(input.tenant)}/tuwunel}
 out_dir=\${2:-${EXPORTS_DIR}}
 archive="$out_dir/${input.tenant}-${input.label}.tar.age"
-${input.homeserverContainer ? `${freshDatabaseBackup(input.tenant, input.homeserverContainer, ":", ":")}
-` : ""}[ -d "$data/backups" ] || { echo "export: no database backup in $data/backups; run the tenant's backup first" >&2; exit 1; }
+${
+    input.homeserverContainer
+        ? `${freshDatabaseBackup(input.tenant, input.homeserverContainer, ":", ":")}
+`
+        : ""
+}[ -d "$data/backups" ] || { echo "export: no database backup in $data/backups; run the tenant's backup first" >&2; exit 1; }
 mkdir -p "$out_dir"
 chmod 0700 "$out_dir"
 tmp="$archive.partial"

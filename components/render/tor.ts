@@ -71,7 +71,10 @@ export function onionKeysFromSeed(seedBase64: string): OnionKeys {
     expanded[31] &= 127;
     expanded[31] |= 64;
     const version = Buffer.from([3]);
-    const checksum = createHash("sha3-256").update(Buffer.concat([Buffer.from(".onion checksum"), publicKey, version])).digest().subarray(0, 2);
+    const checksum = createHash("sha3-256")
+        .update(Buffer.concat([Buffer.from(".onion checksum"), publicKey, version]))
+        .digest()
+        .subarray(0, 2);
     const header = (kind: string) => {
         const h = Buffer.alloc(32);
         h.write(`== ed25519v1-${kind}: type0 ==`);

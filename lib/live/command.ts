@@ -46,7 +46,7 @@ export function commandProvider(options: CommandProviderOptions = {}): LiveProvi
         return conn;
     };
     const run = async (inputs: Properties, command: string | undefined): Promise<Properties> => {
-        if (inputs.environment && Object.keys(inputs.environment as object).length > 0) {
+        if (inputs.environment && Object.keys(inputs.environment).length > 0) {
             throw new Error("command: `environment` needs AcceptEnv on the host's sshd (session.Setenv); pass values on stdin instead");
         }
         if (command === undefined) return { ...inputs, stdout: "", stderr: "" };

@@ -380,7 +380,7 @@ function checkInputs(type: string, inputs: Properties): void {
 
 // --- durations (Go's time.ParseDuration and Duration.String) -----------------------------------
 
-const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, "µs": 1e3, "μs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 
 /** Go's time.ParseDuration, which the provider uses for healthcheck times (it ignores the error: validated at plan time). */
 export function parseGoDuration(text: string): number {
@@ -494,7 +494,9 @@ function numericId(field: string, value: unknown): number | undefined {
     if (value === undefined || value === null || value === "") return undefined;
     const s = String(value);
     if (!/^\d+$/.test(s)) {
-        throw new Error(`docker: upload ${field} ${JSON.stringify(s)} is a name; the provider resolves names in the user database of the machine running Pulumi, which this stand-in refuses to guess: use a numeric id`);
+        throw new Error(
+            `docker: upload ${field} ${JSON.stringify(s)} is a name; the provider resolves names in the user database of the machine running Pulumi, which this stand-in refuses to guess: use a numeric id`,
+        );
     }
     return Number(s);
 }
@@ -584,7 +586,7 @@ async function searchLocalImage(docker: Docker, name: string): Promise<ImageSumm
         id = (await docker.getImage(name).inspect()).Id;
     } catch (err) {
         if (notFound(err)) return undefined;
-        throw new Error(`unable to inspect image ${name}: ${daemonMessage(err)}`);
+        throw new Error(`unable to inspect image ${name}: ${daemonMessage(err)}`, { cause: err });
     }
     const images = (await docker.listImages({ all: false })) as unknown as ImageSummary[];
     return images.find((i) => i.Id === id);
@@ -611,7 +613,7 @@ async function findImage(docker: Docker, name: string): Promise<ImageSummary> {
     if (local) return local;
     try {
         // ImagePull with an empty auth config (no registry_auth on our provider).
-        const stream = (await docker.createImage({ ...pullParams(name), authconfig: {} } as unknown as Docker.ImageInfo)) as unknown as NodeJS.ReadableStream;
+        const stream = await docker.createImage({ ...pullParams(name), authconfig: {} } as unknown as Docker.ImageInfo);
         const progress = await readAll(stream);
         // The Go provider reads the stream and ignores its messages; an error there surfaces below as "unable to find".
         const lastError = progress
@@ -623,7 +625,7 @@ async function findImage(docker: Docker, name: string): Promise<ImageSummary> {
         throw new Error(`unable to find or pull image ${name}${lastError ? ` (pull said: ${lastError.trim()})` : ""}`);
     } catch (err) {
         if (err instanceof Error && err.message.startsWith("unable to find")) throw err;
-        throw new Error(`unable to pull image ${name}: error pulling image ${name}: ${daemonMessage(err)}`);
+        throw new Error(`unable to pull image ${name}: error pulling image ${name}: ${daemonMessage(err)}`, { cause: err });
     }
 }
 
@@ -835,7 +837,10 @@ interface ContainerInspect {
     NetworkSettings: {
         Bridge: string;
         Ports: Record<string, { HostIp: string; HostPort: string }[] | null> | null;
-        Networks: Record<string, { IPAddress: string; IPPrefixLen: number; Gateway: string; GlobalIPv6Address: string; GlobalIPv6PrefixLen: number; IPv6Gateway: string; MacAddress: string }> | null;
+        Networks: Record<
+            string,
+            { IPAddress: string; IPPrefixLen: number; Gateway: string; GlobalIPv6Address: string; GlobalIPv6PrefixLen: number; IPv6Gateway: string; MacAddress: string }
+        > | null;
     } | null;
 }
 
@@ -945,14 +950,14 @@ async function createContainer(docker: Docker, inputs: Properties): Promise<Crea
     try {
         await findImage(docker, image);
     } catch (err) {
-        throw new Error(`Unable to create container with image ${image}: ${err instanceof Error ? err.message : String(err)}`);
+        throw new Error(`Unable to create container with image ${image}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
     const request = containerCreateRequest(inputs, api);
     let container: Docker.Container;
     try {
-        container = await docker.createContainer(request as unknown as Docker.ContainerCreateOptions);
+        container = await docker.createContainer(request);
     } catch (err) {
-        throw new Error(`Unable to create container: ${daemonMessage(err)}`);
+        throw new Error(`Unable to create container: ${daemonMessage(err)}`, { cause: err });
     }
     const id = container.id;
     const partial = (message: string) => new DockerPartialCreateError(`${message} (container ${id} was created and is left in place, as the provider leaves it)`, id);
@@ -1027,7 +1032,7 @@ async function updateContainer(docker: Docker, id: string, olds: Properties, new
         try {
             await container.start();
         } catch (err) {
-            if (apiError(err).statusCode !== 304) throw new Error(`Unable to start container: ${daemonMessage(err)}`);
+            if (apiError(err).statusCode !== 304) throw new Error(`Unable to start container: ${daemonMessage(err)}`, { cause: err });
         }
     }
     if (CONTAINER_UPDATE_ATTRS.some((a) => changed.includes(a))) {
@@ -1046,7 +1051,7 @@ async function updateContainer(docker: Docker, id: string, olds: Properties, new
         try {
             await container.update(update);
         } catch (err) {
-            throw new Error(`Unable to update a container: ${daemonMessage(err)}`);
+            throw new Error(`Unable to update a container: ${daemonMessage(err)}`, { cause: err });
         }
     }
     // Update returns without a Read: the state is the new configuration plus the prior computed values.
@@ -1068,17 +1073,17 @@ async function deleteContainer(docker: Docker, id: string, inputs: Properties): 
         await container.stop({ t: grace > 0 ? grace : 0 });
     } catch (err) {
         // 304 (already stopped) is not an error for the Go client.
-        if (apiError(err).statusCode !== 304 && !ignorable(err, "No such container")) throw new Error(`Error stopping container ${id}: ${daemonMessage(err)}`);
+        if (apiError(err).statusCode !== 304 && !ignorable(err, "No such container")) throw new Error(`Error stopping container ${id}: ${daemonMessage(err)}`, { cause: err });
     }
     try {
         await container.remove({ v: inputs.removeVolumes ?? true, force: true });
     } catch (err) {
-        if (!ignorable(err, "No such container", "is already in progress")) throw new Error(`Error deleting container ${id}: ${daemonMessage(err)}`);
+        if (!ignorable(err, "No such container", "is already in progress")) throw new Error(`Error deleting container ${id}: ${daemonMessage(err)}`, { cause: err });
     }
     try {
         await container.wait({ condition: bool(inputs.rm) ? "removed" : "not-running" });
     } catch (err) {
-        if (!ignorable(err, "No such container", "is already in progress")) throw new Error(`Error waiting for container removal '${id}': ${daemonMessage(err)}`);
+        if (!ignorable(err, "No such container", "is already in progress")) throw new Error(`Error waiting for container removal '${id}': ${daemonMessage(err)}`, { cause: err });
     }
 }
 
@@ -1095,7 +1100,11 @@ interface NetworkInspect {
     EnableIPv6: boolean;
     Options: Record<string, string> | null;
     Labels: Record<string, string> | null;
-    IPAM: { Driver: string; Options: Record<string, string> | null; Config: { Subnet?: string; IPRange?: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> }[] | null };
+    IPAM: {
+        Driver: string;
+        Options: Record<string, string> | null;
+        Config: { Subnet?: string; IPRange?: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> }[] | null;
+    };
 }
 
 /** resourceDockerNetworkReadRefreshFunc: what Read sets. */
@@ -1157,7 +1166,7 @@ async function createNetwork(docker: Docker, inputs: Properties): Promise<Create
     try {
         id = (await docker.createNetwork(request as unknown as Docker.NetworkCreateOptions)).id;
     } catch (err) {
-        throw new Error(`Unable to create network: ${daemonMessage(err)}`);
+        throw new Error(`Unable to create network: ${daemonMessage(err)}`, { cause: err });
     }
     const n = (await docker.getNetwork(id).inspect()) as NetworkInspect;
     return { id, outputs: networkOutputs(inputs, n) };
@@ -1197,7 +1206,7 @@ async function createVolume(docker: Docker, inputs: Properties): Promise<CreateR
     try {
         name = ((await docker.createVolume(request as unknown as Docker.VolumeCreateOptions)) as unknown as { name: string }).name;
     } catch (err) {
-        throw new Error(`Unable to create volume: ${daemonMessage(err)}`);
+        throw new Error(`Unable to create volume: ${daemonMessage(err)}`, { cause: err });
     }
     const v = (await docker.getVolume(name).inspect()) as unknown as VolumeInspect;
     // resourceDockerVolumeRead
@@ -1299,7 +1308,7 @@ export function dockerProvider(clientFor: (providerInputs: Record<string, unknow
                             return "removed";
                         } catch (err) {
                             if (ignorable(err, "has active endpoints")) return "pending";
-                            throw new Error(daemonMessage(err));
+                            throw new Error(daemonMessage(err), { cause: err });
                         }
                     });
                 case DOCKER_VOLUME:
@@ -1309,7 +1318,7 @@ export function dockerProvider(clientFor: (providerInputs: Record<string, unknow
                             return "removed";
                         } catch (err) {
                             if (ignorable(err, "volume is in use")) return "pending";
-                            throw new Error(daemonMessage(err));
+                            throw new Error(daemonMessage(err), { cause: err });
                         }
                     });
                 case DOCKER_REMOTE_IMAGE: {
@@ -1321,7 +1330,7 @@ export function dockerProvider(clientFor: (providerInputs: Record<string, unknow
                     try {
                         await docker.getImage(name).remove({ force: bool(inputs.forceRemove) });
                     } catch (err) {
-                        throw new Error(`Unable to remove Docker image: ${daemonMessage(err)}`);
+                        throw new Error(`Unable to remove Docker image: ${daemonMessage(err)}`, { cause: err });
                     }
                     return;
                 }

@@ -229,7 +229,18 @@ class LiveMonitor {
             if (!outputs) throw new Error(`stack ${this.options.stack} reads stack ${referenced}, which has not been brought up in this live run`);
             // The engine hands over a referenced stack's secret outputs as secrets (secretOutputNames).
             const state: Properties = { name: referenced, outputs: secret(reveal(outputs)), secretOutputNames: Object.keys(outputs).filter((k) => isSecret(outputs[k])) };
-            this.record({ urn, type, custom: true, id: referenced, parent, protect: false, deleteBeforeReplace: false, dependencies: [], inputs: { name: referenced }, outputs: state });
+            this.record({
+                urn,
+                type,
+                custom: true,
+                id: referenced,
+                parent,
+                protect: false,
+                deleteBeforeReplace: false,
+                dependencies: [],
+                inputs: { name: referenced },
+                outputs: state,
+            });
             this.steps.push({ op: "read", urn, type, ms: 0 });
             const resp = new resproto.ReadResourceResponse();
             resp.setUrn(urn);
@@ -252,7 +263,14 @@ class LiveMonitor {
             const propertyDependencies: string[] = [];
             (req.getPropertydependenciesMap() as { forEach(fn: (v: { getUrnsList(): string[] }) => void): void }).forEach((v) => propertyDependencies.push(...v.getUrnsList()));
             const providerRef = String(req.getProvider() ?? "") || undefined;
-            const dependencies = [...new Set([...(req.getDependenciesList() as string[]), ...propertyDependencies, ...(parent ? [parent] : []), ...(providerRef ? [providerRef.split("::").slice(0, -1).join("::")] : [])])];
+            const dependencies = [
+                ...new Set([
+                    ...(req.getDependenciesList() as string[]),
+                    ...propertyDependencies,
+                    ...(parent ? [parent] : []),
+                    ...(providerRef ? [providerRef.split("::").slice(0, -1).join("::")] : []),
+                ]),
+            ];
             const desired: StateResource = {
                 urn,
                 type,
@@ -284,7 +302,7 @@ class LiveMonitor {
         const urn = req.getUrn();
         const entry = this.registered.get(urn);
         if (!entry) return callback(new Error(`unknown resource ${urn}`));
-        entry.resource.outputs = rpc.deserializeProperties(req.getOutputs()) as Properties;
+        entry.resource.outputs = rpc.deserializeProperties(req.getOutputs());
         this.save();
         callback(null, {});
     }
@@ -333,14 +351,22 @@ class LiveMonitor {
             }
         };
         if (!old) return this.step("create", urn, type, create);
-        const diff = old.tainted ? { changed: ["(tainted)"], replaceKeys: ["(tainted)"], deleteBeforeReplace: true } : provider.diff(type, reveal(old.inputs), reveal(desired.inputs));
+        const diff = old.tainted
+            ? { changed: ["(tainted)"], replaceKeys: ["(tainted)"], deleteBeforeReplace: true }
+            : provider.diff(type, reveal(old.inputs), reveal(desired.inputs));
         if (diff.changed.length === 0) {
             // Same: the state keeps its outputs; the program's new options (protect) take effect.
             this.steps.push({ op: "same", urn, type, ms: 0 });
             return finish(old.id ?? "", reveal(old.outputs));
         }
         if (diff.replaceKeys.length === 0) {
-            const outputs = await this.step("update", urn, type, () => provider.update(type, old.id ?? "", reveal(old.inputs), plainInputs, reveal(old.outputs), context), diff.changed);
+            const outputs = await this.step(
+                "update",
+                urn,
+                type,
+                () => provider.update(type, old.id ?? "", reveal(old.inputs), plainInputs, reveal(old.outputs), context),
+                diff.changed,
+            );
             return finish(old.id ?? "", outputs);
         }
         if (old.protect) {
@@ -450,7 +476,10 @@ export async function runLive(program: () => unknown, options: LiveEngineOptions
         await new Promise((resolve) => setImmediate(resolve));
         if (unhandled.length > 0 && monitor.failures.length === 0 && programError === undefined) programError = unhandled[0];
         if (programError !== undefined || monitor.failures.length > 0) {
-            const failures = [...monitor.failures, ...(programError !== undefined && monitor.failures.length === 0 ? [String((programError as Error)?.message ?? programError)] : [])];
+            const failures = [
+                ...monitor.failures,
+                ...(programError !== undefined && monitor.failures.length === 0 ? [String((programError as Error)?.message ?? programError)] : []),
+            ];
             throw new LiveRunError(`live run of ${options.stack} failed:\n  ${failures.join("\n  ")}`, monitor.steps, failures);
         }
         await monitor.deleteRemaining();

@@ -103,7 +103,15 @@ export function ed25519OpenSsh(privateKey: KeyObject, comment = ""): { privateKe
     let priv = Buffer.concat([check, check, sshString("ssh-ed25519"), sshString(pub), sshString(Buffer.concat([seed, pub])), sshString(comment)]);
     const pad = (8 - (priv.length % 8)) % 8;
     priv = Buffer.concat([priv, Buffer.from(Array.from({ length: pad }, (_, i) => i + 1))]);
-    const body = Buffer.concat([Buffer.from("openssh-key-v1\0"), sshString("none"), sshString("none"), sshString(""), Buffer.from([0, 0, 0, 1]), sshString(publicBlob), sshString(priv)]);
+    const body = Buffer.concat([
+        Buffer.from("openssh-key-v1\0"),
+        sshString("none"),
+        sshString("none"),
+        sshString(""),
+        Buffer.from([0, 0, 0, 1]),
+        sshString(publicBlob),
+        sshString(priv),
+    ]);
     const b64 = body.toString("base64").replace(/(.{70})/g, "$1\n");
     return {
         privateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\n${b64.trimEnd()}\n-----END OPENSSH PRIVATE KEY-----\n`,
@@ -114,7 +122,10 @@ export function ed25519OpenSsh(privateKey: KeyObject, comment = ""): { privateKe
 function fingerprints(publicDer: Buffer, sshBlob?: Buffer): Properties {
     const blob = sshBlob ?? publicDer;
     return {
-        publicKeyFingerprintMd5: createHash("md5").update(blob).digest("hex").replace(/(..)(?!$)/g, "$1:"),
+        publicKeyFingerprintMd5: createHash("md5")
+            .update(blob)
+            .digest("hex")
+            .replace(/(..)(?!$)/g, "$1:"),
         publicKeyFingerprintSha256: `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`,
     };
 }
@@ -169,7 +180,7 @@ async function importSigningKey(pem: string): Promise<{ key: CryptoKey; algorith
     if (type === "ec") {
         const namedCurve = { prime256v1: "P-256", secp384r1: "P-384", secp521r1: "P-521" }[String(keyObject.asymmetricKeyDetails?.namedCurve)] ?? "P-256";
         algorithm = { name: "ECDSA", namedCurve };
-        signing = { name: "ECDSA", hash: "SHA-256" } as EcdsaParams;
+        signing = { name: "ECDSA", hash: "SHA-256" };
     } else if (type === "rsa") {
         algorithm = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
         signing = algorithm;
@@ -303,7 +314,7 @@ async function locallySignedCert(inputs: Properties): Promise<Properties> {
         notAfter,
         publicKey,
         signingKey: key,
-        signingAlgorithm: key.algorithm.name === "ECDSA" ? ({ name: "ECDSA", hash: "SHA-256" } as EcdsaParams) : key.algorithm,
+        signingAlgorithm: key.algorithm.name === "ECDSA" ? { name: "ECDSA", hash: "SHA-256" } : key.algorithm,
         extensions: [...(await certificateExtensions(inputs, dnsNames, publicKey)), await x509.AuthorityKeyIdentifierExtension.create(await ca.publicKey.export())],
     });
     return { ...inputs, ...outputs, certPem: `${cert.toString("pem")}\n` };

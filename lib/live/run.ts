@@ -105,7 +105,16 @@ export async function liveUp(options: LiveUpOptions): Promise<Record<string, Liv
             options.log?.(`== live up: ${stack}`);
             const result = await runLive(
                 () => defineStack({ projectDir: PROJECT_DIR }),
-                { project: PROJECT, stack, state: readState(file, stack), statePath: file, providers, secretOutputs: GENERATED_SECRET_OUTPUTS, stackReferences: references, log: options.log },
+                {
+                    project: PROJECT,
+                    stack,
+                    state: readState(file, stack),
+                    statePath: file,
+                    providers,
+                    secretOutputs: GENERATED_SECRET_OUTPUTS,
+                    stackReferences: references,
+                    log: options.log,
+                },
                 configs[stack],
                 ["redoubt:sshPrivateKey"],
             );

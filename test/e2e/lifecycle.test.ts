@@ -85,7 +85,10 @@ describe("tenant lifecycle timeline", () => {
     });
 
     it("the volume's and networks' inputs never change with the status (Docker cannot relabel them: a change would replace them)", () => {
-        const onHost = (step: Step) => lumen(step.iceland).filter((r) => r.type === VOLUME || r.type === NETWORK || r.name === "lumen-volume-luks").map((r) => r.inputs);
+        const onHost = (step: Step) =>
+            lumen(step.iceland)
+                .filter((r) => r.type === VOLUME || r.type === NETWORK || r.name === "lumen-volume-luks")
+                .map((r) => r.inputs);
         for (const step of [steps.suspended, steps.day0, steps.day6]) expect(onHost(step)).toEqual(onHost(steps.active));
     });
 

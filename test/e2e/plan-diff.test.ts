@@ -58,7 +58,9 @@ describe("diffPlans", () => {
     });
 
     it("a plan change of one tenant: the homeserver's memory limit changes field by field, and nothing of other tenants", async () => {
-        const after = await planOf(copyExamples((dir) => fs.writeFileSync(path.join(dir, "acme.yaml"), fs.readFileSync(path.join(dir, "acme.yaml"), "utf8").replace("plan: medium", "plan: large"))));
+        const after = await planOf(
+            copyExamples((dir) => fs.writeFileSync(path.join(dir, "acme.yaml"), fs.readFileSync(path.join(dir, "acme.yaml"), "utf8").replace("plan: medium", "plan: large"))),
+        );
         const diff = diffPlans(base, after);
         expect(new Set(diff.changes.map((c) => c.tenant))).toEqual(new Set(["acme"]));
         expect(diff.changes.every((c) => c.kind === "change")).toBe(true);
@@ -78,22 +80,31 @@ describe("diffPlans", () => {
             copyExamples((dir) => {
                 fs.rmSync(path.join(dir, "harbor.yaml"));
                 const ledger = path.join(dir, "ledger.yaml");
-                if (fs.existsSync(ledger)) fs.writeFileSync(ledger, fs.readFileSync(ledger, "utf8").replace(/\{ name: harbor, id: 3 \}/, "{ name: harbor, id: 3, deletedOn: 2026-02-20 }"));
+                if (fs.existsSync(ledger))
+                    fs.writeFileSync(ledger, fs.readFileSync(ledger, "utf8").replace(/\{ name: harbor, id: 3 \}/, "{ name: harbor, id: 3, deletedOn: 2026-02-20 }"));
             }),
         );
         const diff = diffPlans(base, after);
-        expect(diff.changes.every((c) => c.tenant === "harbor" ? c.kind === "remove" : c.tenant === undefined)).toBe(true);
+        expect(diff.changes.every((c) => (c.tenant === "harbor" ? c.kind === "remove" : c.tenant === undefined))).toBe(true);
         const lost = diff.dataLoss.map((c) => `${c.stack} ${c.name}`);
         expect(lost).toEqual(expect.arrayContaining(["iceland harbor-volume-volume", "iceland harbor-volume-luks", "backup-helsinki harbor-box", "backup-falkenstein harbor-box"]));
         expect(diff.dataLoss.find((c) => c.name === "harbor-volume-volume")!.protect.before).toBe(true);
         const text = renderDiff(diff, { before: "base", after: "new" });
         expect(text.split("\n")[0]).toMatch(/^!!! DATA LOSS: \d+ resources holding tenant data would be deleted or replaced/);
         expect(text.indexOf("harbor-volume-volume (protected) of tenant harbor would be DELETED")).toBeLessThan(text.indexOf("Plan diff"));
-        expect(text).toMatch(/- docker:Volume harbor-volume-volume \[protected\]  !!! DATA LOSS/);
+        expect(text).toMatch(/- docker:Volume harbor-volume-volume \[protected\] {2}!!! DATA LOSS/);
     });
 
     it("a secret input that changes is shown as [secret] → [secret], never its value", () => {
-        const r = (value: string): PlannedResource => ({ type: "t:x:Y", name: "n", urn: "u", protect: false, custom: true, inputs: { password: "[secret]", size: 1 }, secretDigests: { password: value } });
+        const r = (value: string): PlannedResource => ({
+            type: "t:x:Y",
+            name: "n",
+            urn: "u",
+            protect: false,
+            custom: true,
+            inputs: { password: "[secret]", size: 1 },
+            secretDigests: { password: value },
+        });
         expect(diffInputs(r("sha256:aa"), r("sha256:aa"))).toEqual([]);
         expect(diffInputs(r("sha256:aa"), r("sha256:bb"))).toEqual([{ path: "password", before: "[secret]", after: "[secret]", secret: true }]);
     });

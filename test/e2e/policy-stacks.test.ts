@@ -91,7 +91,15 @@ describe("broken promises are caught by the right policy", () => {
         const cancelledOn = "2026-11-01";
         const dir = tenantDir({ "gone.yaml": publicTenant("gone", 9, { status: "cancelled", cancelledOn }) });
         // Planned on day 6 the program still declares the data; the policy is asked about day 8.
-        const [iceland] = await runStacks({ stacks: ["iceland"], tenantsDir: dir, configOverrides: { iceland: { "redoubt:asOf": addDays(cancelledOn, 6) }, "backup-helsinki": { "redoubt:asOf": addDays(cancelledOn, 6) }, "backup-falkenstein": { "redoubt:asOf": addDays(cancelledOn, 6) } } });
+        const [iceland] = await runStacks({
+            stacks: ["iceland"],
+            tenantsDir: dir,
+            configOverrides: {
+                iceland: { "redoubt:asOf": addDays(cancelledOn, 6) },
+                "backup-helsinki": { "redoubt:asOf": addDays(cancelledOn, 6) },
+                "backup-falkenstein": { "redoubt:asOf": addDays(cancelledOn, 6) },
+            },
+        });
         expect(iceland.resources.some((r) => r.name === "gone-volume-volume")).toBe(true);
         const onDay6 = await session.analyze(iceland.resources, asOfConfig(addDays(cancelledOn, 6)));
         expect(mandatory(onDay6.diagnostics)).toEqual([]);
@@ -103,23 +111,45 @@ describe("broken promises are caught by the right policy", () => {
         const cancelledOn = "2026-11-01";
         const dir = tenantDir({ "gone.yaml": publicTenant("gone", 9, { status: "cancelled", cancelledOn }) });
         const day6 = addDays(cancelledOn, 6);
-        const [iceland] = await runStacks({ stacks: ["iceland"], tenantsDir: dir, configOverrides: { iceland: { "redoubt:asOf": day6 }, "backup-helsinki": { "redoubt:asOf": day6 }, "backup-falkenstein": { "redoubt:asOf": day6 } } });
+        const [iceland] = await runStacks({
+            stacks: ["iceland"],
+            tenantsDir: dir,
+            configOverrides: { iceland: { "redoubt:asOf": day6 }, "backup-helsinki": { "redoubt:asOf": day6 }, "backup-falkenstein": { "redoubt:asOf": day6 } },
+        });
         // Every child renamed (name and URN): policies read types and structure, so nothing they check may depend on a name.
-        const rename = (r: CapturedResource) => ({ ...r, name: `x${r.name.length}-${r.type.split(":").pop()}`, urn: r.urn.replace(/::[^:]+$/, `::renamed-${r.name.length}-${r.type.split(":").pop()}`) });
+        const rename = (r: CapturedResource) => ({
+            ...r,
+            name: `x${r.name.length}-${r.type.split(":").pop()}`,
+            urn: r.urn.replace(/::[^:]+$/, `::renamed-${r.name.length}-${r.type.split(":").pop()}`),
+        });
         const renamedUrns = new Map(iceland.resources.map((r) => [r.urn, rename(r).urn]));
-        const renamed = iceland.resources.map((r) => ({ ...rename(r), parent: r.parent ? (renamedUrns.get(r.parent) ?? r.parent) : undefined, dependencies: (r.dependencies ?? []).map((d) => renamedUrns.get(d) ?? d) }));
+        const renamed = iceland.resources.map((r) => ({
+            ...rename(r),
+            parent: r.parent ? (renamedUrns.get(r.parent) ?? r.parent) : undefined,
+            dependencies: (r.dependencies ?? []).map((d) => renamedUrns.get(d) ?? d),
+        }));
         const luksCommands = renamed.filter((r) => r.type === "command:remote:Command" && renamed.find((p) => p.urn === r.parent)?.type === "redoubt:tenant:EncryptedVolume");
         expect(luksCommands).toHaveLength(1);
         expect(luksCommands[0].name).not.toMatch(/luks/);
         const onDay8 = await session.analyze(renamed, asOfConfig(addDays(cancelledOn, 8)));
-        expect(mandatory(onDay8.diagnostics).filter((d) => d.policyName === "deletion-deadline").map((d) => d.urn)).toEqual(expect.arrayContaining([luksCommands[0].urn]));
+        expect(
+            mandatory(onDay8.diagnostics)
+                .filter((d) => d.policyName === "deletion-deadline")
+                .map((d) => d.urn),
+        ).toEqual(expect.arrayContaining([luksCommands[0].urn]));
         // The example tenants renamed: every policy still passes them (nothing found by name is missing)...
         const examples = byStack("iceland").resources;
         const exampleUrns = new Map(examples.map((r) => [r.urn, rename(r).urn]));
-        const renamedExamples = examples.map((r) => ({ ...rename(r), parent: r.parent ? (exampleUrns.get(r.parent) ?? r.parent) : undefined, dependencies: (r.dependencies ?? []).map((d) => exampleUrns.get(d) ?? d) }));
+        const renamedExamples = examples.map((r) => ({
+            ...rename(r),
+            parent: r.parent ? (exampleUrns.get(r.parent) ?? r.parent) : undefined,
+            dependencies: (r.dependencies ?? []).map((d) => exampleUrns.get(d) ?? d),
+        }));
         expect(mandatory((await session.analyze(renamedExamples, asOfConfig(AS_OF))).diagnostics)).toEqual([]);
         // ...and an unprotected, renamed LUKS command of an active tenant is still refused.
-        const unprotected = renamedExamples.map((r) => (r.type === "command:remote:Command" && renamedExamples.find((p) => p.urn === r.parent)?.type === "redoubt:tenant:EncryptedVolume" ? { ...r, protect: false } : r));
+        const unprotected = renamedExamples.map((r) =>
+            r.type === "command:remote:Command" && renamedExamples.find((p) => p.urn === r.parent)?.type === "redoubt:tenant:EncryptedVolume" ? { ...r, protect: false } : r,
+        );
         expectMandatory((await session.analyze(unprotected, asOfConfig(AS_OF))).diagnostics, "data-resources-protected", /holds data of active tenant/);
     });
 

@@ -41,7 +41,8 @@ describe("secrets", () => {
         const iceland = runs.find((r) => r.stack === "iceland")!;
         for (const container of ofType(iceland, CONTAINER)) {
             const carries = stringsIn(container.inputs.uploads).some((s) => SECRET_SHAPES.some((shape) => shape.test(s.value)));
-            if (carries) expect({ container: container.name, secret: stringsIn(container.inputs.uploads).every((s) => s.secret) }).toEqual({ container: container.name, secret: true });
+            if (carries)
+                expect({ container: container.name, secret: stringsIn(container.inputs.uploads).every((s) => s.secret) }).toEqual({ container: container.name, secret: true });
         }
         const luks = iceland.resources.filter((r) => r.name.endsWith("-volume-luks"));
         expect(luks).toHaveLength(3);

@@ -24,7 +24,9 @@ const containerOf = (tenant: string, role: string) => {
 };
 /** The config carrier that writes a tenant role's files (Docker cannot upload into the read-only service container). */
 const carrierOf = (tenant: string, role: string) => {
-    const found = tenantContainers().find((c) => labelsOf(c)["redoubt.tenant"] === tenant && labelsOf(c)["redoubt.role"] === "config" && labelsOf(c)["redoubt.configures"] === role);
+    const found = tenantContainers().find(
+        (c) => labelsOf(c)["redoubt.tenant"] === tenant && labelsOf(c)["redoubt.role"] === "config" && labelsOf(c)["redoubt.configures"] === role,
+    );
     if (!found) throw new Error(`no config carrier of ${tenant}'s ${role}`);
     return found;
 };
@@ -43,7 +45,8 @@ describe("tenant networks", () => {
     it("every container of a tenant attaches only to that tenant's networks", () => {
         for (const container of tenantContainers()) {
             const tenant = labelsOf(container)["redoubt.tenant"];
-            for (const network of networksOf(container)) expect({ container: container.name, network }).toEqual({ container: container.name, network: expect.stringMatching(new RegExp(`^redoubt-${tenant}-`)) });
+            for (const network of networksOf(container))
+                expect({ container: container.name, network }).toEqual({ container: container.name, network: expect.stringMatching(new RegExp(`^redoubt-${tenant}-`)) });
         }
     });
 
@@ -97,7 +100,12 @@ describe("nothing is shared between tenants", () => {
             ["redoubt-harbor-data", "harbor"],
             ["redoubt-nightowl-data", "nightowl"],
         ]);
-        expect(iceland.resources.filter((r) => r.type === "tls:index/selfSignedCert:SelfSignedCert").map((r) => r.name).sort()).toEqual(["harbor-certificates-ca", "nightowl-certificates-ca"]);
+        expect(
+            iceland.resources
+                .filter((r) => r.type === "tls:index/selfSignedCert:SelfSignedCert")
+                .map((r) => r.name)
+                .sort(),
+        ).toEqual(["harbor-certificates-ca", "nightowl-certificates-ca"]);
     });
 });
 
@@ -121,7 +129,7 @@ describe("homeserver and proxy configuration", () => {
 
     it.each(TENANTS)("%s: Caddy has no access log, TLS 1.2 minimum and HSTS", (tenant) => {
         const config = JSON.parse(uploadContent(carrierOf(tenant, "proxy"), "/etc/caddy/caddy.json"));
-        const servers = Object.values(config.apps.http.servers) as Record<string, unknown>[];
+        const servers = Object.values<Record<string, unknown>>(config.apps.http.servers);
         for (const server of servers) {
             expect(server.logs).toBeUndefined();
             expect(server.tls_connection_policies).toEqual([expect.objectContaining({ protocol_min: "tls1.2" })]);
@@ -130,7 +138,9 @@ describe("homeserver and proxy configuration", () => {
     });
 
     it("push notifications leave only through the tenant's own allow-listing proxy, when the tenant asks for it", () => {
-        const acme = parseToml(uploadContent(carrierOf("acme", "homeserver"), "/etc/tuwunel/tuwunel.toml")) as { global: { proxy?: { by_domain: { url: string; include: string[] }[] } } };
+        const acme = parseToml(uploadContent(carrierOf("acme", "homeserver"), "/etc/tuwunel/tuwunel.toml")) as {
+            global: { proxy?: { by_domain: { url: string; include: string[] }[] } };
+        };
         expect(acme.global.proxy?.by_domain).toEqual([{ url: "http://redoubt-acme-push-proxy:3128", include: ["matrix.org"] }]);
         expect(networksOf(containerOf("acme", "push-proxy")).sort()).toEqual(["redoubt-acme-egress", "redoubt-acme-services"]);
         const pushProxy = carrierOf("acme", "push-proxy");
@@ -163,7 +173,11 @@ describe("container hardening", () => {
         for (const c of ofType(iceland, CONTAINER)) {
             const mounts = plain<{ type: string; target: string }[]>(c.inputs.mounts ?? []).filter((m) => m.type === "volume");
             for (const upload of uploadsOf(c)) {
-                expect({ container: c.name, file: upload.file, onVolume: mounts.some((m) => upload.file.startsWith(`${m.target}/`)) }).toEqual({ container: c.name, file: upload.file, onVolume: true });
+                expect({ container: c.name, file: upload.file, onVolume: mounts.some((m) => upload.file.startsWith(`${m.target}/`)) }).toEqual({
+                    container: c.name,
+                    file: upload.file,
+                    onVolume: true,
+                });
             }
         }
     });
@@ -183,7 +197,8 @@ describe("container hardening", () => {
             });
             expect(plain<{ drops: string[] }>(c.inputs.capabilities).drops).toEqual(["ALL"]);
             // A config carrier is the one writable container: Docker uploads only into a writable root, and it never runs.
-            if (role === "config") expect({ start: c.inputs.start, networkMode: c.inputs.networkMode, restart: c.inputs.restart }).toEqual({ start: false, networkMode: "none", restart: "no" });
+            if (role === "config")
+                expect({ start: c.inputs.start, networkMode: c.inputs.networkMode, restart: c.inputs.restart }).toEqual({ start: false, networkMode: "none", restart: "no" });
             else expect(c.inputs.readOnly).toBe(true);
             expect(c.inputs.securityOpts).toEqual(["no-new-privileges:true"]);
             expect(["journald", "none"]).toContain(c.inputs.logDriver);
@@ -196,7 +211,9 @@ describe("container hardening", () => {
     });
 
     it("only the edge publishes a TCP port (443), and only the vpn tenant's WireGuard a UDP port", () => {
-        const published = ofType(iceland, CONTAINER).flatMap((c) => plain<{ external: number; protocol: string }[]>(c.inputs.ports ?? []).map((p) => `${c.name}:${p.protocol}/${p.external}`));
+        const published = ofType(iceland, CONTAINER).flatMap((c) =>
+            plain<{ external: number; protocol: string }[]>(c.inputs.ports ?? []).map((p) => `${c.name}:${p.protocol}/${p.external}`),
+        );
         expect(published.sort()).toEqual(["edge-container:tcp/443", "harbor-wireguard-container:udp/51823"]);
     });
 });

@@ -45,7 +45,7 @@ export function connect(options: ConnectOptions): Promise<TlsSession> {
             socket.destroy();
             reject(new Error(`TLS to ${options.servername} via 127.0.0.1:${options.port} timed out`));
         }, options.timeoutMs ?? 30_000);
-        socket.once("error", (e) => {
+        socket.once("error", (e: Error) => {
             clearTimeout(timer);
             reject(e);
         });

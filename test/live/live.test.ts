@@ -126,7 +126,10 @@ describe("deploy", () => {
             "every container running and healthy",
             async () => {
                 const out = await host.run(`docker inspect -f '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' ${expected.join(" ")}`);
-                const rows = out.trim().split("\n").map((l) => l.replace(/^\//, "").split(" "));
+                const rows = out
+                    .trim()
+                    .split("\n")
+                    .map((l) => l.replace(/^\//, "").split(" "));
                 return rows.every(([, status, health]) => status === "running" && (health === "healthy" || health === "none")) ? rows : undefined;
             },
             10 * 60_000,
@@ -177,7 +180,9 @@ describe("clients through the edge", () => {
     });
 
     it("routes no unknown, suspended, Tor-only or VPN-only name", async () => {
-        const onion = String((readState(statePath(stateDir, LIVE_STACKS.primary), LIVE_STACKS.primary).outputs.tenants as Record<string, { endpoint: string }>).owl.endpoint).replace("https://", "");
+        const onion = String(
+            (readState(statePath(stateDir, LIVE_STACKS.primary), LIVE_STACKS.primary).outputs.tenants as Record<string, { endpoint: string }>).owl.endpoint,
+        ).replace("https://", "");
         for (const name of [publicDomain("dozy"), onion, `vault.live.test`, "unknown.live.test"]) {
             await expect(fetchOnce({ ...edge(name), timeoutMs: 15_000 }, "/_matrix/client/versions")).rejects.toThrow();
         }
@@ -199,7 +204,9 @@ describe("Tor-only and VPN-only tenants", () => {
         const ca = String((owl.caCertificate as { value?: string })?.value ?? owl.caCertificate);
         fs.writeFileSync(path.join(work, "owl-ca.pem"), ca);
         await host.run(`cat > /root/owl-ca.pem`, { stdin: ca });
-        const answer = await host.run(`curl -sf --cacert /root/owl-ca.pem --resolve ${onion}:${CADDY_TLS_PORT}:${target.split(":")[0]} https://${onion}:${CADDY_TLS_PORT}/_matrix/client/versions`);
+        const answer = await host.run(
+            `curl -sf --cacert /root/owl-ca.pem --resolve ${onion}:${CADDY_TLS_PORT}:${target.split(":")[0]} https://${onion}:${CADDY_TLS_PORT}/_matrix/client/versions`,
+        );
         expect(JSON.parse(answer).versions.length).toBeGreaterThan(0);
     });
 
@@ -232,13 +239,24 @@ describe("Tor-only and VPN-only tenants", () => {
         expect(vault.wireguardPeers).toEqual({ laptop: peers[0] });
         const answer = await waitFor(
             "an answer through the tunnel",
-            async () => (await host.exec(`ip netns exec vpn-client curl -sf --max-time 10 --cacert /root/vault-ca.pem --resolve vault.live.test:${CADDY_TLS_PORT}:${proxy} https://vault.live.test:${CADDY_TLS_PORT}/_matrix/client/versions`)).stdout || undefined,
+            async () =>
+                (
+                    await host.exec(
+                        `ip netns exec vpn-client curl -sf --max-time 10 --cacert /root/vault-ca.pem --resolve vault.live.test:${CADDY_TLS_PORT}:${proxy} https://vault.live.test:${CADDY_TLS_PORT}/_matrix/client/versions`,
+                    )
+                ).stdout || undefined,
             2 * 60_000,
         );
         expect(JSON.parse(answer).versions.length).toBeGreaterThan(0);
         // Without the tunnel, the same client reaches nothing of the tenant.
         await host.run("ip netns exec vpn-client ip link set wg0 down");
-        expect((await host.exec(`ip netns exec vpn-client curl -s --max-time 5 --cacert /root/vault-ca.pem --resolve vault.live.test:${CADDY_TLS_PORT}:${proxy} https://vault.live.test:${CADDY_TLS_PORT}/`)).code).not.toBe(0);
+        expect(
+            (
+                await host.exec(
+                    `ip netns exec vpn-client curl -s --max-time 5 --cacert /root/vault-ca.pem --resolve vault.live.test:${CADDY_TLS_PORT}:${proxy} https://vault.live.test:${CADDY_TLS_PORT}/`,
+                )
+            ).code,
+        ).not.toBe(0);
         await host.run("ip netns del vpn-client; ip link del vc0 2>/dev/null || true; rm -f /root/vpn-client.key");
     });
 });
@@ -249,7 +267,8 @@ describe("isolation, probed from inside the containers", () => {
         expect(bravo.length).toBeGreaterThanOrEqual(3);
         for (const from of [containerName("alpha", "homeserver"), containerName("alpha", "proxy")]) {
             for (const address of bravo) {
-                for (const port of [8008, CADDY_TLS_PORT]) expect({ from, address, port, reached: await reaches(from, address, port) }).toEqual({ from, address, port, reached: false });
+                for (const port of [8008, CADDY_TLS_PORT])
+                    expect({ from, address, port, reached: await reaches(from, address, port) }).toEqual({ from, address, port, reached: false });
             }
         }
     });
@@ -314,7 +333,10 @@ describe("encryption at rest and limits", () => {
     it("a process storm in one tenant stops at its slice's TasksMax, and the other tenants keep serving", async () => {
         const limit = Number((await host.run(`systemctl show ${sliceName("alpha")} -p TasksMax --value`)).trim());
         expect(limit).toBe(PLANS.small.pids);
-        const storm = host.exec(`docker exec ${containerName("alpha", "proxy")} bash -c 'ok=0; for i in $(seq ${limit + 100}); do sleep 20 & ok=$((ok+1)); done 2>/dev/null; echo started=$ok; wait'`, { timeoutMs: 120_000 });
+        const storm = host.exec(
+            `docker exec ${containerName("alpha", "proxy")} bash -c 'ok=0; for i in $(seq ${limit + 100}); do sleep 20 & ok=$((ok+1)); done 2>/dev/null; echo started=$ok; wait'`,
+            { timeoutMs: 120_000 },
+        );
         await new Promise((r) => setTimeout(r, 5_000));
         const tasks = Number((await host.run(`cat /sys/fs/cgroup/${sliceName("alpha")}/pids.current`)).trim());
         expect(tasks).toBeLessThanOrEqual(limit);
@@ -424,7 +446,11 @@ describe("growing and shrinking the host", () => {
         expect(await host.run(`docker ps -a --filter label=redoubt.tenant=bravo --format '{{.Names}}'`)).toBe("");
         // Its boxes are gone at both sites.
         for (const stack of [LIVE_STACKS.helsinki, LIVE_STACKS.falkenstein]) {
-            expect(changes(result[stack].steps).filter((s) => s.type === "hcloud:index/storageBox:StorageBox").map((s) => s.op)).toEqual(["delete"]);
+            expect(
+                changes(result[stack].steps)
+                    .filter((s) => s.type === "hcloud:index/storageBox:StorageBox")
+                    .map((s) => s.op),
+            ).toEqual(["delete"]);
         }
     });
 });

@@ -33,7 +33,9 @@ describe("backup-agent-settings", () => {
         expect(await runResource(backupAgentSettings, container("acme", "backup-agent"))).toEqual([]);
         expect(await runResource(backupAgentSettings, container("acme", "backup-agent", { start: true }))).toEqual([expect.stringMatching(/set start: false/)]);
         expect(await runResource(backupAgentSettings, container("acme", "backup-agent", { restart: "on-failure" }))).toEqual([]);
-        expect(await runResource(backupAgentSettings, container("acme", "backup-agent", { restart: "always" }))).toEqual([expect.stringMatching(/set restart to "on-failure" or "no"/)]);
+        expect(await runResource(backupAgentSettings, container("acme", "backup-agent", { restart: "always" }))).toEqual([
+            expect.stringMatching(/set restart to "on-failure" or "no"/),
+        ]);
     });
 });
 
@@ -51,12 +53,10 @@ describe("storage-box-settings", () => {
         expect(await runResource(storageBoxSettings, box)).toEqual([]);
     });
     it("refuses samba, a snapshot plan, no external SSH and a box in Iceland", async () => {
-        const box = storageBox(
-            "acme",
-            "IS",
-            "reykjavik",
-            { accessSettings: { reachableExternally: false, sshEnabled: true, sambaEnabled: true }, snapshotPlan: { maxSnapshots: 10, minute: 0, hour: 3 } },
-        );
+        const box = storageBox("acme", "IS", "reykjavik", {
+            accessSettings: { reachableExternally: false, sshEnabled: true, sambaEnabled: true },
+            snapshotPlan: { maxSnapshots: 10, minute: 0, hour: 3 },
+        });
         const msgs = (await runResource(storageBoxSettings, box)).join("\n");
         expect(msgs).toMatch(/put backups in another country/);
         expect(msgs).toMatch(/reachableExternally: true/);

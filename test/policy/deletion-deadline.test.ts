@@ -11,10 +11,16 @@ describe("deletion-deadline", () => {
         expect(await runStack(deletionDeadline, [volume("beta", cancelled("2025-06-10"), false)], { asOf: "2025-06-10" })).toEqual([]);
     });
     it("refuses data of a cancelled tenant past its date", async () => {
-        const rs = [volume("beta", cancelled("2025-06-02"), false), encryptedVolume("beta"), luks("beta", false), storageBox("beta", "FI", "helsinki", {}, cancelled("2025-06-02"), false)];
+        const rs = [
+            volume("beta", cancelled("2025-06-02"), false),
+            encryptedVolume("beta"),
+            luks("beta", false),
+            storageBox("beta", "FI", "helsinki", {}, cancelled("2025-06-02"), false),
+        ];
         const msgs = await runStack(deletionDeadline, rs, { asOf: "2025-06-10" });
         expect(msgs).toHaveLength(3);
-        for (const m of msgs) expect(m).toMatch(/^Tenant beta was cancelled and its data had to be deleted by 2025-06-02 \(8 days ago as of 2025-06-10; .*remove the tenant .* run pulumi up/);
+        for (const m of msgs)
+            expect(m).toMatch(/^Tenant beta was cancelled and its data had to be deleted by 2025-06-02 \(8 days ago as of 2025-06-10; .*remove the tenant .* run pulumi up/);
         expect(msgs[1]).toMatch(/command "beta-volume-luks"/);
     });
     it("uses today (UTC) when asOf is empty", async () => {
@@ -31,7 +37,9 @@ describe("deletion-deadline", () => {
         expect(await runStack(deletionDeadline, [volume("beta", awaiting), storageBox("beta", "FI", "helsinki", {}, awaiting)], { asOf: "2025-06-10" })).toEqual([]);
     });
     it("refuses an unknown status", async () => {
-        expect(await runStack(deletionDeadline, [volume("beta", { "redoubt.status": "paused" })], { asOf: "2025-06-10" })).toEqual([expect.stringMatching(/one of active, suspended, cancelled, awaiting-export/)]);
+        expect(await runStack(deletionDeadline, [volume("beta", { "redoubt.status": "paused" })], { asOf: "2025-06-10" })).toEqual([
+            expect.stringMatching(/one of active, suspended, cancelled, awaiting-export/),
+        ]);
     });
 });
 

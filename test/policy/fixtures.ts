@@ -13,7 +13,13 @@ export const TUWUNEL_TOML = renderTuwunelConfig({ serverName: "chat.acme.example
 
 /** The proxy config as the real renderer writes it. */
 export const CADDY_JSON = JSON.stringify(
-    renderCaddyConfig({ hostnames: ["chat.acme.example"], upstream: "redoubt-acme-homeserver:8008", clientUrl: "https://chat.acme.example", storagePath: "/data/caddy", tls: { kind: "acme", email: "ops@acme.example" } }),
+    renderCaddyConfig({
+        hostnames: ["chat.acme.example"],
+        upstream: "redoubt-acme-homeserver:8008",
+        clientUrl: "https://chat.acme.example",
+        storagePath: "/data/caddy",
+        tls: { kind: "acme", email: "ops@acme.example" },
+    }),
 );
 
 export function tenantLabels(tenant: string, extra: Record<string, string | undefined> = {}) {

@@ -38,7 +38,7 @@ describe("policy pack over gRPC", () => {
         expect(session.policies.length).toBeGreaterThanOrEqual(20);
         expect(session.policies.every((p) => p.enforcementLevel === "mandatory")).toBe(true);
         expect(session.policies.find((p) => p.name === "container-log-retention")?.configDefaults).toEqual({ maxLogRetentionDays: 30 });
-        // eslint-disable-next-line no-console
+
         console.log(`policy pack started in ${session.startMs} ms`);
     });
 
@@ -49,7 +49,12 @@ describe("policy pack over gRPC", () => {
     });
 
     it.each([
-        ["log retention of 45 days", "container-log-retention", /set the tenant's logging.retentionDays to at most 30 days/, () => replace(compliant(), container("acme", "homeserver", {}, { "redoubt.log-retention-days": "45" }))],
+        [
+            "log retention of 45 days",
+            "container-log-retention",
+            /set the tenant's logging.retentionDays to at most 30 days/,
+            () => replace(compliant(), container("acme", "homeserver", {}, { "redoubt.log-retention-days": "45" })),
+        ],
         [
             "a container on another tenant's network",
             "network-isolation",
@@ -61,7 +66,12 @@ describe("policy pack over gRPC", () => {
             "a cancelled tenant 8 days past its date with its data volume",
             "deletion-deadline",
             /Tenant gone was cancelled and its data had to be deleted by 2025-06-02 \(8 days ago.*remove the tenant/,
-            () => [...compliant(), cap(volume("gone", { "redoubt.status": "cancelled", "redoubt.delete-by": "2025-06-02" }, false)), cap(encryptedVolume("gone")), cap(luks("gone", false))],
+            () => [
+                ...compliant(),
+                cap(volume("gone", { "redoubt.status": "cancelled", "redoubt.delete-by": "2025-06-02" }, false)),
+                cap(encryptedVolume("gone")),
+                cap(luks("gone", false)),
+            ],
         ],
         [
             "a backup agent writing to IS",
@@ -86,7 +96,9 @@ describe("policy pack over gRPC", () => {
         const rs = replace(compliant(), container("acme", "proxy", { image: pulumi.unknown }));
         const { diagnostics } = await session.analyze(rs);
         expect(mandatory(diagnostics)).toEqual([]);
-        expect(diagnostics).toEqual([expect.objectContaining({ policyName: "images-pinned-by-digest", enforcementLevel: "advisory", message: expect.stringMatching(/during preview/) })]);
+        expect(diagnostics).toEqual([
+            expect.objectContaining({ policyName: "images-pinned-by-digest", enforcementLevel: "advisory", message: expect.stringMatching(/during preview/) }),
+        ]);
     });
 });
 
@@ -129,18 +141,33 @@ function compliant(): CapturedResource[] {
         networksAdvanced: [{ name: "redoubt-edge-public" }, { name: "redoubt-acme-ingress" }, { name: "redoubt-beta-ingress" }],
     });
     const edgeNet = network("edge", "edge-public", { name: "redoubt-edge-public", internal: false, labels: labels({ "redoubt.network": "edge-public" }) });
-    const component = { type: "redoubt:tenant:TenantCell", name: "acme", urn: "urn:pulumi:policy-test::redoubt::redoubt:tenant:TenantCell::acme", protect: false, inputs: {}, custom: false };
+    const component = {
+        type: "redoubt:tenant:TenantCell",
+        name: "acme",
+        urn: "urn:pulumi:policy-test::redoubt::redoubt:tenant:TenantCell::acme",
+        protect: false,
+        inputs: {},
+        custom: false,
+    };
     return [
         component,
         ...rs,
         cap(edge),
         cap(edgeNet),
         // The host's journald retention, as HostBaseline writes it.
-        cap({ type: "command:remote:Command", name: "host-journald", props: { create: "cat > /etc/systemd/journald.conf.d/redoubt.conf <<'REDOUBT_EOF'\n[Journal]\nMaxFileSec=24h\nMaxRetentionSec=312h\nREDOUBT_EOF" } }),
+        cap({
+            type: "command:remote:Command",
+            name: "host-journald",
+            props: { create: "cat > /etc/systemd/journald.conf.d/redoubt.conf <<'REDOUBT_EOF'\n[Journal]\nMaxFileSec=24h\nMaxRetentionSec=312h\nREDOUBT_EOF" },
+        }),
         cap(storageBox("acme", "FI", "helsinki")),
         cap(storageBox("acme", "DE", "falkenstein")),
         cap({ type: "random:index/randomPassword:RandomPassword", name: "acme-registration-token", props: { length: 32, special: false } }),
         cap({ type: "tls:index/privateKey:PrivateKey", name: "beta-ca-key", props: { algorithm: "ECDSA", ecdsaCurve: "P384" } }),
-        cap({ type: "tls:index/selfSignedCert:SelfSignedCert", name: "beta-ca", props: { validityPeriodHours: 8760, privateKeyPem: { ...SECRET, value: "-----BEGIN EC PRIVATE KEY-----" } } }),
+        cap({
+            type: "tls:index/selfSignedCert:SelfSignedCert",
+            name: "beta-ca",
+            props: { validityPeriodHours: 8760, privateKeyPem: { ...SECRET, value: "-----BEGIN EC PRIVATE KEY-----" } },
+        }),
     ];
 }

@@ -1,11 +1,5 @@
 // Hand-built policy arguments for rule-by-rule tests (no gRPC server).
-import type {
-    PolicyResource,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
-} from "@pulumi/policy";
+import type { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
 
 export type Res = { type: string; name: string; props: Record<string, unknown>; protect?: boolean; parent?: string };
 
@@ -43,7 +37,7 @@ export function resourceArgs(r: Res, config: Record<string, unknown> = {}): Reso
         asType: () => undefined,
         getConfig: <T extends object>() => config as T,
         notApplicable,
-    } as unknown as ResourceValidationArgs;
+    };
 }
 
 /** Messages a resource policy reports for one resource. */
@@ -56,20 +50,17 @@ export async function runResource(policy: ResourceValidationPolicy, r: Res, conf
 
 /** Messages a stack policy reports for a set of resources. */
 export async function runStack(policy: StackValidationPolicy, rs: Res[], config: Record<string, unknown> = {}): Promise<string[]> {
-    const resources: PolicyResource[] = rs.map(
-        (r) =>
-            ({
-                type: r.type,
-                props: r.props,
-                urn: urnOf(r),
-                name: r.name,
-                opts: opts(r),
-                dependencies: [],
-                propertyDependencies: {},
-                isType: () => false,
-                asType: () => undefined,
-            }) as unknown as PolicyResource,
-    );
+    const resources: PolicyResource[] = rs.map((r) => ({
+        type: r.type,
+        props: r.props,
+        urn: urnOf(r),
+        name: r.name,
+        opts: opts(r),
+        dependencies: [],
+        propertyDependencies: {},
+        isType: () => false,
+        asType: () => undefined,
+    }));
     // As the analyzer does for AnalyzeStack: each resource's parent is the resource object with that URN.
     const byUrn = new Map(resources.map((r) => [r.urn, r]));
     rs.forEach((r, i) => {

@@ -115,7 +115,10 @@ describe("private-access-not-public", () => {
     });
     it("refuses a tor tenant's proxy on an ingress network and the edge on its network", async () => {
         const proxy = container("hidden", "proxy");
-        const edge = container("x", "edge", { labels: labels({ "redoubt.role": "edge" }), networksAdvanced: [{ name: "redoubt-edge-public" }, { name: "redoubt-hidden-ingress" }] });
+        const edge = container("x", "edge", {
+            labels: labels({ "redoubt.role": "edge" }),
+            networksAdvanced: [{ name: "redoubt-edge-public" }, { name: "redoubt-hidden-ingress" }],
+        });
         expect(await runStack(privateAccessNotPublic, [tor, proxy, edge])).toEqual([
             expect.stringMatching(/Tor-only tenant hidden joins the ingress network "redoubt-hidden-ingress"; remove it/),
             expect.stringMatching(/edge .* joins network "redoubt-hidden-ingress" of Tor-only tenant hidden; remove it/),

@@ -61,7 +61,9 @@ describe("host-journal-retention", () => {
     });
 
     it("refuses a drop-in that lets entries live longer than the promise", async () => {
-        expect(await runStack(hostJournalRetention, [journaldContainer, dropIn("MaxFileSec=1d\nMaxRetentionSec=30d")])).toEqual([expect.stringMatching(/live 744 hours; make MaxFileSec \+ MaxRetentionSec at most 720 hours/)]);
+        expect(await runStack(hostJournalRetention, [journaldContainer, dropIn("MaxFileSec=1d\nMaxRetentionSec=30d")])).toEqual([
+            expect.stringMatching(/live 744 hours; make MaxFileSec \+ MaxRetentionSec at most 720 hours/),
+        ]);
     });
 
     it("refuses a drop-in without a time limit", async () => {

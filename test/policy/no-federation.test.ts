@@ -2,8 +2,7 @@ import { homeserverNoFederation } from "../../policies/no-federation";
 import { TUWUNEL_TOML, carrier, container } from "./fixtures";
 import { runResource } from "./helpers";
 
-const hs = (toml: string, over: Record<string, unknown> = {}) =>
-    carrier("acme", "homeserver", { uploads: [{ file: "/etc/tuwunel/tuwunel.toml", content: toml }], ...over });
+const hs = (toml: string, over: Record<string, unknown> = {}) => carrier("acme", "homeserver", { uploads: [{ file: "/etc/tuwunel/tuwunel.toml", content: toml }], ...over });
 
 describe("homeserver-no-federation", () => {
     it("accepts the rendered config", async () => {

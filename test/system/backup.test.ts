@@ -28,7 +28,8 @@ describe("backup script (restic)", () => {
     const resticIn = (site: string, args: string[]) =>
         runOk(restic, ["--no-cache", ...args], { env: { ...env(), RESTIC_REPOSITORY: repo(site), RESTIC_PASSWORD_FILE: passwordFile(site) } });
     const runScript = () => run(sh, [script], { env: env(), timeout: 180_000 });
-    const snapshots = (site: string) => JSON.parse(resticIn(site, ["snapshots", "--json"]).stdout) as { id: string; hostname: string; tags?: string[]; paths: string[]; time: string }[];
+    const snapshots = (site: string) =>
+        JSON.parse(resticIn(site, ["snapshots", "--json"]).stdout) as { id: string; hostname: string; tags?: string[]; paths: string[]; time: string }[];
 
     /** The rendered script for the two local repositories, written into the test directory. */
     const writeScript = (name: string, extra: Partial<BackupScriptInput> = {}): string => {

@@ -66,15 +66,25 @@ function filesBelow(dir: string): string[] {
     return out;
 }
 
-
 /** An openssl s_client handshake; the client is willing to speak every version (SECLEVEL=0). */
 function handshake(openssl: string, port: number, servername: string, caFile: string, version?: string) {
     const r = run(
         openssl,
-        ["s_client", "-connect", `${LOOPBACK}:${port}`, "-servername", servername, ...(version ? [`-${version}`] : []),
-         // The client must be willing: at the default security level OpenSSL 3 refuses TLS 1.0/1.1 itself.
-         "-cipher", "DEFAULT:@SECLEVEL=0",
-         "-CAfile", caFile, "-verify_return_error", "-brief"],
+        [
+            "s_client",
+            "-connect",
+            `${LOOPBACK}:${port}`,
+            "-servername",
+            servername,
+            ...(version ? [`-${version}`] : []),
+            // The client must be willing: at the default security level OpenSSL 3 refuses TLS 1.0/1.1 itself.
+            "-cipher",
+            "DEFAULT:@SECLEVEL=0",
+            "-CAfile",
+            caFile,
+            "-verify_return_error",
+            "-brief",
+        ],
         { input: "", timeout: 15_000 },
     );
     return { code: r.code, output: r.stdout + r.stderr };
@@ -108,8 +118,23 @@ describe("Caddy (tenant TLS proxy)", () => {
         const certFile = join(dir, "tls.crt");
         const keyFile = join(dir, "tls.key");
         runOk(openssl, [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", keyFile, "-out", certFile, "-days", "2", "-subj", `/CN=${hostname}`, "-addext", `subjectAltName=DNS:${hostname}`,
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            keyFile,
+            "-out",
+            certFile,
+            "-days",
+            "2",
+            "-subj",
+            `/CN=${hostname}`,
+            "-addext",
+            `subjectAltName=DNS:${hostname}`,
         ]);
         return { name, hostname, clientUrl: `https://${hostname}`, dir, certFile, keyFile };
     }
@@ -132,7 +157,10 @@ describe("Caddy (tenant TLS proxy)", () => {
         stubPort = (stub.address() as { port: number }).port;
 
         const onion = onionKeysFromSeed(Buffer.alloc(32, 9).toString("base64")).hostname;
-        for (const [name, hostname] of [["public", "t1.test"], ["tor", onion]] as const) {
+        for (const [name, hostname] of [
+            ["public", "t1.test"],
+            ["tor", onion],
+        ] as const) {
             const base = makeTenant(name, hostname);
             const port = await freePort();
             const config = renderCaddyConfig({
@@ -176,7 +204,16 @@ describe("Caddy (tenant TLS proxy)", () => {
         writeFileSync(configFile, JSON.stringify(config, null, 2));
         expect(validate(configFile, dir)).toMatchObject({ code: 0 });
         // The default listen address validates too (what production runs).
-        writeFileSync(configFile, JSON.stringify(renderCaddyConfig({ ...{ hostnames: ["t1.test"], upstream: "homeserver:8008", clientUrl: "https://t1.test" }, tls: { kind: "acme", email: "ops@t1.test" }, storagePath: join(dir, "storage") })));
+        writeFileSync(
+            configFile,
+            JSON.stringify(
+                renderCaddyConfig({
+                    ...{ hostnames: ["t1.test"], upstream: "homeserver:8008", clientUrl: "https://t1.test" },
+                    tls: { kind: "acme", email: "ops@t1.test" },
+                    storagePath: join(dir, "storage"),
+                }),
+            ),
+        );
         expect(validate(configFile, dir)).toMatchObject({ code: 0 });
     });
 
@@ -194,11 +231,26 @@ describe("Caddy (tenant TLS proxy)", () => {
         // Without this, a refused TLS 1.1 handshake could be the client's own doing.
         const t = tenants[0];
         const port = await freePort();
-        const server = start(openssl, ["s_server", "-accept", `${LOOPBACK}:${port}`, "-cert", t.certFile, "-key", t.keyFile,
-            "-cipher", "DEFAULT:@SECLEVEL=0", "-naccept", "4", "-quiet"]);
+        const server = start(openssl, [
+            "s_server",
+            "-accept",
+            `${LOOPBACK}:${port}`,
+            "-cert",
+            t.certFile,
+            "-key",
+            t.keyFile,
+            "-cipher",
+            "DEFAULT:@SECLEVEL=0",
+            "-naccept",
+            "4",
+            "-quiet",
+        ]);
         try {
             await waitForPort(port, 10_000, server);
-            for (const [version, label] of [["tls1", "TLSv1"], ["tls1_1", "TLSv1.1"]]) {
+            for (const [version, label] of [
+                ["tls1", "TLSv1"],
+                ["tls1_1", "TLSv1.1"],
+            ]) {
                 const r = handshake(openssl, port, t.hostname, t.certFile, version);
                 expect(r).toMatchObject({ code: 0 });
                 expect(r.output).toContain(`Protocol version: ${label}\n`);

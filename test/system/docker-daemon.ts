@@ -35,7 +35,9 @@ async function startDaemonIfMissing(): Promise<void> {
     const dockerd = ["/usr/sbin/dockerd", "/usr/bin/dockerd"].find((p) => existsSync(p));
     if (!dockerd || process.getuid?.() !== 0) return;
     const root = "/tmp/dockerd-test";
-    started = spawn(dockerd, ["--data-root", join(root, "data"), "--exec-root", join(root, "exec"), "-H", `unix://${DOCKER_SOCKET}`, "--pidfile", join(root, "pid")], { stdio: "ignore" });
+    started = spawn(dockerd, ["--data-root", join(root, "data"), "--exec-root", join(root, "exec"), "-H", `unix://${DOCKER_SOCKET}`, "--pidfile", join(root, "pid")], {
+        stdio: "ignore",
+    });
     // Not holding the test process open; stopTestDaemon() stops it.
     started.unref();
     const deadline = Date.now() + 60_000;
@@ -64,7 +66,8 @@ export async function connectTestDaemon(): Promise<Docker> {
             await docker.ping();
             return docker;
         } catch (err) {
-            if (Date.now() >= deadline) throw new Error(`The Docker daemon at ${DOCKER_SOCKET} does not answer (${err instanceof Error ? err.message : String(err)}).\n${HOW_TO_START}`);
+            if (Date.now() >= deadline)
+                throw new Error(`The Docker daemon at ${DOCKER_SOCKET} does not answer (${err instanceof Error ? err.message : String(err)}).\n${HOW_TO_START}`, { cause: err });
             await new Promise((r) => setTimeout(r, 500));
         }
     }
@@ -112,10 +115,14 @@ export interface TarEntry {
 export function readTar(archive: Buffer): TarEntry[] {
     const entries: TarEntry[] = [];
     let paxPath: string | undefined;
-    for (let off = 0; off + 512 <= archive.length; ) {
+    for (let off = 0; off + 512 <= archive.length;) {
         const h = archive.subarray(off, off + 512);
         if (h.every((b) => b === 0)) break;
-        const field = (start: number, len: number) => h.subarray(start, start + len).toString("utf8").replace(/\0.*$/s, "");
+        const field = (start: number, len: number) =>
+            h
+                .subarray(start, start + len)
+                .toString("utf8")
+                .replace(/\0.*$/s, "");
         const num = (start: number, len: number) => parseInt(field(start, len).trim() || "0", 8);
         const size = num(124, 12);
         const type = field(156, 1) || "0";
@@ -171,7 +178,19 @@ export async function startRegistry(): Promise<TestRegistry> {
     const address = `127.0.0.1:${port}`;
     writeFileSync(
         join(dir, "config.yml"),
-        ["version: 0.1", "log:", "  level: error", "storage:", "  filesystem:", `    rootdirectory: ${dir}/data`, "  delete:", "    enabled: true", "http:", `  addr: ${address}`, ""].join("\n"),
+        [
+            "version: 0.1",
+            "log:",
+            "  level: error",
+            "storage:",
+            "  filesystem:",
+            `    rootdirectory: ${dir}/data`,
+            "  delete:",
+            "    enabled: true",
+            "http:",
+            `  addr: ${address}`,
+            "",
+        ].join("\n"),
     );
     const child: ChildProcess = spawn(binary, ["serve", join(dir, "config.yml")], { stdio: "ignore" });
     const stop = () => {

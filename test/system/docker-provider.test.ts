@@ -19,7 +19,18 @@ import {
     parseGoDuration,
 } from "../../lib/live/docker";
 import type { LiveProvider, Properties } from "../../lib/live/provider";
-import { BUSYBOX_IMAGE, connectTestDaemon, ensureBusyboxImage, stopTestDaemon, importImage, pushImage, readContainerFile, removeByPrefix, startRegistry, type TestRegistry } from "./docker-daemon";
+import {
+    BUSYBOX_IMAGE,
+    connectTestDaemon,
+    ensureBusyboxImage,
+    stopTestDaemon,
+    importImage,
+    pushImage,
+    readContainerFile,
+    removeByPrefix,
+    startRegistry,
+    type TestRegistry,
+} from "./docker-daemon";
 
 jest.setTimeout(180_000);
 
@@ -121,7 +132,10 @@ describe("docker diff: replace, update or state-only, from the provider's schema
         expect(diffDockerInputs(DOCKER_NETWORK, net, { ...net, labels: [{ label: "a", value: "2" }] })).toEqual({ changed: ["labels"], replaceKeys: ["labels"] });
         expect(diffDockerInputs(DOCKER_NETWORK, net, { ...net, internal: false })).toEqual({ changed: ["internal"], replaceKeys: ["internal"] });
         const vol = { name: "v", driver: "local", driverOpts: { type: "none", o: "bind", device: "/a" } };
-        expect(diffDockerInputs(DOCKER_VOLUME, vol, { ...vol, driverOpts: { type: "none", o: "bind", device: "/b" } })).toEqual({ changed: ["driverOpts"], replaceKeys: ["driverOpts"] });
+        expect(diffDockerInputs(DOCKER_VOLUME, vol, { ...vol, driverOpts: { type: "none", o: "bind", device: "/b" } })).toEqual({
+            changed: ["driverOpts"],
+            replaceKeys: ["driverOpts"],
+        });
         const img = { name: "r/x:1@sha256:aa", keepLocally: true };
         expect(diffDockerInputs(DOCKER_REMOTE_IMAGE, img, { ...img, keepLocally: false })).toEqual({ changed: ["keepLocally"], replaceKeys: [] });
         expect(diffDockerInputs(DOCKER_REMOTE_IMAGE, img, { ...img, name: "r/x:1@sha256:bb" })).toEqual({ changed: ["name"], replaceKeys: ["name"] });
@@ -245,7 +259,12 @@ describe("docker stand-in against a real daemon", () => {
         };
         const volume = await provider.create(DOCKER_VOLUME, "data", volumeInputs, ctx);
         expect(volume.id).toBe(`${prefix}data`);
-        expect(volume.outputs).toMatchObject({ name: `${prefix}data`, driver: "local", driverOpts: { type: "none", o: "bind", device }, labels: [{ label: "redoubt.tenant", value: "acme" }] });
+        expect(volume.outputs).toMatchObject({
+            name: `${prefix}data`,
+            driver: "local",
+            driverOpts: { type: "none", o: "bind", device },
+            labels: [{ label: "redoubt.tenant", value: "acme" }],
+        });
         expect(String(volume.outputs.mountpoint)).toMatch(new RegExp(`/volumes/${prefix}data/_data$`));
 
         // As ConfigCarrier builds it (hardenedContainerArgs + the carrier's overrides).
@@ -285,8 +304,26 @@ describe("docker stand-in against a real daemon", () => {
         expect({ mode: cfg.mode & 0o7777, uid: cfg.uid }).toEqual({ mode: 0o444, uid: 0 });
         expect({ mode: secret.mode & 0o7777, uid: secret.uid, gid: secret.gid }).toEqual({ mode: 0o400, uid: 1234, gid: 0 });
         expect(readFileSync(join(device, "secret"), "utf8")).toBe("s3cret");
-        expect(outputs).toMatchObject({ exitCode: 0, mustRun: false, start: false, user: "1234:1234", memory: 16, cpus: "0.1", logDriver: "journald", logOpts: { tag: "redoubt/acme/config" } });
-        expect(info.HostConfig).toMatchObject({ ReadonlyRootfs: false, CapDrop: ["ALL"], SecurityOpt: ["no-new-privileges:true"], Memory: 16 * 1048576, NanoCpus: 1e8, CgroupParent: "redoubt-acme.slice", Init: true, NetworkMode: "none" });
+        expect(outputs).toMatchObject({
+            exitCode: 0,
+            mustRun: false,
+            start: false,
+            user: "1234:1234",
+            memory: 16,
+            cpus: "0.1",
+            logDriver: "journald",
+            logOpts: { tag: "redoubt/acme/config" },
+        });
+        expect(info.HostConfig).toMatchObject({
+            ReadonlyRootfs: false,
+            CapDrop: ["ALL"],
+            SecurityOpt: ["no-new-privileges:true"],
+            Memory: 16 * 1048576,
+            NanoCpus: 1e8,
+            CgroupParent: "redoubt-acme.slice",
+            Init: true,
+            NetworkMode: "none",
+        });
         expect(info.HostConfig.RestartPolicy).toEqual({ Name: "no", MaximumRetryCount: 0 });
         expect(info.HostConfig.Tmpfs).toEqual({ "/tmp": "rw,noexec,nosuid,size=64m" });
 
@@ -325,7 +362,13 @@ describe("docker stand-in against a real daemon", () => {
             const helper = await provider.create(
                 DOCKER_CONTAINER,
                 "subhelper",
-                sleeper("subhelper", { start: false, mustRun: false, networkMode: "none", mounts: [{ type: "volume", source: `${prefix}sub`, target: "/v" }], uploads: [{ file: "/v/config/edge/.keep", content: "" }] }),
+                sleeper("subhelper", {
+                    start: false,
+                    mustRun: false,
+                    networkMode: "none",
+                    mounts: [{ type: "volume", source: `${prefix}sub`, target: "/v" }],
+                    uploads: [{ file: "/v/config/edge/.keep", content: "" }],
+                }),
                 ctx,
             );
             const { id, outputs } = await provider.create(DOCKER_CONTAINER, "subpath", inputs, ctx);
@@ -355,10 +398,23 @@ describe("docker stand-in against a real daemon", () => {
         const services = await provider.create(DOCKER_NETWORK, "services", servicesInputs, ctx);
         const egress = await provider.create(DOCKER_NETWORK, "egress", egressInputs, ctx);
         const net = await docker.getNetwork(services.id).inspect();
-        expect(net).toMatchObject({ Name: `${prefix}services`, Internal: true, Attachable: false, Driver: "bridge", Labels: { "redoubt.network": "services", "redoubt.tenant": "acme" } });
+        expect(net).toMatchObject({
+            Name: `${prefix}services`,
+            Internal: true,
+            Attachable: false,
+            Driver: "bridge",
+            Labels: { "redoubt.network": "services", "redoubt.tenant": "acme" },
+        });
         expect(net.IPAM).toMatchObject({ Driver: "default", Config: [{ Subnet: "10.213.1.0/26", Gateway: "10.213.1.1" }] });
         expect(net.Options).toEqual({ "com.docker.network.bridge.name": `rdt${process.pid % 10000}s` });
-        expect(services.outputs).toMatchObject({ id: services.id, name: `${prefix}services`, internal: true, ipamDriver: "default", scope: "local", ipamConfigs: [{ subnet: "10.213.1.0/26", gateway: "10.213.1.1" }] });
+        expect(services.outputs).toMatchObject({
+            id: services.id,
+            name: `${prefix}services`,
+            internal: true,
+            ipamDriver: "default",
+            scope: "local",
+            ipamConfigs: [{ subnet: "10.213.1.0/26", gateway: "10.213.1.1" }],
+        });
 
         const inputs = sleeper("proxy", {
             init: true,
@@ -389,7 +445,14 @@ describe("docker stand-in against a real daemon", () => {
         expect(Object.keys(info.NetworkSettings.Networks).sort()).toEqual([`${prefix}egress`, `${prefix}services`]);
         expect(info.NetworkSettings.Networks[`${prefix}services`].IPAddress).toBe("10.213.1.10");
         expect(info.NetworkSettings.Networks[`${prefix}services`].Aliases).toContain(`${prefix}proxy`);
-        expect(info.HostConfig).toMatchObject({ ReadonlyRootfs: true, Init: true, Memory: 64 * 1048576, NanoCpus: 5e8, CapDrop: ["ALL"], RestartPolicy: { Name: "on-failure", MaximumRetryCount: 5 } });
+        expect(info.HostConfig).toMatchObject({
+            ReadonlyRootfs: true,
+            Init: true,
+            Memory: 64 * 1048576,
+            NanoCpus: 5e8,
+            CapDrop: ["ALL"],
+            RestartPolicy: { Name: "on-failure", MaximumRetryCount: 5 },
+        });
         expect(info.Config).toMatchObject({ User: "1234:1234", Env: expect.arrayContaining(["XDG_DATA_HOME=/data"]), Labels: { "redoubt.role": "proxy" } });
         expect(info.Config.Healthcheck).toEqual({ Test: ["CMD", "/bin/busybox", "true"], Interval: 60e9, Timeout: 5e9, StartPeriod: 90e9, Retries: 3 });
         // Read writes durations back in Go's format.
@@ -404,7 +467,11 @@ describe("docker stand-in against a real daemon", () => {
 
         // In place: memory through ContainerUpdate.
         const bigger = { ...inputs, memory: 96, memorySwap: 96, restart: "always", maxRetryCount: 0 };
-        expect(provider.diff(DOCKER_CONTAINER, inputs, bigger)).toEqual({ changed: ["maxRetryCount", "memory", "memorySwap", "restart"], replaceKeys: [], deleteBeforeReplace: true });
+        expect(provider.diff(DOCKER_CONTAINER, inputs, bigger)).toEqual({
+            changed: ["maxRetryCount", "memory", "memorySwap", "restart"],
+            replaceKeys: [],
+            deleteBeforeReplace: true,
+        });
         const updated = await provider.update(DOCKER_CONTAINER, id, inputs, bigger, outputs, ctx);
         const after = await docker.getContainer(id).inspect();
         expect(after.HostConfig.Memory).toBe(96 * 1048576);
@@ -472,7 +539,9 @@ describe("docker stand-in against a real daemon", () => {
         for (const extra of [{ attach: true }, { volumes: [{ containerPath: "/x", hostPath: "/tmp" }] }, { gpus: "all" }, { bogus: true }] as Properties[]) {
             await expect(provider.create(DOCKER_CONTAINER, "refused", sleeper("refused", extra), ctx)).rejects.toThrow(/not supported by this stand-in|no input "bogus"/);
         }
-        await expect(provider.create(DOCKER_CONTAINER, "refused", sleeper("refused", { uploads: [{ file: "/x", content: "x", owner: "www-data" }] }), ctx)).rejects.toThrow(/numeric id/);
+        await expect(provider.create(DOCKER_CONTAINER, "refused", sleeper("refused", { uploads: [{ file: "/x", content: "x", owner: "www-data" }] }), ctx)).rejects.toThrow(
+            /numeric id/,
+        );
         // Defaults are fine: attach false is what the schema defaults to.
         const ok = sleeper("defaults", { attach: false, wait: false, start: false, mustRun: false });
         const { id, outputs } = await provider.create(DOCKER_CONTAINER, "defaults", ok, ctx);
@@ -482,7 +551,9 @@ describe("docker stand-in against a real daemon", () => {
     });
 
     it("fails a container whose image is neither local nor pullable", async () => {
-        await expect(provider.create(DOCKER_CONTAINER, "noimage", sleeper("noimage", { image: "127.0.0.1:1/none/such:1" }), ctx)).rejects.toThrow(/^Unable to create container with image 127\.0\.0\.1:1\/none\/such:1: unable to pull image/);
+        await expect(provider.create(DOCKER_CONTAINER, "noimage", sleeper("noimage", { image: "127.0.0.1:1/none/such:1" }), ctx)).rejects.toThrow(
+            /^Unable to create container with image 127\.0\.0\.1:1\/none\/such:1: unable to pull image/,
+        );
         expect(await exists(`${prefix}noimage`)).toBe(false);
     });
 

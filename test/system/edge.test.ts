@@ -63,13 +63,40 @@ describe("HAProxy SNI edge (pass-through)", () => {
         for (const hostname of ["a.test", "b.test"]) {
             const cert = join(dir, `${hostname}.crt`);
             const key = join(dir, `${hostname}.key`);
-            runOk(openssl, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
-                "-days", "2", "-subj", `/CN=${hostname}`, "-addext", `subjectAltName=DNS:${hostname}`]);
+            runOk(openssl, [
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                key,
+                "-out",
+                cert,
+                "-days",
+                "2",
+                "-subj",
+                `/CN=${hostname}`,
+                "-addext",
+                `subjectAltName=DNS:${hostname}`,
+            ]);
             const seen: string[] = [];
             // Each backend answers with its own name, over TLS it terminates itself.
-            const server = createServer({ cert: readFileSync(cert), key: readFileSync(key), SNICallback: (name, cb) => { seen.push(name); cb(null); } }, (sock) => {
-                sock.end(`backend ${hostname}\n`);
-            });
+            const server = createServer(
+                {
+                    cert: readFileSync(cert),
+                    key: readFileSync(key),
+                    SNICallback: (name, cb) => {
+                        seen.push(name);
+                        cb(null);
+                    },
+                },
+                (sock) => {
+                    sock.end(`backend ${hostname}\n`);
+                },
+            );
             await new Promise<void>((r) => server.listen(0, LOOPBACK, r));
             backends.push({ hostname, cert, key, server, port: (server.address() as { port: number }).port, seen });
         }
@@ -97,7 +124,15 @@ describe("HAProxy SNI edge (pass-through)", () => {
 
     test("haproxy -c accepts the production rendering (Docker DNS, container names) too", () => {
         const file = join(dir, "production.cfg");
-        writeFileSync(file, renderEdgeConfig({ routes: [{ hostname: "t1.example.org", backend: "redoubt-t1-proxy:8443" }, { hostname: "t2.example.org", backend: "redoubt-t2-proxy:8443" }] }));
+        writeFileSync(
+            file,
+            renderEdgeConfig({
+                routes: [
+                    { hostname: "t1.example.org", backend: "redoubt-t1-proxy:8443" },
+                    { hostname: "t2.example.org", backend: "redoubt-t2-proxy:8443" },
+                ],
+            }),
+        );
         const r = run(haproxy, ["-c", "-f", file]);
         expect({ code: r.code, output: r.stdout + r.stderr }).toMatchObject({ code: 0 });
     });

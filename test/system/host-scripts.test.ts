@@ -24,7 +24,13 @@ import { requireProgram } from "./programs";
 jest.setTimeout(120_000);
 
 const TENANT = `systest${randomBytes(3).toString("hex")}`;
-const trigger = { tenant: TENANT, homeserverContainer: `redoubt-${TENANT}-tuwunel`, backupContainer: `redoubt-${TENANT}-restic`, onCalendar: onCalendar(defaultBackupTime(3)), stoppedFlag: `/srv/redoubt/tenants/${TENANT}/data/restic/homeserver-stopped` };
+const trigger = {
+    tenant: TENANT,
+    homeserverContainer: `redoubt-${TENANT}-tuwunel`,
+    backupContainer: `redoubt-${TENANT}-restic`,
+    onCalendar: onCalendar(defaultBackupTime(3)),
+    stoppedFlag: `/srv/redoubt/tenants/${TENANT}/data/restic/homeserver-stopped`,
+};
 
 const scripts: [string, string][] = [
     ["LUKS volume script", renderLuksScript({ tenant: TENANT, sizeGiB: 1, uid: 10042 })],
@@ -32,7 +38,12 @@ const scripts: [string, string][] = [
     ["export script", renderExportScript({ tenant: TENANT, recipient: "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p", label: "2025-01-31" })],
     [
         "export script with a fresh database backup",
-        renderExportScript({ tenant: TENANT, recipient: "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p", label: "2025-01-31", homeserverContainer: `redoubt-${TENANT}-homeserver` }),
+        renderExportScript({
+            tenant: TENANT,
+            recipient: "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
+            label: "2025-01-31",
+            homeserverContainer: `redoubt-${TENANT}-homeserver`,
+        }),
     ],
     [
         "backup script (Storage Boxes, freshness marker)",
@@ -49,7 +60,10 @@ const scripts: [string, string][] = [
             maxAgeMinutes: 90,
         }),
     ],
-    ["backup script (local repository, no marker)", renderBackupScript({ repositories: [{ site: "local", repository: "/repo", passwordFile: "/pw" }], paths: ["/data"], keep: { daily: 1, weekly: 1, monthly: 1 } })],
+    [
+        "backup script (local repository, no marker)",
+        renderBackupScript({ repositories: [{ site: "local", repository: "/repo", passwordFile: "/pw" }], paths: ["/data"], keep: { daily: 1, weekly: 1, monthly: 1 } }),
+    ],
     ["install command", installFileCommand("/etc/systemd/system/x.service", "[Unit]\nDescription=it's $HOME `x`\n", "0644")],
 ];
 
@@ -206,7 +220,10 @@ describe("host scripts and units", () => {
         });
 
         test("systemd-analyze verify reports a broken unit (the check can fail)", () => {
-            writeFileSync(join(root, "etc/systemd/system", "broken.slice"), renderSlice({ tenant: "x", tasksMax: 1, memoryMiB: 1, cpus: 1 }).replace("TasksMax=1", "TasksMax=many"));
+            writeFileSync(
+                join(root, "etc/systemd/system", "broken.slice"),
+                renderSlice({ tenant: "x", tasksMax: 1, memoryMiB: 1, cpus: 1 }).replace("TasksMax=1", "TasksMax=many"),
+            );
             const r = run(analyze, ["verify", `--root=${root}`, "broken.slice"]);
             expect(r.stdout + r.stderr).not.toBe("");
         });

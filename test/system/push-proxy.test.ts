@@ -59,7 +59,23 @@ describe("push proxy (tinyproxy)", () => {
         const tinyproxy = requireProgram("tinyproxy", "tinyproxy");
         const openssl = requireProgram("openssl", "openssl");
         dir = makeTempDir("redoubt-push-proxy-");
-        runOk(openssl, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")]);
+        runOk(openssl, [
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            join(dir, "key.pem"),
+            "-out",
+            join(dir, "cert.pem"),
+        ]);
         gatewayPort = await freePort();
         gateway = createTlsServer({ key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) }, (socket) => {
             socket.once("data", () => socket.end("pong\n"));

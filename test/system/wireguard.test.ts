@@ -80,9 +80,7 @@ describe("WireGuard (wireguard-tools)", () => {
         for (const [key] of iface.entries) expect(WG_INTERFACE_KEYS).toContain(key);
         for (const p of peerSections) for (const [key] of p.entries) expect(WG_PEER_KEYS).toContain(key);
         expect(Object.fromEntries(iface.entries)).toEqual({ PrivateKey: serverKey, ListenPort: "51820" });
-        expect(peerSections.map((p) => Object.fromEntries(p.entries))).toEqual(
-            peers.map((p) => ({ PublicKey: p.publicKey, AllowedIPs: `${p.address}/32` })),
-        );
+        expect(peerSections.map((p) => Object.fromEntries(p.entries))).toEqual(peers.map((p) => ({ PublicKey: p.publicKey, AllowedIPs: `${p.address}/32` })));
         // Every key is one wg(8) accepts (32 bytes, base64): `wg pubkey` refuses anything else.
         for (const key of [serverKey, ...peers.map((p) => p.publicKey)]) expect(run(wg, ["pubkey"], { input: `${key}\n` }).code).toBe(0);
 

@@ -70,14 +70,11 @@ export function program(shape: Shape) {
             subject: { commonName: "Live test CA" },
         });
         let base: Thing | undefined;
-        new Group(
-            "acme",
-            (parent) => {
-                if (shape.withBase === false) return;
-                base = new Thing("base", { image: shape.image ?? "one", size: shape.size ?? 1 }, { parent, protect: shape.protect, deleteBeforeReplace: shape.dbr });
-                if (shape.withExtra ?? true) new Thing("extra", { image: "three", size: 1, label: base.echo }, { parent });
-            },
-        );
+        new Group("acme", (parent) => {
+            if (shape.withBase === false) return;
+            base = new Thing("base", { image: shape.image ?? "one", size: shape.size ?? 1 }, { parent, protect: shape.protect, deleteBeforeReplace: shape.dbr });
+            if (shape.withExtra ?? true) new Thing("extra", { image: "three", size: 1, label: base.echo }, { parent });
+        });
         return { password: password.result, echo: base?.echo };
     };
 }

@@ -20,7 +20,9 @@ describe("live engine", () => {
     const up = (shape: Shape): Promise<Step[]> => upAt(statePath, shape, log);
     /** A run in its own process: a failed run leaves rejected outputs behind that jest would count against the test. */
     const upInChild = (shape: Shape) =>
-        spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "live-engine-fixture.ts"), statePath, JSON.stringify(shape)], { encoding: "utf8" });
+        spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "live-engine-fixture.ts"), statePath, JSON.stringify(shape)], {
+            encoding: "utf8",
+        });
 
     beforeEach(() => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "live-engine-"));
@@ -114,7 +116,16 @@ describe("live engine", () => {
 });
 
 describe("deletion order", () => {
-    const r = (urn: string, dependencies: string[] = []): StateResource => ({ urn, type: "t", custom: true, protect: false, deleteBeforeReplace: false, dependencies, inputs: {}, outputs: {} });
+    const r = (urn: string, dependencies: string[] = []): StateResource => ({
+        urn,
+        type: "t",
+        custom: true,
+        protect: false,
+        deleteBeforeReplace: false,
+        dependencies,
+        inputs: {},
+        outputs: {},
+    });
     it("puts every resource after the resources that depend on it", () => {
         const order = deletionOrder([r("net"), r("vol"), r("box", ["net", "vol"]), r("cfg", ["box"])]).map((x) => x.urn);
         expect(order.indexOf("cfg")).toBeLessThan(order.indexOf("box"));

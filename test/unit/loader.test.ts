@@ -50,7 +50,12 @@ describe("refusing bad tenant files: every error names the file and field, and n
         ["domain that is not a DNS name", { ...publicTenant("bad", 2), access: { mode: "public", domain: "no_such domain" } }, "access.domain", /DNS name/],
         ["image not pinned by digest", { ...publicTenant("bad", 2), homeserver: { image: "ghcr.io/matrix-construct/tuwunel:v1.9.0" } }, "homeserver.image", /pinned by digest/],
         ["public without domain", { ...publicTenant("bad", 2), access: { mode: "public" } }, "access.domain", /required/],
-        ["tor with a domain", { ...publicTenant("bad", 2), access: { mode: "tor", domain: "x.example" }, homeserver: { serverName: "bad.example" } }, "access.domain", /not a known field.*allowed here: mode/],
+        [
+            "tor with a domain",
+            { ...publicTenant("bad", 2), access: { mode: "tor", domain: "x.example" }, homeserver: { serverName: "bad.example" } },
+            "access.domain",
+            /not a known field.*allowed here: mode/,
+        ],
         ["unknown access mode", { ...publicTenant("bad", 2), access: { mode: "carrier-pigeon" } }, "access.mode", /public.*tor.*vpn/],
         ["cancelled without a date", { ...publicTenant("bad", 2), status: "cancelled" }, "cancelledOn", /required when status is cancelled/],
         ["a cancellation date on an active tenant", { ...publicTenant("bad", 2), cancelledOn: "2026-01-01" }, "cancelledOn", /only allowed when status is cancelled/],
@@ -64,10 +69,25 @@ describe("refusing bad tenant files: every error names the file and field, and n
         ["a backup site in Iceland", { ...publicTenant("bad", 2), backups: { sites: ["helsinki", "reykjavik"] } }, "backups.sites.1", /helsinki, falkenstein/],
         ["tor without server name", { ...publicTenant("bad", 2), access: { mode: "tor" } }, "homeserver.serverName", /required for tor/],
         ["vpn without peers", { ...publicTenant("bad", 2), access: { mode: "vpn", peers: [] }, homeserver: { serverName: "bad.example" } }, "access.peers", /at least one/],
-        ["vpn peer key that is not a key", { ...publicTenant("bad", 2), access: { mode: "vpn", peers: [{ name: "a", publicKey: "nope" }] }, homeserver: { serverName: "bad.example" } }, "access.peers.0.publicKey", /WireGuard public key/],
+        [
+            "vpn peer key that is not a key",
+            { ...publicTenant("bad", 2), access: { mode: "vpn", peers: [{ name: "a", publicKey: "nope" }] }, homeserver: { serverName: "bad.example" } },
+            "access.peers.0.publicKey",
+            /WireGuard public key/,
+        ],
         ["a push proxy without gateways", { ...publicTenant("bad", 2), homeserver: { push: "proxy" } }, "homeserver.pushGateways", /required with push: proxy/],
-        ["push gateways without the proxy", { ...publicTenant("bad", 2), homeserver: { pushGateways: ["matrix.org"] } }, "homeserver.pushGateways", /only allowed with push: proxy/],
-        ["a push gateway that is not a host name", { ...publicTenant("bad", 2), homeserver: { push: "proxy", pushGateways: ["https://matrix.org/_matrix/push"] } }, "homeserver.pushGateways.0", /DNS name/],
+        [
+            "push gateways without the proxy",
+            { ...publicTenant("bad", 2), homeserver: { pushGateways: ["matrix.org"] } },
+            "homeserver.pushGateways",
+            /only allowed with push: proxy/,
+        ],
+        [
+            "a push gateway that is not a host name",
+            { ...publicTenant("bad", 2), homeserver: { push: "proxy", pushGateways: ["https://matrix.org/_matrix/push"] } },
+            "homeserver.pushGateways.0",
+            /DNS name/,
+        ],
         ["export without the customer's key", { ...publicTenant("bad", 2), export: { requestedOn: "2026-11-01" } }, "export.recipient", /age public key/],
         ["id of zero", publicTenant("bad", 0), "id", /at least 1/],
         ["name that is not a DNS label", publicTenant("Bad_Name", 2), "name", /DNS label/],
@@ -120,16 +140,34 @@ describe("refusing bad tenant files: every error names the file and field, and n
 describe("refusing bad tenant sets", () => {
     it.each<[string, Record<string, Record<string, unknown>>, string, RegExp]>([
         // Two files may claim one name only if one is misnamed; the set check must still catch the duplicate.
-        ["duplicate name", { "alpha.yaml": publicTenant("alpha", 1), "bravo.yml": publicTenant("alpha", 2, { access: { mode: "public", domain: "matrix.bravo.example" } }) }, "name", /name 'alpha' is already used/],
+        [
+            "duplicate name",
+            { "alpha.yaml": publicTenant("alpha", 1), "bravo.yml": publicTenant("alpha", 2, { access: { mode: "public", domain: "matrix.bravo.example" } }) },
+            "name",
+            /name 'alpha' is already used/,
+        ],
         ["duplicate id", { "alpha.yaml": publicTenant("alpha", 1), "bravo.yaml": publicTenant("bravo", 1) }, "id", /id '1' is already used by .*alpha\.yaml/],
-        ["duplicate domain", { "alpha.yaml": publicTenant("alpha", 1), "bravo.yaml": publicTenant("bravo", 2, { access: { mode: "public", domain: "matrix.alpha.example" } }) }, "access.domain", /domain 'matrix.alpha.example' is already used/],
+        [
+            "duplicate domain",
+            { "alpha.yaml": publicTenant("alpha", 1), "bravo.yaml": publicTenant("bravo", 2, { access: { mode: "public", domain: "matrix.alpha.example" } }) },
+            "access.domain",
+            /domain 'matrix.alpha.example' is already used/,
+        ],
         [
             "duplicate server name",
-            { "alpha.yaml": publicTenant("alpha", 1, { homeserver: { serverName: "shared.example" } }), "bravo.yaml": publicTenant("bravo", 2, { homeserver: { serverName: "shared.example" } }) },
+            {
+                "alpha.yaml": publicTenant("alpha", 1, { homeserver: { serverName: "shared.example" } }),
+                "bravo.yaml": publicTenant("bravo", 2, { homeserver: { serverName: "shared.example" } }),
+            },
             "homeserver.serverName",
             /server name 'shared.example' is already used/,
         ],
-        ["a name that extends another tenant's name", { "alpha.yaml": publicTenant("alpha", 1), "alpha-corp.yaml": publicTenant("alpha-corp", 2) }, "name", /begins with tenant 'alpha'/],
+        [
+            "a name that extends another tenant's name",
+            { "alpha.yaml": publicTenant("alpha", 1), "alpha-corp.yaml": publicTenant("alpha-corp", 2) },
+            "name",
+            /begins with tenant 'alpha'/,
+        ],
         ["the reserved name edge", { "alpha.yaml": publicTenant("alpha", 1), "edge.yaml": publicTenant("edge", 2) }, "name", /reserved/],
     ])("%s", (_title, files, field, message) => {
         const problems = problemsOf(tenantDir(files));
@@ -146,12 +184,42 @@ describe("the ledger of issued names and ids (tenants/ledger.yaml)", () => {
     });
 
     it.each<[string, Record<string, string | Record<string, unknown>>, string, string, RegExp]>([
-        ["changing a tenant's id", { "alpha.yaml": publicTenant("alpha", 7), "ledger.yaml": ledger(["{ name: alpha, id: 1 }"]) }, "alpha.yaml", "id", /issued id 1 to 'alpha'; a tenant's id never changes/],
-        ["reusing another tenant's id", { "bravo.yaml": publicTenant("bravo", 1), "ledger.yaml": ledger(["{ name: alpha, id: 1, deletedOn: 2026-01-10 }", "{ name: bravo, id: 2 }"]) }, "bravo.yaml", "id", /issued id 2 to 'bravo'/],
-        ["reusing a deleted tenant's id", { "bravo.yaml": publicTenant("bravo", 1), "ledger.yaml": ledger(["{ name: alpha, id: 1, deletedOn: 2026-01-10 }"]) }, "bravo.yaml", "id", /1 was issued to 'alpha'.*never reused/],
-        ["reusing a deleted tenant's name", { "alpha.yaml": publicTenant("alpha", 5), "ledger.yaml": ledger(["{ name: alpha, id: 1, deletedOn: 2026-01-10 }"]) }, "alpha.yaml", "name", /deleted on 2026-01-10; names are never reused/],
+        [
+            "changing a tenant's id",
+            { "alpha.yaml": publicTenant("alpha", 7), "ledger.yaml": ledger(["{ name: alpha, id: 1 }"]) },
+            "alpha.yaml",
+            "id",
+            /issued id 1 to 'alpha'; a tenant's id never changes/,
+        ],
+        [
+            "reusing another tenant's id",
+            { "bravo.yaml": publicTenant("bravo", 1), "ledger.yaml": ledger(["{ name: alpha, id: 1, deletedOn: 2026-01-10 }", "{ name: bravo, id: 2 }"]) },
+            "bravo.yaml",
+            "id",
+            /issued id 2 to 'bravo'/,
+        ],
+        [
+            "reusing a deleted tenant's id",
+            { "bravo.yaml": publicTenant("bravo", 1), "ledger.yaml": ledger(["{ name: alpha, id: 1, deletedOn: 2026-01-10 }"]) },
+            "bravo.yaml",
+            "id",
+            /1 was issued to 'alpha'.*never reused/,
+        ],
+        [
+            "reusing a deleted tenant's name",
+            { "alpha.yaml": publicTenant("alpha", 5), "ledger.yaml": ledger(["{ name: alpha, id: 1, deletedOn: 2026-01-10 }"]) },
+            "alpha.yaml",
+            "name",
+            /deleted on 2026-01-10; names are never reused/,
+        ],
         ["a tenant that was never issued", { "alpha.yaml": publicTenant("alpha", 1), "ledger.yaml": ledger([]) }, "alpha.yaml", "name", /not in .*ledger.yaml; issue it by adding/],
-        ["removing a tenant file while its data may exist", { "alpha.yaml": publicTenant("alpha", 1), "ledger.yaml": ledger(["{ name: alpha, id: 1 }", "{ name: bravo, id: 2 }"]) }, "ledger.yaml", "tenants", /'bravo' has no file but is not marked deleted/],
+        [
+            "removing a tenant file while its data may exist",
+            { "alpha.yaml": publicTenant("alpha", 1), "ledger.yaml": ledger(["{ name: alpha, id: 1 }", "{ name: bravo, id: 2 }"]) },
+            "ledger.yaml",
+            "tenants",
+            /'bravo' has no file but is not marked deleted/,
+        ],
         ["a malformed ledger", { "alpha.yaml": publicTenant("alpha", 1), "ledger.yaml": ledger(["{ name: alpha }"]) }, "ledger.yaml", "tenants.0.id", /required/],
     ])("refuses %s", (_title, files, file, field, message) => {
         expectProblem(problemsOf(tenantDir(files)), file, field, message);

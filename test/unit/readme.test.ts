@@ -19,7 +19,9 @@ describe("README.md", () => {
     });
 
     it("names only repository files that exist", () => {
-        const paths = [...readme.matchAll(/`((?:tenants|components|stacks|policies|lib|cli|test|docs|\.ci|\.github)\/[A-Za-z0-9_./-]+\.(?:ts|yaml|yml|json|md|sh))`/g)].map((m) => m[1]);
+        const paths = [...readme.matchAll(/`((?:tenants|components|stacks|policies|lib|cli|test|docs|\.ci|\.github)\/[A-Za-z0-9_./-]+\.(?:ts|yaml|yml|json|md|sh))`/g)].map(
+            (m) => m[1],
+        );
         expect(paths.length).toBeGreaterThan(10);
         expect(paths.filter((p) => !fs.existsSync(path.join(ROOT, p)))).toEqual([]);
     });

@@ -42,7 +42,12 @@ describe("stack config", () => {
             "redoubt:backupSites.falkenstein.country",
             /like site helsinki/,
         ],
-        ["an unknown backup site", { "redoubt:backupSites": JSON.stringify({ reykjavik: { stack: "backup-reykjavik", country: "IS" } }) }, "redoubt:backupSites.reykjavik", /helsinki, falkenstein/],
+        [
+            "an unknown backup site",
+            { "redoubt:backupSites": JSON.stringify({ reykjavik: { stack: "backup-reykjavik", country: "IS" } }) },
+            "redoubt:backupSites.reykjavik",
+            /helsinki, falkenstein/,
+        ],
         ["an unknown role", { "redoubt:role": "tertiary" }, "redoubt:role", /primary or backup/],
     ])("refuses %s, naming the file and setting", (_title, change, field, message) => {
         const raw: Record<string, string> = { ...primary() };

@@ -45,7 +45,15 @@ function tenantCli(args: string[], env: Record<string, string>, cwd = ROOT): Pro
     return runCli("cli/tenant.ts", args, { cwd, env });
 }
 
-const calls = (log: string): Call[] => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Call) : []);
+const calls = (log: string): Call[] =>
+    fs.existsSync(log)
+        ? fs
+              .readFileSync(log, "utf8")
+              .trim()
+              .split("\n")
+              .filter(Boolean)
+              .map((l) => JSON.parse(l) as Call)
+        : [];
 const flagValues = (argv: string[], flag: string) => argv.flatMap((a, i) => (a === flag ? [argv[i + 1]] : []));
 const stackOf = (c: Call) => flagValues(c.argv, "--stack")[0];
 /** PATH with node's own directory but no pulumi. */
@@ -72,7 +80,9 @@ describe("npm run tenant", () => {
             const stack = stackOf(up);
             const targets = flagValues(up.argv, "--target");
             expect(targets.sort()).toEqual([...expected.get(stack)!].sort());
-            expect(targets).toContain(stack === "iceland" ? `urn:pulumi:iceland::redoubt::redoubt:tenant:TenantCell::acme` : `urn:pulumi:${stack}::redoubt::redoubt:backup:BackupBucket::acme`);
+            expect(targets).toContain(
+                stack === "iceland" ? `urn:pulumi:iceland::redoubt::redoubt:tenant:TenantCell::acme` : `urn:pulumi:${stack}::redoubt::redoubt:backup:BackupBucket::acme`,
+            );
             // acme's own resources and the shared ones; never another tenant's.
             expect(targets.every((u) => u.startsWith(`urn:pulumi:${stack}::redoubt::`) && (/::acme(-|$)/.test(u) || shared.has(u)))).toBe(true);
             if (stack === "iceland") expect(targets).toContain("urn:pulumi:iceland::redoubt::redoubt:edge:Edge$docker:index/container:Container::edge-container");
@@ -113,12 +123,20 @@ describe("npm run tenant", () => {
                 resources: [
                     { urn: "urn:pulumi:iceland::redoubt::redoubt:tenant:TenantCell::acme", type: "redoubt:tenant:TenantCell" },
                     { urn: gone, type: "docker:index/container:Container", parent: "urn:pulumi:iceland::redoubt::redoubt:tenant:TenantCell::acme" },
-                    { urn: "urn:pulumi:iceland::redoubt::docker:index/container:Container::other", type: "docker:index/container:Container", inputs: { labels: [{ label: "redoubt.tenant", value: "harbor" }] } },
+                    {
+                        urn: "urn:pulumi:iceland::redoubt::docker:index/container:Container::other",
+                        type: "docker:index/container:Container",
+                        inputs: { labels: [{ label: "redoubt.tenant", value: "harbor" }] },
+                    },
                 ],
             },
         };
         expect(tenantUrnsInState(state, "acme")).toEqual(["urn:pulumi:iceland::redoubt::redoubt:tenant:TenantCell::acme", gone]);
-        const run = await tenantCli(["preview", "acme", "--stack", "iceland"], { PATH: `${bin}${path.delimiter}${NO_PULUMI_PATH}`, FAKE_PULUMI_LOG: log, FAKE_PULUMI_STATE: JSON.stringify(state) });
+        const run = await tenantCli(["preview", "acme", "--stack", "iceland"], {
+            PATH: `${bin}${path.delimiter}${NO_PULUMI_PATH}`,
+            FAKE_PULUMI_LOG: log,
+            FAKE_PULUMI_STATE: JSON.stringify(state),
+        });
         expect(run.code).toBe(0);
         const preview = calls(log).find((c) => c.argv[0] === "preview")!;
         expect(flagValues(preview.argv, "--target")).toContain(gone);
@@ -161,6 +179,10 @@ describe("npm run tenant", () => {
         const run = await tenantCli(["up", "acme"], { PATH: `${bin}${path.delimiter}${NO_PULUMI_PATH}`, FAKE_PULUMI_LOG: log, FAKE_PULUMI_FAIL: "up" });
         expect(run.code).toBe(2);
         expect(run.stderr).toMatch(/pulumi failed/);
-        expect(calls(log).filter((c) => c.argv[0] === "up").map(stackOf)).toEqual(["backup-helsinki"]);
+        expect(
+            calls(log)
+                .filter((c) => c.argv[0] === "up")
+                .map(stackOf),
+        ).toEqual(["backup-helsinki"]);
     });
 });

@@ -49,7 +49,15 @@ beforeAll(async () => {
         const file = path.join(dir, `${stack}.json`);
         const result = await runLive(
             () => defineStack({ projectDir: PROJECT_DIR }),
-            { project: PROJECT, stack, state: readState(file, stack), statePath: file, providers: [hostStandIn(HOST_TYPES), randomProvider(), tlsProvider()], secretOutputs: GENERATED_SECRET_OUTPUTS, stackReferences: references },
+            {
+                project: PROJECT,
+                stack,
+                state: readState(file, stack),
+                statePath: file,
+                providers: [hostStandIn(HOST_TYPES), randomProvider(), tlsProvider()],
+                secretOutputs: GENERATED_SECRET_OUTPUTS,
+                stackReferences: references,
+            },
             { ...readStackConfigFile(stack), "redoubt:asOf": AS_OF },
         );
         references[stack] = result.outputs;

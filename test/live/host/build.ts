@@ -201,7 +201,10 @@ class BuildRegistry {
         const deadline = Date.now() + 30_000;
         while (Date.now() < deadline) {
             if (child.exitCode !== null) throw new Error(`the build registry exited (${child.exitCode}): ${fs.readFileSync(logFile, "utf8").slice(-2000)}`);
-            const ok = await fetch(`${url}/v2/`).then((r) => r.ok, () => false);
+            const ok = await fetch(`${url}/v2/`).then(
+                (r) => r.ok,
+                () => false,
+            );
             if (ok) return new BuildRegistry(url, child);
             await sleep(200);
         }

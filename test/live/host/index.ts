@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { SshConnection, type ExecResult, type SshTarget } from "../../../lib/live/ssh";
+import { SshConnection, type SshTarget } from "../../../lib/live/ssh";
 import { ensureImageDir, type ImageManifest } from "./build";
 import { connectWhenUp, waitReady } from "./guest";
 import { GUEST_ADDRESS, QemuVm, SNAPSHOT_SHAPE, freePort, qemuVersion } from "./vm";
@@ -155,7 +155,9 @@ export async function bootHost(image: LiveHostImage, options: BootOptions = {}):
                 if (tries < 3 && /host forwarding|hostfwd|Could not set up/i.test((err as Error).message)) continue;
                 throw err;
             }
-            log(`live host: qemu pid ${vm.pid} (${resume ? "resuming the saved VM" : "cold boot"}), ssh 127.0.0.1:${sshPort}, edge 127.0.0.1:${edgePort}, console ${vm.consolePath}`);
+            log(
+                `live host: qemu pid ${vm.pid} (${resume ? "resuming the saved VM" : "cold boot"}), ssh 127.0.0.1:${sshPort}, edge 127.0.0.1:${edgePort}, console ${vm.consolePath}`,
+            );
             const target: SshTarget = { host: "127.0.0.1", port: sshPort, user: "root", privateKey: image.sshPrivateKey, hostKey: image.sshHostKey };
             const abort = () => (vm.alive() ? undefined : `qemu exited; console:\n${vm.console().slice(-3000)}`);
             const started = Date.now();
@@ -172,7 +174,7 @@ export async function bootHost(image: LiveHostImage, options: BootOptions = {}):
                 return { vm, ssh, sshPort, edgePort };
             } catch (err) {
                 await vm.kill();
-                throw new Error(`${(err as Error).message}\n--- console (last lines) ---\n${vm.console().split("\n").slice(-40).join("\n")}`);
+                throw new Error(`${(err as Error).message}\n--- console (last lines) ---\n${vm.console().split("\n").slice(-40).join("\n")}`, { cause: err });
             }
         }
     };
@@ -218,7 +220,7 @@ export async function bootHost(image: LiveHostImage, options: BootOptions = {}):
                 ssh.close();
                 ssh = undefined;
             } catch (err) {
-                throw new Error(`${(err as Error).message}\n--- console (last lines) ---\n${theVm.console().split("\n").slice(-40).join("\n")}`);
+                throw new Error(`${(err as Error).message}\n--- console (last lines) ---\n${theVm.console().split("\n").slice(-40).join("\n")}`, { cause: err });
             }
             await new Promise((resolve) => setTimeout(resolve, 2_000));
         }
@@ -235,7 +237,7 @@ export async function bootHost(image: LiveHostImage, options: BootOptions = {}):
         edgePort,
         workDir,
         monitorSocket: theVm.monitorPath,
-        exec: (command, opts) => connection().exec(command, opts) as Promise<ExecResult>,
+        exec: (command, opts) => connection().exec(command, opts),
         run: (command, opts) => connection().run(command, opts),
         forward: (protocol, guestPort, hostPort) => theVm.addForward({ protocol, guestPort, hostPort }),
         reboot: async () => {

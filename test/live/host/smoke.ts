@@ -133,7 +133,9 @@ async function checks(host: LiveHost, ref: (role: Role) => string): Promise<void
         expect(!/172\.17\.|10\.0\.2\.|127\.0\.0\.1|GET \//.test(logs), `the stand-in logged an address or a request line: ${logs}`);
         // Unknown keys are fatal with error_on_unknown_config_opts = true.
         await host.run("sed -i 's/^allow_federation = false/allow_federashun = false/' /srv/smoke-hs/etc/tuwunel.toml");
-        const bad = await host.exec(`docker run --rm --read-only --user 100001:100001 -v /srv/smoke-hs/etc:/etc/tuwunel:ro -v /srv/smoke-hs/data:/var/lib/tuwunel ${ref("homeserver")} -c /etc/tuwunel/tuwunel.toml`);
+        const bad = await host.exec(
+            `docker run --rm --read-only --user 100001:100001 -v /srv/smoke-hs/etc:/etc/tuwunel:ro -v /srv/smoke-hs/data:/var/lib/tuwunel ${ref("homeserver")} -c /etc/tuwunel/tuwunel.toml`,
+        );
         expect(bad.code !== 0 && /allow_federashun/.test(bad.stdout + bad.stderr), `an unknown key must stop start-up: ${bad.stdout}${bad.stderr}`);
         await host.run("docker rm smoke-hs && rm -rf /srv/smoke-hs");
     });
@@ -152,7 +154,9 @@ async function checks(host: LiveHost, ref: (role: Role) => string): Promise<void
                 "redoubt-site-box add helsinki smoke-u1 < /srv/smoke-box/key.pub",
         );
         const sftp = (address: string, batch: string) =>
-            host.exec(`sftp -b - -i /srv/smoke-box/key -P 23 -o UserKnownHostsFile=/srv/smoke-box/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes smoke-u1@${address}`, { stdin: batch });
+            host.exec(`sftp -b - -i /srv/smoke-box/key -P 23 -o UserKnownHostsFile=/srv/smoke-box/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes smoke-u1@${address}`, {
+                stdin: batch,
+            });
         const ok = await sftp(hel.address, "mkdir redoubt\nls\npwd\n");
         expect(ok.code === 0 && ok.stdout.includes("redoubt"), `sftp to helsinki: ${ok.stdout}${ok.stderr}`);
         log(`   helsinki sftp: ${ok.stdout.trim().split("\n").join(" | ")}`);
@@ -169,7 +173,9 @@ async function checks(host: LiveHost, ref: (role: Role) => string): Promise<void
         const restic = await host.exec(
             `docker run --rm --read-only --tmpfs /tmp --cap-drop ALL --user 100002:100002 -v /srv/smoke-box/passwd:/etc/passwd:ro -v /srv/smoke-box:/box:ro ` +
                 `-e RESTIC_PASSWORD=smoke -e RESTIC_CACHE_DIR=/tmp/cache --entrypoint /bin/sh ${ref("backupAgent")} -c ` +
-                q(`restic -r sftp:smoke-u1@${hel.address}:redoubt/repo -o sftp.command=${q(sshCommand)} init && restic -r sftp:smoke-u1@${hel.address}:redoubt/repo -o sftp.command=${q(sshCommand)} --host redoubt backup /box/data.txt`),
+                q(
+                    `restic -r sftp:smoke-u1@${hel.address}:redoubt/repo -o sftp.command=${q(sshCommand)} init && restic -r sftp:smoke-u1@${hel.address}:redoubt/repo -o sftp.command=${q(sshCommand)} --host redoubt backup /box/data.txt`,
+                ),
             { timeoutMs: 300_000 },
         );
         expect(restic.code === 0, `restic over sftp: ${restic.stdout}${restic.stderr}`);
@@ -187,7 +193,9 @@ async function checks(host: LiveHost, ref: (role: Role) => string): Promise<void
         // From a container on a Docker bridge network, through the host.
         const fromContainer = await host.exec(
             `docker run --rm -v /root/acme-ca.pem:/ca.pem:ro --entrypoint python3 ${ref("homeserver")} -c ` +
-                q(`import ssl, urllib.request; print(urllib.request.urlopen("${host.acmeDirectory}", context=ssl.create_default_context(cafile="/ca.pem")).read().decode()[:4000])`),
+                q(
+                    `import ssl, urllib.request; print(urllib.request.urlopen("${host.acmeDirectory}", context=ssl.create_default_context(cafile="/ca.pem")).read().decode()[:4000])`,
+                ),
         );
         expect(fromContainer.code === 0 && fromContainer.stdout.includes("newAccount"), `directory from a container: ${fromContainer.stdout}${fromContainer.stderr}`);
         // A real issuance: caddy on 10.0.2.15:443, pebble validating TLS-ALPN-01 through /etc/hosts.

@@ -130,34 +130,53 @@ export class QemuVm {
         for (const p of [monitorPath, pidPath]) fs.rmSync(p, { force: true });
         const netdev = ["user", "id=n0", "restrict=on", ...options.forwards.map((f) => `hostfwd=${hostfwd(f)}`)].join(",");
         const args = [
-            "-name", "redoubt-live",
-            "-nodefaults", "-no-user-config",
+            "-name",
+            "redoubt-live",
+            "-nodefaults",
+            "-no-user-config",
             // One host thread for all vCPUs. Multi-threaded TCG panicked the guest kernel here ("Oops: int3" in
             // can_migrate_task, then "Fatal exception in interrupt") while it live-patched its own code (jump labels,
             // text_poke_bp with int3) as Docker created networks: another vCPU ran a stale translation of the
             // patched bytes. Round-robin emulation has no such race; it is slower but never flaky.
-            "-accel", "tcg,thread=single",
-            "-cpu", "max",
-            "-smp", String(options.cpus),
-            "-m", String(options.memoryMiB),
-            "-kernel", options.kernel,
-            "-initrd", options.initrd,
+            "-accel",
+            "tcg,thread=single",
+            "-cpu",
+            "max",
+            "-smp",
+            String(options.cpus),
+            "-m",
+            String(options.memoryMiB),
+            "-kernel",
+            options.kernel,
+            "-initrd",
+            options.initrd,
             // mitigations=off: speculative-execution workarounds cost a lot under emulation
             // and protect nothing in a throwaway test VM.
-            "-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0 mitigations=off",
-            "-drive", `file=${options.disk},if=virtio,format=${options.diskFormat},cache=${options.cache},discard=unmap`,
-            "-netdev", netdev,
-            "-device", "virtio-net-pci,netdev=n0",
+            "-append",
+            "root=/dev/vda rw console=ttyS0 net.ifnames=0 mitigations=off",
+            "-drive",
+            `file=${options.disk},if=virtio,format=${options.diskFormat},cache=${options.cache},discard=unmap`,
+            "-netdev",
+            netdev,
+            "-device",
+            "virtio-net-pci,netdev=n0",
             // Entropy from the host: sshd, dockerd and Python want it early.
-            "-object", "rng-random,id=rng0,filename=/dev/urandom",
-            "-device", "virtio-rng-pci,rng=rng0",
+            "-object",
+            "rng-random,id=rng0,filename=/dev/urandom",
+            "-device",
+            "virtio-rng-pci,rng=rng0",
             // A new generation id in each qemu: a guest resumed from a saved state
             // reseeds its random number generator instead of repeating the saved one.
-            "-device", "vmgenid,guid=auto",
-            "-display", "none",
-            "-serial", `file:${consolePath}`,
-            "-qmp", `unix:${monitorPath},server=on,wait=off`,
-            "-pidfile", pidPath,
+            "-device",
+            "vmgenid,guid=auto",
+            "-display",
+            "none",
+            "-serial",
+            `file:${consolePath}`,
+            "-qmp",
+            `unix:${monitorPath},server=on,wait=off`,
+            "-pidfile",
+            pidPath,
             "-daemonize",
             ...(options.incoming ? ["-incoming", `exec:cat '${options.incoming.replace(/'/g, "'\\''")}'`] : []),
         ];
@@ -179,7 +198,13 @@ export class QemuVm {
     private static watchdog(qemuPid: number): void {
         const child = spawn(
             "/bin/sh",
-            ["-c", 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 2; done; kill -9 "$2" 2>/dev/null; exit 0', "redoubt-live-watchdog", String(process.pid), String(qemuPid)],
+            [
+                "-c",
+                'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 2; done; kill -9 "$2" 2>/dev/null; exit 0',
+                "redoubt-live-watchdog",
+                String(process.pid),
+                String(qemuPid),
+            ],
             { detached: true, stdio: "ignore" },
         );
         child.unref();

@@ -75,7 +75,7 @@ export function program(shape: Shape) {
             base = new Thing("base", { image: shape.image ?? "one", size: shape.size ?? 1 }, { parent, protect: shape.protect, deleteBeforeReplace: shape.dbr });
             if (shape.withExtra ?? true) new Thing("extra", { image: "three", size: 1, label: base.echo }, { parent });
         });
-        return { password: password.result, echo: base?.echo };
+        return { password: password.result, ...(base ? { echo: base.echo } : {}) };
     };
 }
 

@@ -3,7 +3,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import { ConfigCarrier, type ConfigFile } from "./configCarrier";
-import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS, type TenantContainerArgs } from "./hardening";
+import { configMount, dataMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS, type TenantContainerArgs } from "./hardening";
 import { backupUnitName, containerName } from "./names";
 import { BACKUP_COUNTRIES_LABEL, BACKUP_SITES_LABEL, CONFIG_REVISION_LABEL } from "./labels";
 import { BACKUP_SCRIPT_PATH, BACKUP_SOURCE_PATH, renderBackupScript, storageBoxRepository, storageBoxSftpCommand } from "./render/backup";
@@ -99,8 +99,8 @@ export class BackupAgent extends pulumi.ComponentResource {
                 mustRun: false,
                 networksAdvanced: [{ name: args.egressNetwork }],
                 mounts: [
-                    { type: "volume", source: args.dataVolume, target: BACKUP_SOURCE_PATH, readOnly: true, volumeOptions: { subpath: "tuwunel" } },
-                    { type: "volume", source: args.dataVolume, target: CACHE_DIR, volumeOptions: { subpath: "restic" } },
+                    dataMount(args.dataVolume, "tuwunel", BACKUP_SOURCE_PATH, true),
+                    dataMount(args.dataVolume, "restic", CACHE_DIR),
                     configMount(args.dataVolume, "backup", SECRETS_DIR),
                     // ssh needs the uid it runs as to have a name.
                     { type: "bind", source: tenantIdentityFiles(args.tenant).passwd, target: "/etc/passwd", readOnly: true },

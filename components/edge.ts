@@ -62,7 +62,7 @@ export class Edge extends pulumi.ComponentResource {
                 labels: {},
                 configures: "edge",
                 serviceName: EDGE_CONTAINER,
-                mounts: [{ type: "volume", source: volume.name, target: CONFIG_DIR }],
+                mounts: [{ type: "volume", source: volume.name, target: CONFIG_DIR, volumeOptions: { noCopy: true } }],
                 files: [{ path: EDGE_CONFIG_PATH, content: renderEdgeConfig({ routes: args.routes }), permissions: "0444" }],
             },
             { parent: this },
@@ -96,7 +96,7 @@ function edgeContainer(name: string, args: EdgeArgs, network: docker.Network, vo
             // Master-worker mode in the foreground: SIGUSR2 reloads the config without dropping connections.
             command: ["haproxy", "-W", "-db", "-f", EDGE_CONFIG_PATH],
             networksAdvanced: [{ name: network.name }],
-            mounts: [{ type: "volume", source: volume.name, target: CONFIG_DIR, readOnly: true }],
+            mounts: [{ type: "volume", source: volume.name, target: CONFIG_DIR, readOnly: true, volumeOptions: { noCopy: true } }],
             ports: [{ internal: EDGE_LISTEN_PORT, external: 443, protocol: "tcp", ip: args.publicAddress }],
             // Durations in Go's own format: the provider reads them back that way ("60s" returns as "1m0s"), and any
             // other spelling would show as a change on every update.

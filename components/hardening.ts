@@ -123,7 +123,18 @@ export function hardenedContainerArgs(input: HardenedContainerInput): HardenedCo
  * the tenant). The service mounts it read-only; its ConfigCarrier writes it.
  */
 export function configMount(dataVolume: pulumi.Input<string>, role: ConfigRole, target: string, readOnly = true): docker.types.input.ContainerMount {
-    return { type: "volume", source: dataVolume, target, readOnly, volumeOptions: { subpath: `config/${role}` } };
+    return dataMount(dataVolume, `config/${role}`, target, readOnly);
+}
+
+/**
+ * A subdirectory of the tenant's encrypted volume mounted into a container.
+ * `noCopy`: Docker otherwise copies the image's content at the target into an
+ * empty volume directory on first mount, and with it the image directory's
+ * owner and mode (seen on the live host: the homeserver's data directory
+ * became root's 0755 and the homeserver could not write it).
+ */
+export function dataMount(dataVolume: pulumi.Input<string>, subpath: string, target: string, readOnly = false): docker.types.input.ContainerMount {
+    return { type: "volume", source: dataVolume, target, readOnly, volumeOptions: { subpath, noCopy: true } };
 }
 
 export function tenantLabels(tenant: string, status: string, deleteBy?: string): Record<string, pulumi.Input<string> | undefined> {

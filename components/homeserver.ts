@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as path from "node:path";
 import { ConfigCarrier } from "./configCarrier";
-import { configMount, type ContainerLimits, FIXED_NAME, hardenedContainerArgs, type TenantContainerArgs } from "./hardening";
+import { configMount, dataMount, type ContainerLimits, FIXED_NAME, hardenedContainerArgs, type TenantContainerArgs } from "./hardening";
 import { CONFIG_REVISION_LABEL } from "./labels";
 import { containerName } from "./names";
 import { renderTuwunelConfig, TUWUNEL_CONFIG_PATH, TUWUNEL_DATA_PATH, TUWUNEL_PORT, TUWUNEL_TOKEN_PATH, type TuwunelConfigInput } from "./render/tuwunel";
@@ -78,10 +78,7 @@ function homeserverContainer(name: string, args: HomeserverArgs, serviceName: st
             // arguments) reads its config from the same sources (src/main/health.rs: config_sources(args)).
             envs: [`TUWUNEL_CONFIG=${TUWUNEL_CONFIG_PATH}`],
             networksAdvanced: [{ name: args.servicesNetwork, aliases: [serviceName] }],
-            mounts: [
-                { type: "volume", source: args.dataVolume, target: TUWUNEL_DATA_PATH, volumeOptions: { subpath: "tuwunel" } },
-                configMount(args.dataVolume, "homeserver", CONFIG_DIR),
-            ],
+            mounts: [dataMount(args.dataVolume, "tuwunel", TUWUNEL_DATA_PATH), configMount(args.dataVolume, "homeserver", CONFIG_DIR)],
             // Durations in Go's own format: the provider reads them back that way ("60s" returns as "1m0s"), and any
             // other spelling would show as a change on every update.
             healthcheck: { tests: ["CMD", "tuwunel", "--health-check"], interval: "30s", timeout: "10s", retries: 3, startPeriod: "1m0s" },

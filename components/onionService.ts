@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as path from "node:path";
 import { ConfigCarrier } from "./configCarrier";
-import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS, type TenantContainerArgs } from "./hardening";
+import { configMount, dataMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS, type TenantContainerArgs } from "./hardening";
 import { CONFIG_REVISION_LABEL } from "./labels";
 import { containerName } from "./names";
 import { onionKeysFromSeed, renderTorrc, TOR_DATA_DIR, TOR_SERVICE_DIR, TORRC_PATH, type OnionKeys } from "./render/tor";
@@ -51,13 +51,7 @@ export class OnionService extends pulumi.ComponentResource {
 function torContainer(name: string, args: OnionServiceArgs, keys: pulumi.Output<OnionKeys>, parent: pulumi.Resource): docker.Container {
     const torName = containerName(args.tenant, "tor");
     const uid = args.user.split(":")[0];
-    const stateMount = (readOnly: boolean): docker.types.input.ContainerMount => ({
-        type: "volume",
-        source: args.dataVolume,
-        target: TOR_DATA_DIR,
-        readOnly,
-        volumeOptions: { subpath: "tor" },
-    });
+    const stateMount = (readOnly: boolean) => dataMount(args.dataVolume, "tor", TOR_DATA_DIR, readOnly);
     const configDir = path.posix.dirname(TORRC_PATH);
     // The keys land in tor's own state directory (HiddenServiceDir, mode 0700 and owned by the tenant's uid, as tor requires).
     const carrier = new ConfigCarrier(

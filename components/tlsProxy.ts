@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import { ConfigCarrier, type ConfigFile } from "./configCarrier";
-import { configMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS, type TenantContainerArgs } from "./hardening";
+import { configMount, dataMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS, type TenantContainerArgs } from "./hardening";
 import { CONFIG_REVISION_LABEL } from "./labels";
 import { containerName } from "./names";
 import { CADDY_ACME_ROOTS_PATH, CADDY_CERT_PATH, CADDY_CONFIG_PATH, CADDY_KEY_PATH, CADDY_TLS_PORT, renderCaddyConfig, type CaddyTls } from "./render/caddy";
@@ -102,7 +102,7 @@ function proxyContainer(name: string, args: TlsProxyArgs, serviceName: string, r
             command: ["caddy", "run", "--config", CADDY_CONFIG_PATH],
             envs: ["XDG_DATA_HOME=/data", "XDG_CONFIG_HOME=/tmp"],
             networksAdvanced: args.networks.map((network) => ({ ...network, aliases: [serviceName] })),
-            mounts: [{ type: "volume", source: args.dataVolume, target: "/data/caddy", volumeOptions: { subpath: "caddy" } }, configMount(args.dataVolume, "proxy", CONFIG_DIR)],
+            mounts: [dataMount(args.dataVolume, "caddy", "/data/caddy"), configMount(args.dataVolume, "proxy", CONFIG_DIR)],
             ...hardenedContainerArgs({
                 tenant: args.tenant,
                 role: "proxy",

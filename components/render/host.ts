@@ -29,6 +29,13 @@ export function tenantDataMount(tenant: string): string {
  * read-only root only when they land on a volume).
  */
 export const DATA_SUBDIRS = ["tuwunel", "caddy", "tor", "tor/onion", "restic", ...CONFIG_SUBDIRS.map((role) => `config/${role}`)] as const;
+/**
+ * Subdirectories owned by root rather than the tenant's uid: the WireGuard
+ * endpoint runs as uid 0 with every capability but NET_ADMIN dropped, so
+ * without CAP_DAC_OVERRIDE it cannot enter a directory another uid owns
+ * (seen on the live host: "wg0.conf does not exist").
+ */
+export const ROOT_OWNED_SUBDIRS: readonly (typeof DATA_SUBDIRS)[number][] = ["config/wireguard"];
 
 export interface LuksScriptInput {
     tenant: string;
@@ -117,7 +124,10 @@ open_and_mount() {
     fi
     for dir in ${DATA_SUBDIRS.join(" ")}; do
         mkdir -p "$mountpoint/$dir"
-        chown "$owner:$owner" "$mountpoint/$dir"
+        case "$dir" in
+            ${ROOT_OWNED_SUBDIRS.join("|")}) chown 0:0 "$mountpoint/$dir" ;;
+            *) chown "$owner:$owner" "$mountpoint/$dir" ;;
+        esac
         chmod 0700 "$mountpoint/$dir"
     done
     # ssh (the backup agent's sftp) refuses to run for a uid without a passwd entry.

@@ -59,6 +59,9 @@ async function ipsOf(container: string): Promise<string[]> {
     return out.trim().split(/\s+/).filter(Boolean);
 }
 
+/** Thrown inside a waitFor callback: stop waiting, this will not get better. */
+class GaveUp extends Error {}
+
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, everyMs = 5_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     let last: unknown;
@@ -67,6 +70,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
             const value = await fn();
             if (value !== undefined) return value;
         } catch (e) {
+            if (e instanceof GaveUp) throw e;
             last = e;
         }
         await new Promise((r) => setTimeout(r, everyMs));
@@ -74,7 +78,18 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
     throw new Error(`timed out waiting for ${what}${last ? `: ${last instanceof Error ? last.message : String(last)}` : ""}`);
 }
 
+/** A container's last log lines from the host's journal (for failure messages). */
+async function lastLogs(container: string): Promise<string> {
+    return (await host.exec(`journalctl --no-pager -o cat CONTAINER_NAME=${container} | tail -n 8`)).stdout.trim();
+}
+
 const edge = (servername: string) => ({ port: host.edgePort, servername, ca: acmeRoots });
+
+/** The primary stack's outputs per tenant, from its state. */
+const primaryOutputs = () => readState(statePath(stateDir, LIVE_STACKS.primary), LIVE_STACKS.primary).outputs.tenants as Record<string, Record<string, unknown>>;
+
+/** A stack output's value, secret or not. */
+const plainText = (value: unknown): string => String(value && typeof value === "object" && "value" in value ? value.value : value);
 
 beforeAll(async () => {
     const image = await ensureHostImage(log);
@@ -87,7 +102,7 @@ beforeAll(async () => {
         sites: { hel1: { site: "helsinki", address: host.sites.helsinki.address }, fsn1: { site: "falkenstein", address: host.sites.falkenstein.address } },
     };
     // The ACME CA validates TLS-ALPN-01 by connecting to each domain: on this host, the edge's address.
-    const names = ["alpha", "bravo", "dozy", "charlie"].map(publicDomain).join(" ");
+    const names = ["alpha", "dozy", "charlie"].map(publicDomain).join(" ");
     await host.run(`echo '${host.publicAddress} ${names}' >> /etc/hosts`);
 }, 40 * 60_000);
 
@@ -101,10 +116,8 @@ afterAll(async () => {
 });
 
 describe("deploy", () => {
-    let first: Record<string, LiveRunResult>;
-
     it("brings every stack up on the host, backup stacks first", async () => {
-        first = await up({ peer });
+        const first = await up({ peer });
         expect(Object.keys(first)).toEqual([LIVE_STACKS.helsinki, LIVE_STACKS.falkenstein, LIVE_STACKS.primary]);
         const created = changes(first[LIVE_STACKS.primary].steps);
         expect(created.length).toBeGreaterThan(40);
@@ -113,7 +126,8 @@ describe("deploy", () => {
 
     it("starts every container of every served tenant, and each health check passes", async () => {
         const expected = [
-            ...["alpha", "bravo"].flatMap((t) => [containerName(t, "homeserver"), containerName(t, "proxy")]),
+            containerName("alpha", "homeserver"),
+            containerName("alpha", "proxy"),
             containerName("owl", "homeserver"),
             containerName("owl", "proxy"),
             containerName("owl", "tor"),
@@ -130,18 +144,20 @@ describe("deploy", () => {
                     .trim()
                     .split("\n")
                     .map((l) => l.replace(/^\//, "").split(" "));
+                const exited = rows.filter(([, status]) => status === "exited" || status === "dead");
+                if (exited.length > 0) throw new GaveUp(`exited: ${(await Promise.all(exited.map(async ([name]) => `${name}: ${await lastLogs(name)}`))).join("\n")}`);
                 return rows.every(([, status, health]) => status === "running" && (health === "healthy" || health === "none")) ? rows : undefined;
             },
             10 * 60_000,
         );
         expect(states.map(([name]) => name).sort()).toEqual([...expected].sort());
         // The homeservers and the edge have health checks, and they pass.
-        for (const name of [...["alpha", "bravo", "owl", "vault"].map((t) => containerName(t, "homeserver")), EDGE_CONTAINER]) {
+        for (const name of [...["alpha", "owl", "vault"].map((t) => containerName(t, "homeserver")), EDGE_CONTAINER]) {
             expect(states.find(([n]) => n === name)?.[2]).toBe("healthy");
         }
         // The suspended tenant serves nothing; its data volume is there (and backed up).
-        const dozy = await host.run(`docker ps -a --filter label=redoubt.tenant=dozy --format '{{.Names}} {{.State}}'`);
-        expect(dozy).not.toMatch(/homeserver|-proxy /);
+        const dozy = await host.run(`docker ps -a --filter label=redoubt.tenant=dozy --format '{{.Names}}'`);
+        expect(dozy.trim().split("\n").sort()).toEqual([containerName("dozy", "backup-agent"), `${containerName("dozy", "backup-agent")}-config`].sort());
         expect(await host.run(`${luksScriptPath("dozy")} status`)).toBe("open\n");
     });
 
@@ -149,17 +165,25 @@ describe("deploy", () => {
         const second = await up(tenantSet);
         for (const stack of Object.values(LIVE_STACKS)) expect({ stack, changes: changes(second[stack].steps) }).toEqual({ stack, changes: [] });
     });
+
+    it("a new backup time updates the host's timer in place, and nothing else", async () => {
+        // Alpha's nightly backup, due in a few minutes: it runs while the probes below do.
+        const due = new Date(Date.now() + 4 * 60_000);
+        const at = `${String(due.getUTCHours()).padStart(2, "0")}:${String(due.getUTCMinutes()).padStart(2, "0")}`;
+        const result = await up({ ...tenantSet, alphaBackupAt: at });
+        expect(changes(result[LIVE_STACKS.primary].steps).map((s) => `${s.op} ${s.urn.split("::").pop()}`)).toEqual(["update alpha-backup-timer"]);
+        expect(await host.run("systemctl show redoubt-backup-alpha.timer -p TimersCalendar --value")).toContain(`${at}:00`);
+    });
 });
 
 describe("clients through the edge", () => {
     beforeAll(async () => {
         // Pebble's issuing root (it makes a new one each start), fetched on the host from its management API.
-        const root = await host.run("curl -sfk https://127.0.0.1:15000/roots/0");
-        acmeRoots = [root];
+        acmeRoots = [await host.run("curl -sfk https://127.0.0.1:15000/roots/0")];
     });
 
-    it.each(["alpha", "bravo"])("%s answers a Matrix client over TLS 1.2+ with its own certificate and HSTS", async (tenant) => {
-        const domain = publicDomain(tenant);
+    it("alpha answers a Matrix client over TLS 1.2+ with its own certificate and HSTS", async () => {
+        const domain = publicDomain("alpha");
         const versions = await waitFor("the ACME certificate", () => fetchOnce(edge(domain), "/_matrix/client/versions"), 8 * 60_000, 10_000);
         expect(versions.status).toBe(200);
         expect(JSON.parse(versions.body).versions).toEqual(expect.arrayContaining([expect.stringMatching(/^v1\./)]));
@@ -180,43 +204,38 @@ describe("clients through the edge", () => {
     });
 
     it("routes no unknown, suspended, Tor-only or VPN-only name", async () => {
-        const onion = String(
-            (readState(statePath(stateDir, LIVE_STACKS.primary), LIVE_STACKS.primary).outputs.tenants as Record<string, { endpoint: string }>).owl.endpoint,
-        ).replace("https://", "");
-        for (const name of [publicDomain("dozy"), onion, `vault.live.test`, "unknown.live.test"]) {
+        const onion = String(primaryOutputs().owl.endpoint).replace("https://", "");
+        for (const name of [publicDomain("dozy"), onion, "vault.live.test", "unknown.live.test"]) {
             await expect(fetchOnce({ ...edge(name), timeoutMs: 15_000 }, "/_matrix/client/versions")).rejects.toThrow();
         }
     });
 });
 
 describe("Tor-only and VPN-only tenants", () => {
-    const stateOutputs = () => readState(statePath(stateDir, LIVE_STACKS.primary), LIVE_STACKS.primary).outputs.tenants as Record<string, Record<string, unknown>>;
-
     it("the onion service forwards to the tenant's proxy, which answers with the tenant CA's certificate for the onion name", async () => {
-        const owl = stateOutputs().owl;
+        const owl = primaryOutputs().owl;
         const onion = String(owl.endpoint).replace("https://", "");
-        const target = `${tenantHostAddress(3, "services", PROXY_HOST)}:${CADDY_TLS_PORT}`;
+        const proxy = tenantHostAddress(3, "services", PROXY_HOST);
         // tor's own config on the tenant's volume says where the onion service leads.
-        expect(await host.run(`cat ${tenantDataMount("owl")}/config/tor/torrc`)).toMatch(new RegExp(`^HiddenServicePort 443 ${target.replace(/\./g, "\\.")}$`, "m"));
+        expect(await host.run(`cat ${tenantDataMount("owl")}/config/tor/torrc`)).toMatch(
+            new RegExp(`^HiddenServicePort 443 ${proxy.replace(/\./g, "\\.")}:${CADDY_TLS_PORT}$`, "m"),
+        );
         // From inside the tor container, that target is reachable (the path tor uses).
-        expect(await reaches(containerName("owl", "tor"), target.split(":")[0], CADDY_TLS_PORT)).toBe(true);
+        expect(await reaches(containerName("owl", "tor"), proxy, CADDY_TLS_PORT)).toBe(true);
         // What a Tor client gets at the end of that path: the tenant CA's certificate for the onion name.
-        const ca = String((owl.caCertificate as { value?: string })?.value ?? owl.caCertificate);
-        fs.writeFileSync(path.join(work, "owl-ca.pem"), ca);
-        await host.run(`cat > /root/owl-ca.pem`, { stdin: ca });
+        await host.run(`cat > /root/owl-ca.pem`, { stdin: plainText(owl.caCertificate) });
         const answer = await host.run(
-            `curl -sf --cacert /root/owl-ca.pem --resolve ${onion}:${CADDY_TLS_PORT}:${target.split(":")[0]} https://${onion}:${CADDY_TLS_PORT}/_matrix/client/versions`,
+            `curl -sf --cacert /root/owl-ca.pem --resolve ${onion}:${CADDY_TLS_PORT}:${proxy} https://${onion}:${CADDY_TLS_PORT}/_matrix/client/versions`,
         );
         expect(JSON.parse(answer).versions.length).toBeGreaterThan(0);
     });
 
     it("the VPN tenant answers its WireGuard peer, and only through the tunnel", async () => {
-        const vault = stateOutputs().vault;
+        const vault = primaryOutputs().vault;
         const { peers } = vpnAddresses(4, 1);
         const services = tenantSubnet(4, "services").subnet;
         const proxy = tenantHostAddress(4, "services", PROXY_HOST);
-        const ca = String((vault.caCertificate as { value?: string })?.value ?? vault.caCertificate);
-        await host.run(`cat > /root/vault-ca.pem`, { stdin: ca });
+        await host.run(`cat > /root/vault-ca.pem`, { stdin: plainText(vault.caCertificate) });
         // A client outside the host's containers: its own network namespace on the host, reaching the endpoint's published port.
         const script = [
             "set -e",
@@ -237,36 +256,27 @@ describe("Tor-only and VPN-only tenants", () => {
         ].join("\n");
         await host.run(script, { stdin: `${peer.privateKey}\n` });
         expect(vault.wireguardPeers).toEqual({ laptop: peers[0] });
-        const answer = await waitFor(
-            "an answer through the tunnel",
-            async () =>
-                (
-                    await host.exec(
-                        `ip netns exec vpn-client curl -sf --max-time 10 --cacert /root/vault-ca.pem --resolve vault.live.test:${CADDY_TLS_PORT}:${proxy} https://vault.live.test:${CADDY_TLS_PORT}/_matrix/client/versions`,
-                    )
-                ).stdout || undefined,
-            2 * 60_000,
-        );
+        const curl = `ip netns exec vpn-client curl -s --max-time 10 --cacert /root/vault-ca.pem --resolve vault.live.test:${CADDY_TLS_PORT}:${proxy} https://vault.live.test:${CADDY_TLS_PORT}/_matrix/client/versions`;
+        const answer = await waitFor("an answer through the tunnel", async () => (await host.exec(curl)).stdout || undefined, 2 * 60_000);
         expect(JSON.parse(answer).versions.length).toBeGreaterThan(0);
         // Without the tunnel, the same client reaches nothing of the tenant.
         await host.run("ip netns exec vpn-client ip link set wg0 down");
-        expect(
-            (
-                await host.exec(
-                    `ip netns exec vpn-client curl -s --max-time 5 --cacert /root/vault-ca.pem --resolve vault.live.test:${CADDY_TLS_PORT}:${proxy} https://vault.live.test:${CADDY_TLS_PORT}/`,
-                )
-            ).code,
-        ).not.toBe(0);
+        expect((await host.exec(curl)).code).not.toBe(0);
         await host.run("ip netns del vpn-client; ip link del vc0 2>/dev/null || true; rm -f /root/vpn-client.key");
     });
 });
 
 describe("isolation, probed from inside the containers", () => {
-    it("tenant alpha's containers reach no address of tenant bravo", async () => {
-        const bravo = [...(await ipsOf(containerName("bravo", "homeserver"))), ...(await ipsOf(containerName("bravo", "proxy")))];
-        expect(bravo.length).toBeGreaterThanOrEqual(3);
+    it("tenant alpha's containers reach no address of another tenant", async () => {
+        const others = [
+            ...(await ipsOf(containerName("owl", "homeserver"))),
+            ...(await ipsOf(containerName("owl", "proxy"))),
+            ...(await ipsOf(containerName("vault", "homeserver"))),
+            ...(await ipsOf(containerName("vault", "proxy"))),
+        ];
+        expect(others.length).toBeGreaterThanOrEqual(4);
         for (const from of [containerName("alpha", "homeserver"), containerName("alpha", "proxy")]) {
-            for (const address of bravo) {
+            for (const address of others) {
                 for (const port of [8008, CADDY_TLS_PORT])
                     expect({ from, address, port, reached: await reaches(from, address, port) }).toEqual({ from, address, port, reached: false });
             }
@@ -285,18 +295,73 @@ describe("isolation, probed from inside the containers", () => {
     });
 
     it("the edge reaches only the public tenants' proxies", async () => {
-        for (const tenant of ["alpha", "bravo"]) {
-            expect(await reaches(EDGE_CONTAINER, containerName(tenant, "proxy"), CADDY_TLS_PORT)).toBe(true);
-            for (const address of await ipsOf(containerName(tenant, "homeserver"))) expect(await reaches(EDGE_CONTAINER, address, 8008)).toBe(false);
-        }
+        expect(await reaches(EDGE_CONTAINER, containerName("alpha", "proxy"), CADDY_TLS_PORT)).toBe(true);
+        for (const address of await ipsOf(containerName("alpha", "homeserver"))) expect(await reaches(EDGE_CONTAINER, address, 8008)).toBe(false);
         for (const tenant of ["owl", "vault"]) {
             for (const address of await ipsOf(containerName(tenant, "proxy"))) expect(await reaches(EDGE_CONTAINER, address, CADDY_TLS_PORT)).toBe(false);
         }
     });
 });
 
+describe("encryption at rest", () => {
+    it("each tenant's data directory is an opened LUKS2 volume, and the homeserver's database lives on it", async () => {
+        for (const tenant of ["alpha", "owl", "vault", "dozy"]) {
+            expect(await host.run(`cryptsetup status redoubt-${tenant}`)).toMatch(/type:\s+LUKS2/);
+            expect((await host.run(`findmnt -n -o SOURCE ${tenantDataMount(tenant)}`)).trim()).toBe(`/dev/mapper/redoubt-${tenant}`);
+        }
+        const mounts = await host.run(`docker inspect -f '{{range .Mounts}}{{.Destination}} {{end}}' ${containerName("alpha", "homeserver")}`);
+        expect(mounts).toContain("/var/lib/tuwunel");
+        expect((await host.run(`ls ${tenantDataMount("alpha")}/tuwunel`)).trim()).not.toBe("");
+    });
+});
+
+describe("growing the host", () => {
+    it("adding a public tenant does not interrupt another tenant's open connection through the edge", async () => {
+        const session = await connect(edge(publicDomain("alpha")));
+        try {
+            expect((await session.get("/_matrix/client/versions")).status).toBe(200);
+            const result = await up({ ...tenantSet, withCharlie: true });
+            const primary = changes(result[LIVE_STACKS.primary].steps);
+            // Only charlie's resources and the edge's route table change; the edge container stays.
+            expect(primary.filter((s) => s.urn.endsWith("::edge-container"))).toEqual([]);
+            expect(primary.filter((s) => s.op !== "create").map((s) => s.urn.split("::").pop())).toEqual(expect.arrayContaining(["edge-routes-container", "edge-reload"]));
+            expect(primary.every((s) => s.op === "create" || /edge-routes|edge-reload/.test(s.urn))).toBe(true);
+            expect((await session.get("/_matrix/client/versions")).status).toBe(200);
+        } finally {
+            session.close();
+        }
+        const charlie = await waitFor("charlie's certificate", () => fetchOnce(edge(publicDomain("charlie")), "/_matrix/client/versions"), 8 * 60_000, 10_000);
+        expect(charlie.status).toBe(200);
+        expect(charlie.certificate.subjectaltname).toBe(`DNS:${publicDomain("charlie")}`);
+    });
+
+    it("charlie's containers reach nothing of alpha's", async () => {
+        const alpha = [...(await ipsOf(containerName("alpha", "homeserver"))), ...(await ipsOf(containerName("alpha", "proxy")))];
+        for (const address of alpha) {
+            for (const port of [8008, CADDY_TLS_PORT])
+                expect({ address, port, reached: await reaches(containerName("charlie", "proxy"), address, port) }).toEqual({ address, port, reached: false });
+        }
+    });
+
+    it("a process storm in one tenant stops at its slice's TasksMax, and another tenant keeps serving", async () => {
+        const limit = Number((await host.run(`systemctl show ${sliceName("alpha")} -p TasksMax --value`)).trim());
+        expect(limit).toBe(PLANS.small.pids);
+        const storm = host.exec(
+            `docker exec ${containerName("alpha", "proxy")} bash -c 'ok=0; for i in $(seq ${limit + 100}); do sleep 20 & ok=$((ok+1)); done 2>/dev/null; echo started=$ok; wait'`,
+            { timeoutMs: 120_000 },
+        );
+        await new Promise((r) => setTimeout(r, 5_000));
+        const tasks = Number((await host.run(`cat /sys/fs/cgroup/${sliceName("alpha")}/pids.current`)).trim());
+        expect(tasks).toBeLessThanOrEqual(limit);
+        const charlie = await fetchOnce(edge(publicDomain("charlie")), "/_matrix/client/versions");
+        expect(charlie.status).toBe(200);
+        const result = await storm;
+        expect(result.stdout + result.stderr).toMatch(/fork|Resource temporarily unavailable/);
+    });
+});
+
 describe("logs", () => {
-    it("no log on the host holds a client address or an access line after client requests", async () => {
+    it("no log on the host holds a client address or an access line after the client requests", async () => {
         // Every client connection above came in through qemu's user network, from 10.0.2.2.
         const journal = await host.run("journalctl --no-pager -o cat --since '-2h'", { timeoutMs: 120_000 });
         expect(journal.length).toBeGreaterThan(0);
@@ -313,58 +378,27 @@ describe("logs", () => {
         const config = await host.run("systemd-analyze cat-config systemd/journald.conf");
         const hours = (key: string) => Number(new RegExp(`^${key}=(\\d+)h$`, "m").exec(config)?.[1]);
         expect(hours("MaxFileSec") + hours("MaxRetentionSec")).toBeLessThanOrEqual(7 * 24);
-        const drivers = (await host.run("docker ps -a --format '{{.Names}}' | xargs docker inspect -f '{{.HostConfig.LogConfig.Type}}'")).trim().split("\n");
+        const drivers = (await host.run("docker ps -a -q | xargs docker inspect -f '{{.HostConfig.LogConfig.Type}}'")).trim().split("\n");
         expect([...new Set(drivers)]).toEqual(["journald"]);
     });
 });
 
-describe("encryption at rest and limits", () => {
-    it("each tenant's data directory is an opened LUKS2 volume, and the homeserver's database lives on it", async () => {
-        for (const tenant of ["alpha", "bravo", "owl", "vault", "dozy"]) {
-            const status = await host.run(`cryptsetup status redoubt-${tenant}`);
-            expect(status).toMatch(/type:\s+LUKS2/);
-            expect((await host.run(`findmnt -n -o SOURCE ${tenantDataMount(tenant)}`)).trim()).toBe(`/dev/mapper/redoubt-${tenant}`);
-        }
-        const inside = await host.run(`docker inspect -f '{{range .Mounts}}{{.Destination}}={{.Source}} {{end}}' ${containerName("alpha", "homeserver")}`);
-        expect(inside).toMatch(/\/var\/lib\/tuwunel=/);
-        expect(await host.run(`ls ${tenantDataMount("alpha")}/tuwunel`)).not.toBe("");
-    });
-
-    it("a process storm in one tenant stops at its slice's TasksMax, and the other tenants keep serving", async () => {
-        const limit = Number((await host.run(`systemctl show ${sliceName("alpha")} -p TasksMax --value`)).trim());
-        expect(limit).toBe(PLANS.small.pids);
-        const storm = host.exec(
-            `docker exec ${containerName("alpha", "proxy")} bash -c 'ok=0; for i in $(seq ${limit + 100}); do sleep 20 & ok=$((ok+1)); done 2>/dev/null; echo started=$ok; wait'`,
-            { timeoutMs: 120_000 },
-        );
-        await new Promise((r) => setTimeout(r, 5_000));
-        const tasks = Number((await host.run(`cat /sys/fs/cgroup/${sliceName("alpha")}/pids.current`)).trim());
-        expect(tasks).toBeLessThanOrEqual(limit);
-        const bravo = await fetchOnce(edge(publicDomain("bravo")), "/_matrix/client/versions");
-        expect(bravo.status).toBe(200);
-        const result = await storm;
-        expect(result.stdout + result.stderr).toMatch(/fork|Resource temporarily unavailable|started=/);
-    });
-});
-
 describe("backups", () => {
-    it("a backup runs by its timer and lands in both sites", async () => {
-        const now = new Date(Date.now() + 3 * 60_000);
-        const at = `${String(now.getUTCHours()).padStart(2, "0")}:${String(now.getUTCMinutes()).padStart(2, "0")}`;
-        const result = await up({ ...tenantSet, alphaBackupAt: at });
-        // A new schedule updates the host's timer in place.
-        expect(changes(result[LIVE_STACKS.primary].steps).map((s) => `${s.op} ${s.urn.split("::").pop()}`)).toEqual(["update alpha-backup-timer"]);
+    it("the backup ran by its timer and landed in both sites", async () => {
         const journal = await waitFor(
-            "alpha's nightly backup to finish",
+            "alpha's backup to finish",
             async () => {
                 const j = await host.run("journalctl -u redoubt-backup-alpha.service --no-pager -o cat");
+                if (/backup: .* failed|status=1\/FAILURE/.test(j)) throw new GaveUp(j);
                 return /backup: falkenstein done/.test(j) ? j : undefined;
             },
-            12 * 60_000,
+            10 * 60_000,
             15_000,
         );
         expect(journal).toMatch(/backup: helsinki done/);
         expect(await host.run("systemctl show redoubt-backup-alpha.service -p Result --value")).toBe("success\n");
+        // Triggered by the timer, not by hand: the timer's last trigger is set.
+        expect((await host.run("systemctl show redoubt-backup-alpha.timer -p LastTriggerUSec --value")).trim()).not.toMatch(/^(n\/a|0)?$/);
     });
 
     it("restores byte-identical from each site", async () => {
@@ -372,8 +406,7 @@ describe("backups", () => {
         const digestOf = async (dir: string) => host.run(`cd ${dir} && find . -type f -print0 | sort -z | xargs -0 sha256sum`);
         const source = await digestOf(`${tenantDataMount("alpha")}/tuwunel/backups`);
         expect(source).not.toBe("");
-        const agent = containerName("alpha", "backup-agent");
-        const image = (await host.run(`docker inspect -f '{{.Config.Image}}' ${agent}`)).trim();
+        const image = (await host.run(`docker inspect -f '{{.Config.Image}}' ${containerName("alpha", "backup-agent")}`)).trim();
         const script = (await host.run(`cat ${tenantDataMount("alpha")}/config/backup/backup.sh`)).split("\n");
         for (const site of ["helsinki", "falkenstein"]) {
             const line = script.find((l) => l.startsWith(`backup_to '${site}'`))!;
@@ -382,7 +415,7 @@ describe("backups", () => {
             await host.run(`rm -rf ${target} && mkdir -p ${target} && chown ${uid}:${uid} ${target}`);
             await host.run(
                 [
-                    `docker run --rm --user ${uid}:${uid} --network ${"redoubt-alpha-egress"} --read-only --tmpfs /tmp`,
+                    `docker run --rm --user ${uid}:${uid} --network redoubt-alpha-egress --read-only --tmpfs /tmp`,
                     `-v ${tenantDataMount("alpha")}/config/backup:/etc/redoubt:ro -v ${tenantDataMount("alpha")}/restic:/cache`,
                     `-v ${tenantRoot("alpha")}/passwd:/etc/passwd:ro -v ${tenantRoot("alpha")}/group:/etc/group:ro -v ${target}:/restore`,
                     `-e HOME=/cache -e RESTIC_CACHE_DIR=/cache/restic --entrypoint restic ${image}`,
@@ -401,49 +434,33 @@ describe("after a host reboot", () => {
         expect((await host.run(`${luksScriptPath("alpha")} status`)).trim()).toBe("closed");
         expect((await host.exec(`docker inspect -f '{{.State.Running}}' ${containerName("alpha", "homeserver")}`)).stdout.trim()).toBe("false");
         // The backup timer does not fail while the volume is closed: its condition skips it.
+        expect((await host.exec("systemctl is-failed redoubt-backup-alpha.service")).stdout.trim()).not.toBe("failed");
         const state = readState(statePath(stateDir, LIVE_STACKS.primary), LIVE_STACKS.primary);
-        await unlock(unlockPlan(state.resources), (command, stdin) => host.run(command, { stdin, timeoutMs: 300_000 }), log);
-        for (const tenant of ["alpha", "bravo"]) {
+        await unlock(unlockPlan(state.resources), (command, stdin) => host.run(command, { stdin, timeoutMs: 600_000 }), log);
+        for (const tenant of ["alpha", "charlie"]) {
             const answer = await waitFor(`${tenant} serving again`, () => fetchOnce(edge(publicDomain(tenant)), "/_matrix/client/versions"), 5 * 60_000);
             expect(answer.status).toBe(200);
         }
-        expect((await host.run(`docker inspect -f '{{.State.Health.Status}}' ${containerName("owl", "homeserver")}`)).trim()).toMatch(/healthy|starting/);
+        expect((await host.run(`docker inspect -f '{{.State.Running}}' ${containerName("owl", "tor")} ${containerName("vault", "wireguard")}`)).trim()).toBe("true\ntrue");
     });
 });
 
-describe("growing and shrinking the host", () => {
-    it("adding a public tenant does not interrupt another tenant's open connection through the edge", async () => {
-        const session = await connect(edge(publicDomain("alpha")));
-        try {
-            expect((await session.get("/_matrix/client/versions")).status).toBe(200);
-            const result = await up({ ...tenantSet, withCharlie: true });
-            const primary = changes(result[LIVE_STACKS.primary].steps);
-            // Only charlie's resources and the edge's route table change; the edge container stays.
-            expect(primary.filter((s) => s.urn.endsWith("::edge-container"))).toEqual([]);
-            expect(primary.every((s) => s.op === "create" || /edge-routes|edge-reload/.test(s.urn))).toBe(true);
-            expect((await session.get("/_matrix/client/versions")).status).toBe(200);
-        } finally {
-            session.close();
-        }
-        const charlie = await waitFor("charlie's certificate", () => fetchOnce(edge(publicDomain("charlie")), "/_matrix/client/versions"), 8 * 60_000, 10_000);
-        expect(charlie.status).toBe(200);
-    });
-
+describe("deletion", () => {
     it("a cancelled tenant is unprotected on its day, then destroyed: the LUKS header is erased and the old key opens nothing", async () => {
         const day0 = today();
-        await up({ ...tenantSet, bravoCancelledOn: day0 });
-        const [{ key }] = unlockPlan(readState(statePath(stateDir, LIVE_STACKS.primary), LIVE_STACKS.primary).resources, ["bravo"]).tenants;
+        await up({ ...tenantSet, dozyCancelledOn: day0 });
+        const [{ key }] = unlockPlan(readState(statePath(stateDir, LIVE_STACKS.primary), LIVE_STACKS.primary).resources, ["dozy"]).tenants;
         // Evidence the erase cannot remove: a second name for the container file. The erase rewrites the header in place.
-        await host.run(`ln ${tenantRoot("bravo")}/volume.luks /root/bravo-evidence.luks`);
-        expect((await host.exec("cryptsetup open --test-passphrase --key-file=- /root/bravo-evidence.luks", { stdin: key })).code).toBe(0);
-        const result = await up({ ...tenantSet, bravoCancelledOn: day0 }, addDays(day0, 7));
+        await host.run(`ln ${tenantRoot("dozy")}/volume.luks /root/dozy-evidence.luks`);
+        expect((await host.exec("cryptsetup open --test-passphrase --key-file=- /root/dozy-evidence.luks", { stdin: key })).code).toBe(0);
+        const result = await up({ ...tenantSet, dozyCancelledOn: day0 }, addDays(day0, 7));
         const deleted = changes(result[LIVE_STACKS.primary].steps).filter((s) => s.op === "delete");
-        expect(deleted.some((s) => s.urn.endsWith("::bravo-volume-luks"))).toBe(true);
-        expect((await host.exec(`test -e ${tenantRoot("bravo")}/volume.luks`)).code).not.toBe(0);
-        expect((await host.exec("cryptsetup open --test-passphrase --key-file=- /root/bravo-evidence.luks", { stdin: key })).code).not.toBe(0);
-        expect(await host.run("cryptsetup luksDump /root/bravo-evidence.luks | sed -n '/^Keyslots:/,/^Tokens:/p'")).not.toMatch(/^\s+\d+: luks2/m);
-        await host.run("rm -f /root/bravo-evidence.luks");
-        expect(await host.run(`docker ps -a --filter label=redoubt.tenant=bravo --format '{{.Names}}'`)).toBe("");
+        expect(deleted.some((s) => s.urn.endsWith("::dozy-volume-luks"))).toBe(true);
+        expect((await host.exec(`test -e ${tenantRoot("dozy")}/volume.luks`)).code).not.toBe(0);
+        expect((await host.exec("cryptsetup open --test-passphrase --key-file=- /root/dozy-evidence.luks", { stdin: key })).code).not.toBe(0);
+        expect(await host.run("cryptsetup luksDump /root/dozy-evidence.luks | sed -n '/^Keyslots:/,/^Tokens:/p'")).not.toMatch(/^\s+\d+: luks2/m);
+        await host.run("rm -f /root/dozy-evidence.luks");
+        expect(await host.run(`docker ps -a --filter label=redoubt.tenant=dozy --format '{{.Names}}'`)).toBe("");
         // Its boxes are gone at both sites.
         for (const stack of [LIVE_STACKS.helsinki, LIVE_STACKS.falkenstein]) {
             expect(

@@ -1,7 +1,8 @@
 // The live run's tenant set, written into a directory of its own (never
-// tenants/): two public tenants, one Tor-only, one VPN-only and one
-// suspended, and a third public tenant added while the host runs. Written
-// anew for each step, as ops edit tenant files between `pulumi up`s.
+// tenants/): a public tenant, a Tor-only one, a VPN-only one and a suspended
+// one, and a second public tenant added while the host runs. Written anew for
+// each step, as ops edit tenant files between `pulumi up`s. (Each tenant costs
+// minutes under software emulation: the set is as small as the promises allow.)
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -25,10 +26,10 @@ export function wireguardKeyPair(): PeerKeys {
 export interface LiveTenantSet {
     /** HH:MM (UTC) of alpha's nightly backup; default the staggered one. */
     alphaBackupAt?: string;
-    /** Add the third public tenant. */
+    /** Add the second public tenant. */
     withCharlie?: boolean;
-    /** Cancel bravo on this day. */
-    bravoCancelledOn?: string;
+    /** Cancel the suspended tenant on this day. */
+    dozyCancelledOn?: string;
     peer: PeerKeys;
 }
 
@@ -46,7 +47,6 @@ export function liveTenants(set: LiveTenantSet): TenantDoc[] {
     });
     return [
         publicTenant("alpha", 1, set.alphaBackupAt ? { backups: { schedule: set.alphaBackupAt } } : {}),
-        publicTenant("bravo", 2, set.bravoCancelledOn ? { status: "cancelled", cancelledOn: set.bravoCancelledOn } : {}),
         { name: "owl", id: 3, contact: `ops@owl.${LIVE_DOMAIN}`, plan: "small", access: { mode: "tor" }, homeserver: { serverName: `owl.${LIVE_DOMAIN}` } },
         {
             name: "vault",
@@ -56,7 +56,7 @@ export function liveTenants(set: LiveTenantSet): TenantDoc[] {
             access: { mode: "vpn", peers: [{ name: "laptop", publicKey: set.peer.publicKey }] },
             homeserver: { serverName: `vault.${LIVE_DOMAIN}` },
         },
-        publicTenant("dozy", 5, { status: "suspended" }),
+        publicTenant("dozy", 5, set.dozyCancelledOn ? { status: "cancelled", cancelledOn: set.dozyCancelledOn } : { status: "suspended" }),
         ...(set.withCharlie ? [publicTenant("charlie", 6)] : []),
     ];
 }

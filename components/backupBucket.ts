@@ -4,6 +4,9 @@ import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { BACKUP_SITES_LABEL, COUNTRY_LABEL, DATA_LABEL, DELETE_BY_LABEL, STATUS_LABEL, TENANT_LABEL } from "./labels";
 
+/** The component type token (the plan attributes resources to tenants by it). */
+export const BACKUP_BUCKET_TYPE = "redoubt:backup:BackupBucket";
+
 export interface BackupBucketArgs {
     tenant: string;
     /** Backup site name, e.g. helsinki. */
@@ -42,7 +45,7 @@ export class BackupBucket extends pulumi.ComponentResource {
     public readonly credentials: BackupBucketCredentials;
 
     constructor(name: string, args: BackupBucketArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("redoubt:backup:BackupBucket", name, {}, opts);
+        super(BACKUP_BUCKET_TYPE, name, {}, opts);
         const protect = args.protect ?? true;
         const password = new random.RandomPassword(
             `${name}-password`,

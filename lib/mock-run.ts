@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { SECRET_SIGNATURE, SECRET_SIGNATURE_KEY } from "./sdk-wire";
 import { parse } from "yaml";
 import { defineStack } from "../stacks/program";
 import type { CapturedResource as AnalyzedResource } from "./policy-harness";
@@ -14,8 +15,7 @@ import type { CapturedResource as AnalyzedResource } from "./policy-harness";
 export const PROJECT = "redoubt";
 export const PROJECT_DIR = path.join(__dirname, "..");
 /** The SDK's marker for a secret value in serialized properties. */
-export const SECRET_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d";
-export const SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270";
+export { SECRET_SIGNATURE, SECRET_SIGNATURE_KEY };
 
 /** One resource as the program registered it: what the policy harness analyzes, with its dependencies always known. */
 export interface CapturedResource extends AnalyzedResource {

@@ -7,6 +7,10 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { RESOURCE_SIGNATURE, SECRET_SIGNATURE_KEY } from "./sdk-wire";
+import { BACKUP_BUCKET_TYPE } from "../components/backupBucket";
+import { ROLE_LABEL, TENANT_LABEL } from "../components/labels";
+import { TENANT_CELL_TYPE } from "../components/tenantCell";
 import { parseStackConfig, StackConfigError, type StackConfig } from "../stacks/config";
 import { lifecycleOf, todayUtc } from "../components/lifecycle";
 import { loadTenants, type LoadedTenant } from "../tenants/loader";
@@ -17,12 +21,10 @@ import { startPolicyPack, type PolicyConfig, type PolicyDiagnostic, type PolicyP
 export const PLAN_FORMAT = "redoubt-plan/1";
 export const SECRET_PLACEHOLDER = "[secret]";
 export const UNKNOWN_PLACEHOLDER = "[unknown]";
-const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
-const SPECIAL_SIG = "4dabf18193072939515e22adb298388d";
+const RESOURCE_SIG = RESOURCE_SIGNATURE;
+const SPECIAL_SIG = SECRET_SIGNATURE_KEY;
 
-export const TENANT_COMPONENT_TYPES = ["redoubt:tenant:TenantCell", "redoubt:backup:BackupBucket"];
-const TENANT_LABEL = "redoubt.tenant";
-const ROLE_LABEL = "redoubt.role";
+export const TENANT_COMPONENT_TYPES = [TENANT_CELL_TYPE, BACKUP_BUCKET_TYPE];
 
 /** One resource of the plan, as printed by `--json`. */
 export interface PlannedResource {

@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { RESOURCE_SIGNATURE, SECRET_SIGNATURE, SECRET_SIGNATURE_KEY, UNKNOWN_VALUE } from "./sdk-wire";
 
 /** A resource as a mocked Pulumi run registered it. */
 export interface CapturedResource {
@@ -97,10 +98,10 @@ const emptypb: any = require(require.resolve("google-protobuf/google/protobuf/em
 const analyzerpb: any = require("@pulumi/pulumi/proto/analyzer_pb");
 const analyzergrpc: any = require("@pulumi/pulumi/proto/analyzer_grpc_pb");
 
-const SPECIAL_SIG = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+const SPECIAL_SIG = SECRET_SIGNATURE_KEY;
+const SECRET_SIG = SECRET_SIGNATURE;
+const RESOURCE_SIG = RESOURCE_SIGNATURE;
+const UNKNOWN = UNKNOWN_VALUE;
 
 const LEVELS: EnforcementLevel[] = ["advisory", "mandatory", "disabled", "remediate"];
 const levelName = (n: number): EnforcementLevel => LEVELS[n] ?? "advisory";

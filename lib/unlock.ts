@@ -14,7 +14,7 @@
 import { ENCRYPTED_VOLUME_TYPE } from "../components/encryptedVolume";
 import { ROLE_LABEL, TENANT_LABEL } from "../components/labels";
 
-const SECRET_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d";
+import { SECRET_SIGNATURE_KEY } from "./sdk-wire";
 const CONTAINER = "docker:index/container:Container";
 const RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword";
 

@@ -7,11 +7,11 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { SECRET_SIGNATURE, SECRET_SIGNATURE_KEY } from "../sdk-wire";
 import type { Properties } from "./provider";
 
 /** The SDK's marker for a secret value (the same signature the engine and policy packs use). */
-export const SECRET_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d";
-export const SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270";
+export { SECRET_SIGNATURE, SECRET_SIGNATURE_KEY };
 
 export interface SecretMarker {
     [SECRET_SIGNATURE_KEY]: typeof SECRET_SIGNATURE;

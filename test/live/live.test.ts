@@ -224,8 +224,10 @@ describe("Tor-only and VPN-only tenants", () => {
         expect(await reaches(containerName("owl", "tor"), proxy, CADDY_TLS_PORT)).toBe(true);
         // What a Tor client gets at the end of that path: the tenant CA's certificate for the onion name.
         await host.run(`cat > /root/owl-ca.pem`, { stdin: plainText(owl.caCertificate) });
+        // curl refuses to resolve .onion names at all (RFC 7686, lib/hostip.c), even from --resolve's cache;
+        // --connect-to resolves only the proxy's address and keeps the onion name for SNI, Host and the certificate check.
         const answer = await host.run(
-            `curl -sf --cacert /root/owl-ca.pem --resolve ${onion}:${CADDY_TLS_PORT}:${proxy} https://${onion}:${CADDY_TLS_PORT}/_matrix/client/versions`,
+            `curl -sf --cacert /root/owl-ca.pem --connect-to ${onion}:${CADDY_TLS_PORT}:${proxy}:${CADDY_TLS_PORT} https://${onion}:${CADDY_TLS_PORT}/_matrix/client/versions`,
         );
         expect(JSON.parse(answer).versions.length).toBeGreaterThan(0);
     });

@@ -1,21 +1,23 @@
 // npm run plan -- [--stack NAME]... [--tenants DIR] [--json] [--diff REF] [--as-of YYYY-MM-DD]
-//                 [--policy-config FILE] [--progress]
+//                 [--policy-config FILE] [--accept-data-loss TENANT]... [--progress]
 //
 // The offline preview: every stack program under mocks, every stack's
 // resources through the real policy pack, a per-tenant summary. No Pulumi
 // CLI, no credentials, no network.
 //
-// Exit status: 0 valid and no mandatory policy diagnostic; 1 invalid tenant
-// or stack file (each problem on stderr); 2 a mandatory policy diagnostic;
-// 3 anything unexpected.
+// Exit status: 0 valid and no mandatory policy diagnostic; 1 invalid input
+// (tenant or stack file, the set as a whole, arguments, policy config: each
+// problem on stderr); 2 a mandatory policy diagnostic; 4 `--diff` found data
+// loss not acknowledged with --accept-data-loss; 3 anything unexpected.
 import { isoDate } from "../tenants/schema";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { StackConfigError } from "../stacks/config";
+import { runAsOf, StackConfigError } from "../stacks/config";
+import { StackSetError } from "../lib/stack-set";
 import { formatProblem, TenantSetError } from "../tenants/loader";
 import { PROJECT_DIR } from "../lib/mock-run";
-import { buildPlan, planExitCode, renderPlan, type PlanOptions } from "../lib/plan";
-import { diffPlans, renderDiff } from "../lib/plan-diff";
+import { buildPlan, PolicyConfigError, planExitCode, renderPlan, type PlanOptions } from "../lib/plan";
+import { diffPlans, renderDiff, type PlanDiff } from "../lib/plan-diff";
 import { planAtRevision, RevisionPlanError } from "../lib/plan-git";
 import type { PolicyConfig } from "../lib/policy-harness";
 
@@ -24,8 +26,10 @@ const USAGE = `usage: npm run plan -- [options]
   --tenants DIR         read tenant files from DIR instead of the stack config's tenantsDir
   --json                print one JSON document (secrets replaced by "[secret]") instead of the summary
   --diff REF            compare with the plan at git revision REF (e.g. origin/main)
-  --as-of YYYY-MM-DD    evaluate tenant lifecycles on this day (overrides every stack's redoubt:asOf)
-  --policy-config FILE  per-policy config (JSON, as pulumi preview --policy-pack-config takes it)
+  --as-of YYYY-MM-DD    evaluate tenant lifecycles on this day, for this run (default: REDOUBT_AS_OF, else today)
+  --policy-config FILE  per-policy config (JSON, as pulumi preview --policy-pack-config takes it);
+                        promise policies can be neither disabled nor loosened
+  --accept-data-loss T  with --diff: accept that tenant T's data resources are deleted or replaced (repeatable)
   --no-policy           skip the policy pack (resources only)
   --progress            report progress on stderr even when it is not a terminal`;
 
@@ -40,10 +44,11 @@ interface Args {
     policyConfig?: string;
     policy: boolean;
     progress: boolean;
+    acceptDataLoss: string[];
 }
 
 export function parseArgs(argv: string[]): Args {
-    const args: Args = { stacks: [], json: false, policy: true, progress: false };
+    const args: Args = { stacks: [], json: false, policy: true, progress: false, acceptDataLoss: [] };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
@@ -72,6 +77,9 @@ export function parseArgs(argv: string[]): Args {
             case "--policy-config":
                 args.policyConfig = value();
                 break;
+            case "--accept-data-loss":
+                args.acceptDataLoss.push(value());
+                break;
             case "--no-policy":
                 args.policy = false;
                 break;
@@ -87,6 +95,8 @@ export function parseArgs(argv: string[]): Args {
                 throw new UsageError(`unknown argument ${a}`);
         }
     }
+    if (args.acceptDataLoss.length > 0 && !args.diff) throw new UsageError("--accept-data-loss only applies with --diff (it acknowledges data loss the diff shows)");
+    args.asOf ??= runAsOf();
     return args;
 }
 
@@ -150,15 +160,34 @@ async function main(): Promise<number> {
             return code;
         }
         const diff = diffPlans(before.document, doc);
+        const loss = unacknowledgedDataLoss(diff, args.acceptDataLoss);
         if (args.json) {
             process.stdout.write(`${JSON.stringify({ base: { ref: args.diff, commit: before.commit }, diff, plan: doc }, null, 2)}\n`);
-            return code;
+        } else {
+            process.stdout.write(`${renderDiff(diff, { before: `${args.diff} (${before.commit.slice(0, 12)})`, after: "this tree" })}\n\n${renderPlan(doc)}\n`);
         }
-        process.stdout.write(`${renderDiff(diff, { before: `${args.diff} (${before.commit.slice(0, 12)})`, after: "this tree" })}\n\n${renderPlan(doc)}\n`);
+        if (loss.length > 0) {
+            const tenants = [...new Set(loss.map((c) => c.tenant ?? "(shared)"))];
+            process.stderr.write(
+                `plan: REFUSED: this change deletes or replaces data of ${tenants.join(", ")} (see DATA LOSS above). If that is intended, run again with ${tenants
+                    .filter((t) => t !== "(shared)")
+                    .map((t) => `--accept-data-loss ${t}`)
+                    .join(" ")}${tenants.includes("(shared)") ? "; shared data resources cannot be accepted this way: change the code so they are kept" : ""}\n`,
+            );
+            return Math.max(code, DATA_LOSS_EXIT);
+        }
         return code;
     }
     process.stdout.write(`${renderPlan(doc)}\n`);
     return code;
+}
+
+/** Exit status of a --diff with data loss nobody acknowledged. */
+export const DATA_LOSS_EXIT = 4;
+
+/** Data loss in a diff that the operator has not accepted by naming the tenant. Shared data is never accepted this way. */
+export function unacknowledgedDataLoss(diff: PlanDiff, accepted: readonly string[]): PlanDiff["dataLoss"] {
+    return diff.dataLoss.filter((c) => c.tenant === undefined || !accepted.includes(c.tenant));
 }
 
 function reportError(e: unknown): number {
@@ -170,6 +199,16 @@ function reportError(e: unknown): number {
     }
     if (e instanceof StackConfigError) {
         process.stderr.write(`plan: the stack config is invalid; nothing was planned:\n${e.problems.map((p) => `  ${e.file}: ${p.field}: ${p.message}`).join("\n")}\n`);
+        return 1;
+    }
+    if (e instanceof StackSetError) {
+        process.stderr.write(
+            `plan: the stacks and tenants disagree; nothing was planned:\n${e.problems.map((p) => `  ${formatProblem({ ...p, file: relative(p.file) })}`).join("\n")}\n`,
+        );
+        return 1;
+    }
+    if (e instanceof PolicyConfigError) {
+        process.stderr.write(`plan: --policy-config is refused; nothing was planned:\n${e.problems.map((p) => `  ${p}`).join("\n")}\n`);
         return 1;
     }
     if (e instanceof UsageError) {

@@ -40,3 +40,14 @@ export function loadImageCatalog(file: string = DEFAULT_CATALOG_FILE): ImageCata
     }
     return parsed.data;
 }
+
+/** The registry an image reference is pulled from, as Docker reads it: a first path part with a dot, a port or `localhost` is a host, otherwise Docker Hub. */
+export function registryOf(reference: string): string {
+    const first = reference.split("/")[0];
+    return reference.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost") ? first : "docker.io";
+}
+
+/** The registries a catalog pulls from: the only ones a tenant's image override may name. */
+export function catalogRegistries(catalog: ImageCatalog): string[] {
+    return [...new Set(Object.values(catalog).map((entry) => registryOf(entry.repository)))].sort();
+}

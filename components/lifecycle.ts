@@ -44,15 +44,49 @@ export function todayUtc(now: Date = new Date()): string {
 }
 
 /**
- * The deletion deadline: cancellation plus grace, or, when an export was
- * requested, delivery plus grace (unknown until delivered).
+ * How long a requested but undelivered export may hold a cancelled tenant's
+ * data, counted from the cancellation or the request, whichever is later. The
+ * privacy page promises deletion within 7 days "unless an export is
+ * requested"; an export never delivered must not keep the data forever.
+ */
+export const MAX_EXPORT_WAIT_DAYS = 30;
+
+/**
+ * The deletion deadline of a cancelled tenant: cancellation plus grace; with an
+ * export requested, delivery plus grace, and never later than the export wait
+ * (request or cancellation plus MAX_EXPORT_WAIT_DAYS).
  */
 export function deletionDeadline(tenant: Tenant, graceDays: number): string | undefined {
     if (tenant.status !== "cancelled" || tenant.cancelledOn === undefined) return undefined;
     if (tenant.export === undefined) return addDays(tenant.cancelledOn, graceDays);
-    if (tenant.export.deliveredOn === undefined) return undefined;
-    const from = tenant.export.deliveredOn > tenant.cancelledOn ? tenant.export.deliveredOn : tenant.cancelledOn;
-    return addDays(from, graceDays);
+    const waitFrom = later(tenant.cancelledOn, tenant.export.requestedOn);
+    const waitEnds = addDays(waitFrom, MAX_EXPORT_WAIT_DAYS);
+    if (tenant.export.deliveredOn === undefined) return waitEnds;
+    const afterDelivery = addDays(later(tenant.export.deliveredOn, tenant.cancelledOn), graceDays);
+    return afterDelivery < waitEnds ? afterDelivery : waitEnds;
+}
+
+function later(a: string, b: string): string {
+    return a > b ? a : b;
+}
+
+/**
+ * Dates in a tenant file that cannot be true on `asOf`: an export requested
+ * or delivered in the future would hold (or release) data on a promise not
+ * yet made. Each problem names the field.
+ */
+export function datingProblems(tenant: Tenant, asOf: string): { field: string; message: string }[] {
+    const problems: { field: string; message: string }[] = [];
+    if (tenant.export && tenant.export.requestedOn > asOf) {
+        problems.push({
+            field: "export.requestedOn",
+            message: `is ${tenant.export.requestedOn}, after the plan's date ${asOf}; record an export only once the customer has asked for it`,
+        });
+    }
+    if (tenant.export?.deliveredOn !== undefined && tenant.export.deliveredOn > asOf) {
+        problems.push({ field: "export.deliveredOn", message: `is ${tenant.export.deliveredOn}, after the plan's date ${asOf}; set it on the day the archive was handed over` });
+    }
+    return problems;
 }
 
 export function lifecycleOf(tenant: Tenant, asOf: string, graceDays: number = MAX_DELETION_GRACE_DAYS): Lifecycle {
@@ -67,9 +101,12 @@ export function lifecycleOf(tenant: Tenant, asOf: string, graceDays: number = MA
         return { phase: "suspended", declared: true, protectData: true, served: false, backedUp: true, exporting: exportPending };
     }
     const deleteBy = deletionDeadline(tenant, graceDays);
-    if (deleteBy === undefined) {
-        // The export needs the data: it stays protected until the archive is delivered.
-        return { phase: "awaiting-export", declared: true, protectData: true, served: false, backedUp: false, exporting: exportPending };
+    if (deleteBy === undefined) throw new RangeError(`tenant ${tenant.name} is cancelled without a cancellation date`);
+    if (tenant.export !== undefined && tenant.export.deliveredOn === undefined && asOf < addDays(deleteBy, -graceDays)) {
+        // The export needs the data: it stays protected until the archive is delivered, or until the
+        // wait runs out; the last `graceDays` of the wait are the ordinary cancelled phase, so the
+        // data is unprotected in time for the deleting run.
+        return { phase: "awaiting-export", declared: true, protectData: true, served: false, backedUp: false, exporting: exportPending, deleteBy };
     }
     if (asOf >= deleteBy) {
         return { phase: "deleted", declared: false, protectData: false, served: false, backedUp: false, exporting: false, deleteBy };

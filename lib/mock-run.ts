@@ -8,7 +8,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { SECRET_SIGNATURE, SECRET_SIGNATURE_KEY } from "./sdk-wire";
-import { parse } from "yaml";
+import { parseDocument } from "yaml";
+import { SECRET_KEYS, StackConfigError } from "../stacks/config";
 import { defineStack } from "../stacks/program";
 import type { CapturedResource as AnalyzedResource } from "./policy-harness";
 
@@ -50,6 +51,8 @@ export interface MockRunOptions {
     stackReferences?: StackReferences;
     /** Report each registered resource (progress for long runs). */
     onResource?: (count: number) => void;
+    /** This run's explicit lifecycle date (as REDOUBT_AS_OF gives it to a CLI run). */
+    asOf?: string;
 }
 
 export function isSecretValue(value: unknown): value is SecretValue {
@@ -58,12 +61,44 @@ export function isSecretValue(value: unknown): value is SecretValue {
 
 /** Reads stacks/Pulumi.<stack>.yaml into the flat key → string form Pulumi hands a program. */
 export function readStackConfigFile(stack: string, projectDir: string = PROJECT_DIR): Record<string, string> {
+    const shown = `stacks/Pulumi.${stack}.yaml`;
     const file = path.join(projectDir, "stacks", `Pulumi.${stack}.yaml`);
-    if (!fs.existsSync(file)) throw new Error(`stacks/Pulumi.${stack}.yaml does not exist: no stack named ${stack}`);
-    const doc = parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
+    const fail = (field: string, message: string): never => {
+        throw new StackConfigError(shown, [{ field, message }]);
+    };
+    let text: string;
+    try {
+        if (!fs.statSync(file).isFile()) fail("(file)", "is not a regular file");
+        text = fs.readFileSync(file, "utf8");
+    } catch (e) {
+        if (e instanceof StackConfigError) throw e;
+        return fail("(file)", `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): there is no stack named ${stack}`);
+    }
+    const doc = parseDocument(text, { uniqueKeys: true });
+    if (doc.errors.length > 0) fail("(file)", `is not valid YAML: ${doc.errors[0].message.split("\n")[0]}`);
+    let data: unknown;
+    try {
+        data = doc.toJS({ maxAliasCount: 50 });
+    } catch (e) {
+        return fail("(file)", `is not valid YAML: ${(e as Error).message}`);
+    }
+    if (data === null || data === undefined) return {};
+    if (typeof data !== "object" || Array.isArray(data)) fail("(file)", "must be a YAML mapping with a config: section");
+    const section = (data as Record<string, unknown>)["config"];
+    if (section === undefined || section === null) return {};
+    if (typeof section !== "object" || Array.isArray(section)) fail("config", "must be a mapping of namespace:key to values");
     const config: Record<string, string> = {};
-    for (const [key, value] of Object.entries(doc?.config ?? {})) {
-        if (typeof value === "object" && value !== null && "secure" in value) continue; // ciphertext: not readable offline
+    for (const [key, value] of Object.entries(section as Record<string, unknown>)) {
+        const secure = typeof value === "object" && value !== null && "secure" in value;
+        const name = key.startsWith("redoubt:") ? key.slice("redoubt:".length) : undefined;
+        // A secret setting written in plain text is a secret committed to the repository.
+        if (name !== undefined && (SECRET_KEYS as readonly string[]).includes(name) && !secure) {
+            fail(key, `is written in plain text; it is a secret: remove it from the file and set it with pulumi config set --secret ${key} (and rotate it: it was committed)`);
+        }
+        if (!secure && typeof value === "string" && /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)) {
+            fail(key, "holds a private key in plain text; set it with pulumi config set --secret instead (and rotate the key: it was committed)");
+        }
+        if (secure) continue; // ciphertext: not readable offline
         config[key] = typeof value === "string" ? value : JSON.stringify(value);
     }
     return config;
@@ -191,7 +226,9 @@ async function runOnce(options: MockRunOptions): Promise<StackRun> {
         },
         PROJECT,
         stack,
-        false,
+        // The plan is a preview (setMocks's last argument is the SDK's dryRun): the program sees
+        // pulumi.runtime.isDryRun() as under `pulumi preview`, and refuses only what `up` must refuse.
+        true,
     );
     pulumi.runtime.setAllConfig(options.config, []);
 
@@ -223,7 +260,7 @@ async function runOnce(options: MockRunOptions): Promise<StackRun> {
         return undefined;
     };
 
-    const outputs = defineStack({ projectDir: options.projectDir, tenantsDir: options.tenantsDir, transformations: [capture] });
+    const outputs = defineStack({ projectDir: options.projectDir, tenantsDir: options.tenantsDir, transformations: [capture], asOf: options.asOf });
 
     // Wait until every registered resource is registered with the (mock) engine, including any created while waiting.
     let settled = 0;
@@ -265,14 +302,20 @@ export async function runStacks(options: RunStacksOptions = {}): Promise<StackRu
     const ordered = [...requested].sort((a, b) => Number(!a.startsWith("backup-")) - Number(!b.startsWith("backup-")));
     const references: StackReferences = {};
     const runs: StackRun[] = [];
+    // An asOf among the overrides is the run's explicit date (what REDOUBT_AS_OF is to a CLI run),
+    // not a value written into the stack's config: the program refuses stale dates in config.
+    const configOf = (name: string) => {
+        const { "redoubt:asOf": asOf, ...overrides } = options.configOverrides?.[name] ?? {};
+        return { config: { ...readStackConfigFile(name, projectDir), ...overrides }, asOf };
+    };
     for (const stack of ordered) {
-        const config = { ...readStackConfigFile(stack, projectDir), ...options.configOverrides?.[stack] };
+        const { config, asOf } = configOf(stack);
         // A primary planned alone still needs its backup stacks' outputs: run them first, unreported.
         for (const needed of referencedStacks(config)) {
             if (references[needed] === undefined) {
                 const run = await runStackUnderMocks({
                     stack: needed,
-                    config: { ...readStackConfigFile(needed, projectDir), ...options.configOverrides?.[needed] },
+                    ...configOf(needed),
                     tenantsDir: options.tenantsDir,
                     projectDir,
                 });
@@ -282,6 +325,7 @@ export async function runStacks(options: RunStacksOptions = {}): Promise<StackRu
         const run = await runStackUnderMocks({
             stack,
             config,
+            asOf,
             tenantsDir: options.tenantsDir,
             projectDir,
             stackReferences: references,

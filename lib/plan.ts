@@ -15,8 +15,9 @@ import { parseStackConfig, StackConfigError, type StackConfig } from "../stacks/
 import { lifecycleOf, todayUtc } from "../components/lifecycle";
 import { loadTenants, type LoadedTenant } from "../tenants/loader";
 import { PLANS } from "../tenants/schema";
+import { checkStackSet, StackSetError, type StackEntry } from "./stack-set";
 import { DEFAULT_STACKS, isSecretValue, PROJECT_DIR, readStackConfigFile, runStacks, type CapturedResource, type StackRun } from "./mock-run";
-import { startPolicyPack, type PolicyConfig, type PolicyDiagnostic, type PolicyPackSession } from "./policy-harness";
+import { startPolicyPack, type PolicyConfig, type PolicyDiagnostic, type PolicyInfo, type PolicyPackSession } from "./policy-harness";
 
 export const PLAN_FORMAT = "redoubt-plan/1";
 export const SECRET_PLACEHOLDER = "[secret]";
@@ -107,23 +108,46 @@ export interface PlanOptions {
     transformRuns?: (runs: StackRun[]) => StackRun[];
 }
 
-/** Validates stack configs and the tenant set before anything runs; throws StackConfigError / TenantSetError. */
+/** Every stack file of the project: stacks/Pulumi.<stack>.yaml → stack name. */
+export function stackNames(projectDir: string): string[] {
+    return fs
+        .readdirSync(path.join(projectDir, "stacks"))
+        .flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? [])
+        .sort();
+}
+
+/**
+ * Validates every stack config, the tenant set, and the set as a whole
+ * (stack-set checks: coverage, backup sites, dates, images) before anything
+ * runs; throws StackConfigError / TenantSetError / StackSetError.
+ */
 export function validateInputs(options: PlanOptions): { configs: Map<string, { raw: Record<string, string>; config: StackConfig }>; tenants: Map<string, LoadedTenant[]> } {
     const configs = new Map<string, { raw: Record<string, string>; config: StackConfig }>();
     const tenants = new Map<string, LoadedTenant[]>();
     const projectDir = options.projectDir ?? PROJECT_DIR;
-    for (const stack of options.stacks ?? DEFAULT_STACKS) {
-        const file = `stacks/Pulumi.${stack}.yaml`;
-        if (!fs.existsSync(path.join(projectDir, file))) {
-            const known = fs.readdirSync(path.join(projectDir, "stacks")).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []);
-            throw new StackConfigError(file, [{ field: "(file)", message: `does not exist: there is no stack named ${stack} (known: ${known.join(", ")})` }]);
+    const known = stackNames(projectDir);
+    const planned = options.stacks ?? DEFAULT_STACKS;
+    for (const stack of planned) {
+        if (!known.includes(stack)) {
+            throw new StackConfigError(`stacks/Pulumi.${stack}.yaml`, [
+                { field: "(file)", message: `does not exist: there is no stack named ${stack} (known: ${known.join(", ")})` },
+            ]);
         }
+    }
+    // Every stack of the project is read, not only the planned ones: a stack that drops a tenant is seen either way.
+    const entries: StackEntry[] = [];
+    for (const stack of [...planned, ...known.filter((s) => !planned.includes(s))]) {
+        const file = `stacks/Pulumi.${stack}.yaml`;
+        const fromFile = readStackConfigFile(stack, projectDir);
         const raw = stackConfig(stack, options);
-        const config = parseStackConfig(raw, `stacks/Pulumi.${stack}.yaml`);
-        configs.set(stack, { raw, config });
+        const config = parseStackConfig(raw, file);
         const dir = tenantsDirOf(config, options);
         if (!tenants.has(dir)) tenants.set(dir, loadTenants(dir));
+        if (planned.includes(stack)) configs.set(stack, { raw, config });
+        entries.push({ stack, file, config, filePin: fromFile["redoubt:asOf"], asOf: config.asOf ?? todayUtc(), tenants: tenants.get(dir)! });
     }
+    const problems = checkStackSet(entries, { today: todayUtc(), projectDir });
+    if (problems.length > 0) throw new StackSetError(problems);
     return { configs, tenants };
 }
 
@@ -265,6 +289,46 @@ function summarise(run: StackRun, config: StackConfig, asOf: string, tenants: Lo
     });
 }
 
+/** Thrown when --policy-config would disable or loosen a promise policy. */
+export class PolicyConfigError extends Error {
+    constructor(readonly problems: string[]) {
+        super(`the policy config is refused:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+        this.name = "PolicyConfigError";
+    }
+}
+
+/** What a run may set on a mandatory (promise) policy: the day it judges by. Its level and thresholds are the pack's. */
+export const RUN_POLICY_SETTINGS: readonly string[] = ["asOf"];
+
+/**
+ * Problems with a caller's policy config: a policy the pack does not have, a
+ * mandatory policy made advisory or disabled, a mandatory policy's threshold
+ * changed. Advisory policies may be configured freely.
+ */
+export function policyConfigProblems(policies: readonly PolicyInfo[], config: PolicyConfig): string[] {
+    const problems: string[] = [];
+    const byName = new Map(policies.map((p) => [p.name, p]));
+    for (const [name, settings] of Object.entries(config)) {
+        const policy = byName.get(name);
+        if (!policy) {
+            problems.push(`'${name}' is not a policy of the pack; known: ${[...byName.keys()].sort().join(", ")}.`);
+            continue;
+        }
+        if (policy.enforcementLevel !== "mandatory") continue;
+        for (const [key, value] of Object.entries(settings)) {
+            if (key === "enforcementLevel") {
+                if (value !== "mandatory")
+                    problems.push(`'${name}' keeps a privacy promise; it cannot be set to ${JSON.stringify(value)}. Remove that setting: it stays mandatory.`);
+            } else if (!RUN_POLICY_SETTINGS.includes(key) && JSON.stringify(value) !== JSON.stringify(policy.configDefaults[key])) {
+                problems.push(
+                    `'${name}' keeps a privacy promise; its ${key} is fixed at ${JSON.stringify(policy.configDefaults[key] ?? null)} by the pack, not ${JSON.stringify(value)}. Change it in policies/ with a review, not per run.`,
+                );
+            }
+        }
+    }
+    return problems;
+}
+
 /** Per-policy config for one stack: asOf for the policies that take it, then the caller's config. */
 function policyConfigFor(session: PolicyPackSession, asOf: string, extra: PolicyConfig | undefined): PolicyConfig {
     const config: PolicyConfig = {};
@@ -313,6 +377,8 @@ export async function buildPlan(options: PlanOptions = {}): Promise<PlanDocument
         if (sessionPromise) {
             progress?.("waiting for the policy pack to start...");
             session = await sessionPromise;
+            const refused = policyConfigProblems(session.policies, options.policyConfig ?? {});
+            if (refused.length > 0) throw new PolicyConfigError(refused);
         }
         const result: StackPlan[] = [];
         for (const run of runs) {

@@ -16,6 +16,7 @@ import {
     DELETE_BY_LABEL,
     ROLE_LABEL,
     STATUS_LABEL,
+    STORAGE_BOX_LOCATIONS,
     T,
     TENANT_LABEL,
     configOf,
@@ -127,8 +128,24 @@ export const storageBoxSettings: ResourceValidationPolicy = {
         for (const key of [TENANT_LABEL, COUNTRY_LABEL, BACKUP_SITES_LABEL, STATUS_LABEL]) {
             if (!labels[key]) report(`The ${where} has no "${key}" label; add it (tenant, country, site and status are how policies and ops tell whose box it is).`);
         }
-        if (labels[COUNTRY_LABEL] === primaryCountry) {
-            report(`The ${where} is in ${primaryCountry}, the primary site's country; put backups in another country (helsinki FI or falkenstein DE).`);
+        // Where the box is decides the country, not its label: the location is what Hetzner acts on.
+        const location = typeof args.props["location"] === "string" ? args.props["location"] : undefined;
+        const country = location === undefined ? undefined : STORAGE_BOX_LOCATIONS[location];
+        if (country === undefined) {
+            report(
+                `The ${where} has location ${JSON.stringify(location ?? null)}, which is not a known Storage Box location; use one of ${Object.entries(STORAGE_BOX_LOCATIONS)
+                    .map(([l, c]) => `${l} (${c})`)
+                    .join(", ")}.`,
+            );
+        } else {
+            if (country === primaryCountry) {
+                report(`The ${where} is in ${primaryCountry} (location ${location}), the primary site's country; put backups in another country (helsinki FI or falkenstein DE).`);
+            }
+            if (labels[COUNTRY_LABEL] !== undefined && labels[COUNTRY_LABEL] !== country) {
+                report(
+                    `The ${where} is labelled ${COUNTRY_LABEL}="${labels[COUNTRY_LABEL]}" but its location ${location} is in ${country}; set the stack's redoubt:country to ${country} or move the box.`,
+                );
+            }
         }
         const status = labels[STATUS_LABEL] ?? "active";
         if (status !== "cancelled") {

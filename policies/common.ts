@@ -38,6 +38,9 @@ export const T = {
     encryptedVolume: "redoubt:tenant:EncryptedVolume",
 } as const;
 
+/** Hetzner Storage Box location → country (copied from stacks/config.ts; the drift test compares them). */
+export const STORAGE_BOX_LOCATIONS: Readonly<Record<string, string>> = { fsn1: "DE", nbg1: "DE", hel1: "FI" };
+
 /** Where the homeserver and proxy configurations are uploaded inside their containers. */
 export const TUWUNEL_CONFIG_PATH = "/etc/tuwunel/tuwunel.toml";
 export const CADDY_CONFIG_PATH = "/etc/caddy/caddy.json";
@@ -86,28 +89,27 @@ export function configOf<C extends object>(args: { getConfig: <X extends object>
     return merged as C;
 }
 
-/** The plan's "today": the `asOf` config (YYYY-MM-DD) or the current UTC date. */
-/**
- * The day a check is made for: the policy config's asOf, else the stack's own
- * `redoubt:asOf` (the Pulumi CLI hands the pack the stack config in
- * PULUMI_CONFIG), else today (UTC). Using the stack's date keeps the pack and
- * the program in agreement, e.g. when ops re-run a missed cancellation day.
- */
-export function asOfDate(asOf: string | undefined, now: Date = new Date(), stackConfig: string | undefined = process.env.PULUMI_CONFIG): string {
-    if (asOf && /^\d{4}-\d{2}-\d{2}$/.test(asOf)) return asOf;
-    const fromStack = stackAsOf(stackConfig);
-    if (fromStack) return fromStack;
-    return now.toISOString().slice(0, 10);
-}
+/** Copied from stacks/config.ts (AS_OF_ENV); the drift test compares them. */
+export const AS_OF_ENV = "REDOUBT_AS_OF";
 
-function stackAsOf(stackConfig: string | undefined): string | undefined {
-    if (!stackConfig) return undefined;
-    try {
-        const value = (JSON.parse(stackConfig) as Record<string, unknown>)["redoubt:asOf"];
-        return typeof value === "string" && /^\d{4}-\d{2}-\d{2}$/.test(value) ? value : undefined;
-    } catch {
-        return undefined;
+/**
+ * The day a check is made for: the policy config's asOf (`--policy-pack-config`,
+ * given for one run), else REDOUBT_AS_OF (the CLI starts the analyzer with its
+ * own environment, as it starts the program), else today (UTC). Never the
+ * stack's `redoubt:asOf`: a date left in the stack file must not stop the
+ * deletion clock. A malformed explicit date is not silently replaced by today.
+ */
+export function asOfDate(asOf: string | undefined, now: Date = new Date(), env: NodeJS.ProcessEnv = process.env): string {
+    if (asOf) {
+        if (!isIsoDate(asOf)) throw new Error(`The policy config's asOf is '${asOf}'; give a date written YYYY-MM-DD, or leave it empty for today.`);
+        return asOf;
     }
+    const fromEnv = env[AS_OF_ENV];
+    if (fromEnv) {
+        if (!isIsoDate(fromEnv)) throw new Error(`${AS_OF_ENV} is '${fromEnv}'; set a date written YYYY-MM-DD, or unset it for today.`);
+        return fromEnv;
+    }
+    return now.toISOString().slice(0, 10);
 }
 
 export function isIsoDate(s: string | undefined): s is string {

@@ -11,7 +11,9 @@ import type { StackValidationPolicy } from "@pulumi/policy";
 import { DATA_LABEL, DELETE_BY_LABEL, STATUS_LABEL, T, TENANT_LABEL, asOfDate, configOf, daysBetween, describe, isIsoDate, labelsOf, luksTenant, tenantStatuses } from "./common";
 
 const DEFAULTS = { asOf: "", deletionGraceDays: 7 };
-// awaiting-export: cancelled, but the data is kept (protected) until the export is delivered; the deadline starts then.
+// awaiting-export: cancelled, but the data is kept (protected) until the export is delivered or the export
+// wait runs out; it carries its delete-by date (the end of the wait) like a cancelled tenant's.
+const DEADLINE_STATUSES = ["cancelled", "awaiting-export"];
 const STATUSES = ["active", "suspended", "cancelled", "awaiting-export"];
 
 export const deletionDeadline: StackValidationPolicy = {
@@ -48,10 +50,10 @@ export const deletionDeadline: StackValidationPolicy = {
                 report(`The ${where} has ${STATUS_LABEL}="${status}"; label it with the tenant's status, one of ${STATUSES.join(", ")}.`, r.urn);
                 continue;
             }
-            if (status !== "cancelled") continue;
+            if (!DEADLINE_STATUSES.includes(status ?? "")) continue;
             if (!isIsoDate(deleteBy)) {
                 report(
-                    `Tenant ${tenant} is cancelled but its ${where} has no valid ${DELETE_BY_LABEL} date (${JSON.stringify(deleteBy ?? null)}); label it with the day its data must be gone (YYYY-MM-DD).`,
+                    `Tenant ${tenant} is ${status} but its ${where} has no valid ${DELETE_BY_LABEL} date (${JSON.stringify(deleteBy ?? null)}); label it with the day its data must be gone (YYYY-MM-DD).`,
                     r.urn,
                 );
                 continue;

@@ -12,7 +12,9 @@ const common = {
     country,
     tenants: tenantNames,
     tenantsDir: z.string().default("tenants").describe("Directory of tenant files, relative to the project."),
-    asOf: isoDate.optional().describe("The day the lifecycle is evaluated for; default today (UTC). Pin it for reproducible plans."),
+    asOf: isoDate
+        .optional()
+        .describe("The day the lifecycle is evaluated for; default today (UTC). A date before today is refused (it would stop the deletion clock); use REDOUBT_AS_OF for one run."),
     deletionGraceDays: z
         .number()
         .int()
@@ -70,12 +72,37 @@ export const PrimaryStackConfigSchema = strict({
         .describe("Backup site name → the stack holding its storage boxes and the site's country."),
 });
 
+/**
+ * Hetzner Storage Box locations and the country each is in. The location is
+ * where the data is; the country a stack claims is checked against it, so a
+ * label can never say FI while the boxes are in Falkenstein.
+ */
+export const STORAGE_BOX_LOCATIONS = { fsn1: "DE", nbg1: "DE", hel1: "FI" } as const;
+export type StorageBoxLocation = keyof typeof STORAGE_BOX_LOCATIONS;
+const LOCATION_NAMES = Object.keys(STORAGE_BOX_LOCATIONS) as [StorageBoxLocation, ...StorageBoxLocation[]];
+
 export const BackupStackConfigSchema = strict({
     role: z.literal("backup"),
     ...common,
     site: z.enum(BACKUP_SITE_NAMES, { error: `must be one of: ${BACKUP_SITE_NAMES.join(", ")}` }),
-    location: z.enum(["fsn1", "hel1", "nbg1"], { error: "must be a Hetzner Storage Box location: fsn1, hel1 or nbg1" }),
+    location: z.enum(LOCATION_NAMES, {
+        error: `must be a Hetzner Storage Box location: ${Object.entries(STORAGE_BOX_LOCATIONS)
+            .map(([l, c]) => `${l} (${c})`)
+            .join(", ")}`,
+    }),
 });
+
+/** The location decides the country: a backup stack may not claim another. */
+function checkLocationCountry(config: z.infer<typeof BackupStackConfigSchema>, ctx: z.RefinementCtx): void {
+    const actual = STORAGE_BOX_LOCATIONS[config.location];
+    if (config.country !== actual) {
+        ctx.addIssue({
+            code: "custom",
+            path: ["country"],
+            message: `is ${config.country}, but location ${config.location} is in ${actual}; set redoubt:country to ${actual} or choose a location in ${config.country}`,
+        });
+    }
+}
 
 /** Where the promise of geographically separate backups is first checked: backup countries differ from the primary's and each other's. */
 function checkBackupCountries(config: z.infer<typeof PrimaryStackConfigSchema>, ctx: z.RefinementCtx): void {
@@ -95,12 +122,28 @@ function checkBackupCountries(config: z.infer<typeof PrimaryStackConfigSchema>, 
     }
 }
 
-export const StackConfigSchema = z.discriminatedUnion("role", [PrimaryStackConfigSchema.superRefine(checkBackupCountries), BackupStackConfigSchema], {
-    error: (issue) => (issue.code === "invalid_union" ? `${NAMESPACE}:role must be primary or backup` : undefined),
-});
+export const StackConfigSchema = z.discriminatedUnion(
+    "role",
+    [PrimaryStackConfigSchema.superRefine(checkBackupCountries), BackupStackConfigSchema.superRefine(checkLocationCountry)],
+    {
+        error: (issue) => (issue.code === "invalid_union" ? `${NAMESPACE}:role must be primary or backup` : undefined),
+    },
+);
 export type PrimaryStackConfig = z.infer<typeof PrimaryStackConfigSchema>;
 export type BackupStackConfig = z.infer<typeof BackupStackConfigSchema>;
 export type StackConfig = z.infer<typeof StackConfigSchema>;
+
+/** The mark of the example stack's host key (stacks/Pulumi.iceland.yaml): fine to preview, refused for a deployment. */
+export const PLACEHOLDER_HOST_KEY_MARK = "PLACEHOLDER";
+
+/** A deployment to a host whose key is the shipped placeholder would trust nothing real: refused before anything connects. */
+export function placeholderHostKeyProblem(config: StackConfig): { field: string; message: string } | undefined {
+    if (config.role !== "primary" || !config.sshHostKey.includes(PLACEHOLDER_HOST_KEY_MARK)) return undefined;
+    return {
+        field: `${NAMESPACE}:sshHostKey`,
+        message: "is the example's placeholder; set the Docker host's real key (ssh-keyscan -t ed25519 <host>, checked against the host's console) before deploying",
+    };
+}
 
 /** Secret settings, read with getSecret and never validated into plain objects. */
 export const SECRET_KEYS = ["sshPrivateKey"] as const;
@@ -156,6 +199,37 @@ function parseValue(text: string): unknown {
     return text;
 }
 
-export function asOfDate(config: StackConfig): string {
-    return config.asOf ?? todayUtc();
+/**
+ * The environment variable that sets the lifecycle date for one run, for the
+ * program and the policy pack alike (the CLI starts both with its
+ * environment). It is the explicit, per-run way to evaluate another day; a
+ * date left in the stack file is not (see stalePinProblem).
+ */
+export const AS_OF_ENV = "REDOUBT_AS_OF";
+
+/** The run's date from REDOUBT_AS_OF, when set; a malformed value is an error, never ignored. */
+export function runAsOf(env: NodeJS.ProcessEnv = process.env): string | undefined {
+    const value = env[AS_OF_ENV];
+    if (value === undefined || value === "") return undefined;
+    if (!isoDate.safeParse(value).success) {
+        throw new StackConfigError(`the environment`, [{ field: AS_OF_ENV, message: `is '${value}'; it must be a real calendar date written YYYY-MM-DD, or unset for today` }]);
+    }
+    return value;
+}
+
+/**
+ * A `redoubt:asOf` before today left in a stack's config freezes the deletion
+ * clock for the program: cancelled tenants would never reach their deadline.
+ */
+export function stalePinProblem(asOf: string | undefined, today: string = todayUtc()): { field: string; message: string } | undefined {
+    if (asOf === undefined || asOf >= today) return undefined;
+    return {
+        field: `${NAMESPACE}:asOf`,
+        message: `is ${asOf}, before today (${today}): a date left in the stack config stops the deletion clock. Remove it (pulumi config rm ${NAMESPACE}:asOf); to evaluate another day for one run, set ${AS_OF_ENV}=<date> or use npm run plan -- --as-of <date>`,
+    };
+}
+
+/** The day this run evaluates lifecycles for: the run's explicit date, else the stack's pin (today or later), else today. */
+export function asOfDate(config: StackConfig, explicit: string | undefined = runAsOf()): string {
+    return explicit ?? config.asOf ?? todayUtc();
 }

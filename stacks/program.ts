@@ -10,12 +10,21 @@ import type { BackupTarget } from "../components/backupAgent";
 import { Edge } from "../components/edge";
 import { HostBaseline } from "../components/hostBaseline";
 import { loadImageCatalog } from "../components/images";
-import { lifecycleOf, type Lifecycle } from "../components/lifecycle";
+import { datingProblems, lifecycleOf, type Lifecycle } from "../components/lifecycle";
 import { storageBoxRepository } from "../components/render/backup";
 import { edgeRouteOf, TenantCell } from "../components/tenantCell";
 import { loadTenants, TenantSetError } from "../tenants/loader";
 import { PLANS, type Tenant } from "../tenants/schema";
-import { asOfDate, parseStackConfig, type BackupStackConfig, type PrimaryStackConfig, type StackConfig } from "./config";
+import {
+    asOfDate,
+    parseStackConfig,
+    placeholderHostKeyProblem,
+    StackConfigError,
+    stalePinProblem,
+    type BackupStackConfig,
+    type PrimaryStackConfig,
+    type StackConfig,
+} from "./config";
 
 export interface StackProgramOptions {
     /** Project root; tenantsDir and images.yaml are resolved against it. Default: the repository root. */
@@ -24,6 +33,11 @@ export interface StackProgramOptions {
     tenantsDir?: string;
     /** Applied to every top-level resource (and so to all resources): how the offline plan sees options. */
     transformations?: pulumi.ResourceTransformation[];
+    /**
+     * This run's lifecycle date, given explicitly (the plan's --as-of).
+     * @default REDOUBT_AS_OF, else the stack's redoubt:asOf, else today (UTC)
+     */
+    asOf?: string;
 }
 
 /** A tenant in this stack, with its lifecycle at the as-of date. */
@@ -36,8 +50,12 @@ const DEFAULT_PROJECT_DIR = path.join(__dirname, "..");
 
 /** Reads and validates this stack's `redoubt:*` config. */
 export function readStackConfig(): StackConfig {
-    const stack = pulumi.getStack();
-    return parseStackConfig(pulumi.runtime.allConfig(), `stacks/Pulumi.${stack}.yaml`);
+    const file = `stacks/Pulumi.${pulumi.getStack()}.yaml`;
+    const config = parseStackConfig(pulumi.runtime.allConfig(), file);
+    // A preview (and the offline plan) may run against the example's placeholder key; a deployment may not.
+    const problems = [stalePinProblem(config.asOf), pulumi.runtime.isDryRun() ? undefined : placeholderHostKeyProblem(config)].flatMap((p) => p ?? []);
+    if (problems.length > 0) throw new StackConfigError(file, problems);
+    return config;
 }
 
 /** Loads the tenant set and selects this stack's tenants; every problem is reported before anything is declared. */
@@ -54,7 +72,9 @@ export function selectTenants(config: StackConfig, options: StackProgramOptions 
             );
         }
     }
-    const asOf = asOfDate(config);
+    const asOf = options.asOf ?? asOfDate(config);
+    const misdated = loaded.flatMap(({ file, tenant }) => datingProblems(tenant, asOf).map((p) => ({ file, ...p })));
+    if (misdated.length > 0) throw new TenantSetError(misdated);
     return loaded
         .map((l) => l.tenant)
         .filter((t) => config.tenants === undefined || config.tenants.includes(t.name))

@@ -20,7 +20,7 @@ export const TENANT_NAME_PATTERN = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
 /** A fully qualified DNS name with at least two labels, lower case, no trailing dot. */
 export const DNS_NAME_PATTERN = /^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])$/;
 /** An OCI image reference pinned by an immutable sha256 digest. */
-export const PINNED_IMAGE_PATTERN = /^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?@sha256:[0-9a-f]{64}$/;
+export const PINNED_IMAGE_PATTERN = /^[a-z0-9][a-z0-9._-]*(:[0-9]+)?(\/[a-z0-9._-]+)*(:[A-Za-z0-9._-]+)?@sha256:[0-9a-f]{64}$/;
 /** A WireGuard public key: 32 bytes, base64. */
 export const WIREGUARD_KEY_PATTERN = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$/;
 /** An age X25519 recipient (public key). */
@@ -82,6 +82,19 @@ export const AccessSchema = z.discriminatedUnion(
                     )
                     .min(1, "a vpn tenant needs at least one WireGuard peer")
                     .max(29, "a vpn tenant has at most 29 peers (its VPN is a /27)")
+                    .superRefine((peers, ctx) => {
+                        // WireGuard routes by public key: two peers with one key are one peer with two names (and addresses that never answer).
+                        const seen = new Map<string, number>();
+                        peers.forEach((peer, i) => {
+                            for (const field of ["name", "publicKey"] as const) {
+                                const key = `${field}:${peer[field]}`;
+                                const first = seen.get(key);
+                                if (first !== undefined)
+                                    ctx.addIssue({ code: "custom", path: [i, field], message: `is the same as peer ${first}'s; each peer needs its own ${field}` });
+                                else seen.set(key, i);
+                            }
+                        });
+                    })
                     .describe("The customer's WireGuard peers; only they can reach the homeserver."),
             },
             "Reachable only through the tenant's own WireGuard endpoint.",

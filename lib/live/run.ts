@@ -35,7 +35,7 @@ export interface LiveUpOptions {
     tenantsDir: string;
     /** Where each stack's state file lives (kept between runs: the second run updates and deletes). */
     stateDir: string;
-    /** The lifecycle day (redoubt:asOf); default today. */
+    /** The run's lifecycle day, given explicitly as REDOUBT_AS_OF gives it to a CLI run; default today. */
     asOf?: string;
     log?: (line: string) => void;
 }
@@ -45,7 +45,7 @@ export const LIVE_STACKS = { helsinki: "backup-helsinki", falkenstein: "backup-f
 /** The stacks' config as Pulumi hands it to the program: `namespace:key` → string (structured values as JSON). */
 export function liveStackConfigs(options: LiveUpOptions): Record<string, Record<string, string>> {
     const { host } = options;
-    const common = { "redoubt:tenantsDir": options.tenantsDir, ...(options.asOf ? { "redoubt:asOf": options.asOf } : {}) };
+    const common = { "redoubt:tenantsDir": options.tenantsDir };
     return {
         [LIVE_STACKS.helsinki]: { ...common, "redoubt:role": "backup", "redoubt:site": "helsinki", "redoubt:country": "FI", "redoubt:location": "hel1" },
         [LIVE_STACKS.falkenstein]: { ...common, "redoubt:role": "backup", "redoubt:site": "falkenstein", "redoubt:country": "DE", "redoubt:location": "fsn1" },
@@ -104,7 +104,7 @@ export async function liveUp(options: LiveUpOptions): Promise<Record<string, Liv
             const file = statePath(options.stateDir, stack);
             options.log?.(`== live up: ${stack}`);
             const result = await runLive(
-                () => defineStack({ projectDir: PROJECT_DIR }),
+                () => defineStack({ projectDir: PROJECT_DIR, asOf: options.asOf }),
                 {
                     project: PROJECT,
                     stack,

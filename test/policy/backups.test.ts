@@ -48,17 +48,26 @@ describe("storage-box-settings", () => {
         const msgs = await runResource(storageBoxSettings, storageBox("acme", "FI", "helsinki", { deleteProtection: false }, {}, false));
         expect(msgs).toEqual([expect.stringMatching(/set deleteProtection: true/), expect.stringMatching(/set the protect resource option/)]);
     });
+    it("judges the country by the box's location, not by its label", async () => {
+        // Labelled Finland, placed in Falkenstein: both copies would be in Germany.
+        const box = storageBox("acme", "FI", "helsinki", { location: "fsn1" });
+        expect(await runResource(storageBoxSettings, box)).toEqual([expect.stringMatching(/labelled redoubt.country="FI" but its location fsn1 is in DE/)]);
+        const nowhere = storageBox("acme", "FI", "helsinki", { location: "ash" });
+        expect(await runResource(storageBoxSettings, nowhere)).toEqual([
+            expect.stringMatching(/location "ash", which is not a known Storage Box location; use one of fsn1 \(DE\)/),
+        ]);
+    });
     it("allows a cancelled tenant's box to be unprotected", async () => {
         const box = storageBox("acme", "FI", "helsinki", { deleteProtection: false }, { "redoubt.status": "cancelled", "redoubt.delete-by": "2030-01-01" }, false);
         expect(await runResource(storageBoxSettings, box)).toEqual([]);
     });
-    it("refuses samba, a snapshot plan, no external SSH and a box in Iceland", async () => {
-        const box = storageBox("acme", "IS", "reykjavik", {
+    it("refuses samba, a snapshot plan, no external SSH and a box in the primary's country", async () => {
+        const box = storageBox("acme", "DE", "falkenstein", {
             accessSettings: { reachableExternally: false, sshEnabled: true, sambaEnabled: true },
             snapshotPlan: { maxSnapshots: 10, minute: 0, hour: 3 },
         });
-        const msgs = (await runResource(storageBoxSettings, box)).join("\n");
-        expect(msgs).toMatch(/put backups in another country/);
+        const msgs = (await runResource(storageBoxSettings, box, { primaryCountry: "DE" })).join("\n");
+        expect(msgs).toMatch(/is in DE \(location fsn1\), the primary site's country; put backups in another country/);
         expect(msgs).toMatch(/reachableExternally: true/);
         expect(msgs).toMatch(/sambaEnabled on; set it to false/);
         expect(msgs).toMatch(/remove it: snapshots outlive/);

@@ -1,5 +1,6 @@
 import * as contract from "../../components/labels";
 import * as common from "../../policies/common";
+import { AS_OF_ENV, STORAGE_BOX_LOCATIONS } from "../../stacks/config";
 
 describe("policies/common", () => {
     it("keeps the pack's copy of the label contract equal to components/labels.ts", () => {
@@ -20,6 +21,10 @@ describe("policies/common", () => {
         ] as const) {
             expect([key, (common as Record<string, unknown>)[key]]).toEqual([key, (contract as Record<string, unknown>)[key]]);
         }
+    });
+    it("keeps the pack's copy of the Storage Box locations equal to the stack config's", () => {
+        expect(common.STORAGE_BOX_LOCATIONS).toEqual(STORAGE_BOX_LOCATIONS);
+        expect(common.AS_OF_ENV).toBe(AS_OF_ENV);
     });
     it("reads docker label lists and hcloud label maps", () => {
         expect(common.labelsOf({ labels: [{ label: "a", value: "1" }] })).toEqual({ a: "1" });

@@ -32,9 +32,13 @@ describe("deletion-deadline", () => {
             expect.stringMatching(/no valid redoubt.delete-by date/),
         ]);
     });
-    it("waits for a requested export: data awaiting export has no deadline yet", async () => {
-        const awaiting = { "redoubt.status": "awaiting-export" };
+    it("waits for a requested export, but not past the end of the export wait", async () => {
+        const awaiting = { "redoubt.status": "awaiting-export", "redoubt.delete-by": "2025-07-01" };
         expect(await runStack(deletionDeadline, [volume("beta", awaiting), storageBox("beta", "FI", "helsinki", {}, awaiting)], { asOf: "2025-06-10" })).toEqual([]);
+        expect(await runStack(deletionDeadline, [volume("beta", awaiting)], { asOf: "2025-07-02" })).toEqual([expect.stringMatching(/had to be deleted by 2025-07-01/)]);
+        expect(await runStack(deletionDeadline, [volume("beta", { "redoubt.status": "awaiting-export" })], { asOf: "2025-06-10" })).toEqual([
+            expect.stringMatching(/is awaiting-export but its .* has no valid redoubt.delete-by date/),
+        ]);
     });
     it("refuses an unknown status", async () => {
         expect(await runStack(deletionDeadline, [volume("beta", { "redoubt.status": "paused" })], { asOf: "2025-06-10" })).toEqual([
@@ -46,23 +50,34 @@ describe("deletion-deadline", () => {
 describe("the as-of date", () => {
     const NOW = new Date("2030-01-01T12:00:00Z");
 
-    it("is the policy config's, else the stack's redoubt:asOf (PULUMI_CONFIG), else today", () => {
-        expect(asOfDate("2025-06-10", NOW, JSON.stringify({ "redoubt:asOf": "2024-01-01" }))).toBe("2025-06-10");
-        expect(asOfDate("", NOW, JSON.stringify({ "redoubt:asOf": "2024-01-01" }))).toBe("2024-01-01");
-        expect(asOfDate("", NOW, JSON.stringify({ "redoubt:role": "primary" }))).toBe("2030-01-01");
-        expect(asOfDate("", NOW, "not json")).toBe("2030-01-01");
-        expect(asOfDate(undefined, NOW, undefined)).toBe("2030-01-01");
+    it("is the policy config's, else REDOUBT_AS_OF, else today; never the stack's redoubt:asOf", () => {
+        expect(asOfDate("2025-06-10", NOW, { REDOUBT_AS_OF: "2024-01-01" })).toBe("2025-06-10");
+        expect(asOfDate("", NOW, { REDOUBT_AS_OF: "2024-01-01" })).toBe("2024-01-01");
+        expect(asOfDate("", NOW, { PULUMI_CONFIG: JSON.stringify({ "redoubt:asOf": "2024-01-01" }) })).toBe("2030-01-01");
+        expect(asOfDate(undefined, NOW, {})).toBe("2030-01-01");
     });
 
-    it("a re-run pinned to the cancellation day passes the deadline check", async () => {
-        const previous = process.env.PULUMI_CONFIG;
-        process.env.PULUMI_CONFIG = JSON.stringify({ "redoubt:asOf": "2025-06-02" });
+    it("refuses a malformed explicit date rather than judging by today", () => {
+        expect(() => asOfDate("2025-13-40", NOW, {})).toThrow(/asOf is '2025-13-40'; give a date written YYYY-MM-DD/);
+        expect(() => asOfDate("", NOW, { REDOUBT_AS_OF: "yesterday" })).toThrow(/REDOUBT_AS_OF is 'yesterday'/);
+    });
+
+    it("a stack config pin does not stop the deadline check; an explicit run date does", async () => {
+        const rs = [volume("beta", cancelled("2025-06-09"), false)];
+        const saved = { config: process.env.PULUMI_CONFIG, asOf: process.env.REDOUBT_AS_OF };
         try {
-            const rs = [volume("beta", cancelled("2025-06-09"), false)];
+            process.env.PULUMI_CONFIG = JSON.stringify({ "redoubt:asOf": "2025-06-02" });
+            expect(await runStack(deletionDeadline, rs, { asOf: "" })).toHaveLength(1);
+            process.env.REDOUBT_AS_OF = "2025-06-02";
             expect(await runStack(deletionDeadline, rs, { asOf: "" })).toEqual([]);
         } finally {
-            if (previous === undefined) delete process.env.PULUMI_CONFIG;
-            else process.env.PULUMI_CONFIG = previous;
+            for (const [key, value] of [
+                ["PULUMI_CONFIG", saved.config],
+                ["REDOUBT_AS_OF", saved.asOf],
+            ] as const) {
+                if (value === undefined) delete process.env[key];
+                else process.env[key] = value;
+            }
         }
     });
 });

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { addDays, deletionDeadline, lifecycleOf, MAX_DELETION_GRACE_DAYS } from "../../components/lifecycle";
+import { addDays, datingProblems, deletionDeadline, lifecycleOf, MAX_DELETION_GRACE_DAYS, MAX_EXPORT_WAIT_DAYS } from "../../components/lifecycle";
 import { TenantSchema, type Tenant } from "../../tenants/schema";
 
 const AGE_KEY = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
@@ -32,12 +32,31 @@ describe("tenant lifecycle over time", () => {
 
     it("an export not yet delivered holds deletion; delivery starts the grace period", () => {
         const exporting = withStatus({ status: "cancelled", cancelledOn: "2026-11-01", export: { requestedOn: "2026-11-01", recipient: AGE_KEY } });
-        expect(lifecycleOf(exporting, "2026-12-01")).toMatchObject({ phase: "awaiting-export", declared: true, protectData: true, exporting: true });
-        expect(lifecycleOf(exporting, "2026-12-01").deleteBy).toBeUndefined();
+        expect(lifecycleOf(exporting, "2026-11-20")).toMatchObject({ phase: "awaiting-export", declared: true, protectData: true, exporting: true });
         const delivered = withStatus({ ...exporting, export: { requestedOn: "2026-11-01", recipient: AGE_KEY, deliveredOn: "2026-11-10" } });
         expect(deletionDeadline(delivered, 7)).toBe("2026-11-17");
         expect(lifecycleOf(delivered, "2026-11-16").declared).toBe(true);
         expect(lifecycleOf(delivered, "2026-11-17").declared).toBe(false);
+    });
+
+    it("an export never delivered holds the data for MAX_EXPORT_WAIT_DAYS from the later of request and cancellation, the last grace days unprotected", () => {
+        const requested = "2026-11-05";
+        const exporting = withStatus({ status: "cancelled", cancelledOn: "2026-11-01", export: { requestedOn: requested, recipient: AGE_KEY } });
+        const end = addDays(requested, MAX_EXPORT_WAIT_DAYS);
+        expect(deletionDeadline(exporting, 7)).toBe(end);
+        expect(lifecycleOf(exporting, addDays(end, -8))).toMatchObject({ phase: "awaiting-export", protectData: true, deleteBy: end });
+        expect(lifecycleOf(exporting, addDays(end, -7))).toMatchObject({ phase: "cancelled", protectData: false, declared: true, deleteBy: end });
+        expect(lifecycleOf(exporting, end)).toMatchObject({ phase: "deleted", declared: false });
+        // Delivered after the wait ran out changes nothing: the data was due for deletion already.
+        const late = withStatus({ ...exporting, export: { requestedOn: requested, recipient: AGE_KEY, deliveredOn: addDays(end, 3) } });
+        expect(deletionDeadline(late, 7)).toBe(end);
+    });
+
+    it("refuses export dates after the plan's date", () => {
+        const future = withStatus({ status: "cancelled", cancelledOn: "2026-11-01", export: { requestedOn: "2026-11-09", recipient: AGE_KEY, deliveredOn: "2026-11-10" } });
+        expect(datingProblems(future, "2026-11-08").map((p) => p.field)).toEqual(["export.requestedOn", "export.deliveredOn"]);
+        expect(datingProblems(future, "2026-11-09").map((p) => p.field)).toEqual(["export.deliveredOn"]);
+        expect(datingProblems(future, "2026-11-10")).toEqual([]);
     });
 
     it("the deadline is never later than cancellation (or delivery) plus 7 days, whatever the grace", () => {

@@ -8,12 +8,11 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { automation } from "@pulumi/pulumi";
-import { parseStackConfig, type StackConfig } from "../stacks/config";
+import { asOfDate, parseStackConfig, runAsOf, type StackConfig } from "../stacks/config";
 import { lifecycleOf, todayUtc } from "../components/lifecycle";
-import { loadTenants } from "../tenants/loader";
 import { DEFAULT_STACKS, PROJECT_DIR, readStackConfigFile, runStacks, type CapturedResource } from "./mock-run";
 import { SshConnection } from "./live/ssh";
-import { tenantsOf } from "./plan";
+import { tenantsOf, validateInputs } from "./plan";
 import { unlock, unlockPlan, type StateResourceLike, type UnlockPlan } from "./unlock";
 
 export type TenantOperation = "preview" | "up" | "refresh";
@@ -53,11 +52,13 @@ export interface TenantOpOptions {
 export async function planTenantOperation(options: TenantOpOptions): Promise<TenantOpPlan> {
     const projectDir = options.projectDir ?? PROJECT_DIR;
     const stacks = options.stacks && options.stacks.length > 0 ? [...options.stacks] : [...DEFAULT_STACKS];
-    const configs = new Map<string, StackConfig>();
-    for (const stack of stacks) configs.set(stack, parseStackConfig(readStackConfigFile(stack, projectDir), `stacks/Pulumi.${stack}.yaml`));
-    // Every tenant directory the stacks read must hold a valid set (TenantSetError otherwise).
-    const dirs = [...new Set([...configs.values()].map((c) => path.resolve(projectDir, c.tenantsDir)))];
-    const loaded = dirs.flatMap((dir) => loadTenants(dir));
+    // The plan's whole validation: every stack file, every tenant directory, the set as a whole
+    // (StackConfigError / TenantSetError / StackSetError): nothing runs from a set with any error.
+    const explicitAsOf = runAsOf();
+    const validated = validateInputs({ stacks, projectDir, asOf: explicitAsOf });
+    const configs = new Map<string, StackConfig>([...validated.configs].map(([stack, { config }]) => [stack, config]));
+    const dirs = [...validated.tenants.keys()];
+    const loaded = [...validated.tenants.values()].flat();
     const tenant = loaded.find((l) => l.tenant.name === options.tenant)?.tenant;
     if (!tenant) {
         const known = [...new Set(loaded.map((l) => l.tenant.name))].sort();
@@ -66,11 +67,11 @@ export async function planTenantOperation(options: TenantOpOptions): Promise<Ten
         );
     }
     const primary = [...configs.values()].find((c) => c.role === "primary");
-    const asOf = primary?.asOf ?? todayUtc();
+    const asOf = primary ? asOfDate(primary, explicitAsOf) : (explicitAsOf ?? todayUtc());
     const phase = lifecycleOf(tenant, asOf, primary?.deletionGraceDays).phase;
     options.afterValidation?.();
 
-    const runs = await runStacks({ stacks, projectDir });
+    const runs = await runStacks({ stacks, projectDir, configOverrides: explicitAsOf ? Object.fromEntries(stacks.map((s) => [s, { "redoubt:asOf": explicitAsOf }])) : undefined });
     const steps: TenantStep[] = [];
     for (const run of runs) {
         const config = configs.get(run.stack)!;

@@ -18,7 +18,7 @@ import { formatProblem, TenantSetError } from "../tenants/loader";
 import { PROJECT_DIR } from "../lib/mock-run";
 import { buildPlan, PolicyConfigError, planExitCode, renderPlan, type PlanOptions } from "../lib/plan";
 import { diffPlans, renderDiff, type PlanDiff } from "../lib/plan-diff";
-import { planAtRevision, RevisionPlanError } from "../lib/plan-git";
+import { planAtRevision, RevisionNotFoundError, RevisionPlanError } from "../lib/plan-git";
 import type { PolicyConfig } from "../lib/policy-harness";
 
 const USAGE = `usage: npm run plan -- [options]
@@ -126,6 +126,7 @@ async function main(): Promise<number> {
           }
         : undefined;
     const options: PlanOptions = {
+        ledgerBase: args.diff,
         stacks: args.stacks.length > 0 ? args.stacks : undefined,
         tenantsDir: args.tenantsDir,
         asOf: args.asOf,
@@ -213,6 +214,10 @@ function reportError(e: unknown): number {
     }
     if (e instanceof UsageError) {
         process.stderr.write(`plan: ${e.message}\n${USAGE}\n`);
+        return 1;
+    }
+    if (e instanceof RevisionNotFoundError) {
+        process.stderr.write(`plan: --diff: ${e.message} (fetch it first, e.g. git fetch origin); nothing was planned\n`);
         return 1;
     }
     if (e instanceof RevisionPlanError) {

@@ -13,7 +13,8 @@ import { ROLE_LABEL, TENANT_LABEL } from "../components/labels";
 import { TENANT_CELL_TYPE } from "../components/tenantCell";
 import { parseStackConfig, StackConfigError, type StackConfig } from "../stacks/config";
 import { lifecycleOf, todayUtc } from "../components/lifecycle";
-import { loadTenants, type LoadedTenant } from "../tenants/loader";
+import { checkLedgerHistory, LEDGER_FILE, loadTenants, readLedger, type LoadedTenant, type TenantFileProblem, TenantSetError } from "../tenants/loader";
+import { ledgerAtRevision, RevisionNotFoundError } from "./plan-git";
 import { PLANS } from "../tenants/schema";
 import { checkStackSet, StackSetError, type StackEntry } from "./stack-set";
 import { DEFAULT_STACKS, isSecretValue, PROJECT_DIR, readStackConfigFile, runStacks, type CapturedResource, type StackRun } from "./mock-run";
@@ -95,6 +96,11 @@ export interface PlanOptions {
     projectDir?: string;
     /** The policy pack directory; default <projectDir>/policies. */
     packDir?: string;
+    /**
+     * The git revision the ledger must only extend (entries never removed or changed).
+     * @default "HEAD" (skipped outside a git work tree, or in a repository with no commit)
+     */
+    ledgerBase?: string;
     /** Pin every stack's redoubt:asOf. */
     asOf?: string;
     /** Per stack, config keys to override or add (full `redoubt:key` names). */
@@ -146,9 +152,30 @@ export function validateInputs(options: PlanOptions): { configs: Map<string, { r
         if (planned.includes(stack)) configs.set(stack, { raw, config });
         entries.push({ stack, file, config, filePin: fromFile["redoubt:asOf"], asOf: config.asOf ?? todayUtc(), tenants: tenants.get(dir)! });
     }
+    const ledgerProblems = [...tenants.keys()].flatMap((dir) => ledgerHistoryProblems(dir, options.ledgerBase));
+    if (ledgerProblems.length > 0) throw new TenantSetError(ledgerProblems);
     const problems = checkStackSet(entries, { today: todayUtc(), projectDir });
     if (problems.length > 0) throw new StackSetError(problems);
     return { configs, tenants };
+}
+
+/**
+ * The ledger is append-only across history: compared with the ledger at the
+ * base revision (the --diff base, else HEAD), no entry is removed or changed.
+ */
+function ledgerHistoryProblems(dir: string, ref: string | undefined): TenantFileProblem[] {
+    const ledgerFile = path.join(dir, LEDGER_FILE);
+    let base;
+    try {
+        base = ledgerAtRevision(ref ?? "HEAD", ledgerFile);
+    } catch (e) {
+        // HEAD may not exist yet (a repository with no commit); a revision the operator named must.
+        if (e instanceof RevisionNotFoundError && ref === undefined) return [];
+        throw e;
+    }
+    if (!base?.found) return [];
+    if (base.problems.length > 0) return base.problems;
+    return checkLedgerHistory(base.ledger, readLedger(dir).ledger, ledgerFile, `${ref ?? "HEAD"} (${base.commit.slice(0, 12)})`);
 }
 
 function stackConfig(stack: string, options: PlanOptions): Record<string, string> {
@@ -301,9 +328,28 @@ export class PolicyConfigError extends Error {
 export const RUN_POLICY_SETTINGS: readonly string[] = ["asOf"];
 
 /**
+ * Thresholds a run may make stricter than the pack's default, and which way is
+ * stricter. Every other setting of a promise policy must keep its default.
+ */
+export const TIGHTENABLE_POLICY_SETTINGS: Readonly<Record<string, "lower" | "higher">> = {
+    maxLogRetentionDays: "lower",
+    maxCertValidityHours: "lower",
+    deletionGraceDays: "lower",
+    minBackupSites: "higher",
+    minPasswordLength: "higher",
+};
+
+function tightens(key: string, value: unknown, fallback: unknown): boolean {
+    const direction = TIGHTENABLE_POLICY_SETTINGS[key];
+    if (direction === undefined || typeof value !== "number" || typeof fallback !== "number" || !Number.isFinite(value)) return false;
+    return direction === "lower" ? value <= fallback : value >= fallback;
+}
+
+/**
  * Problems with a caller's policy config: a policy the pack does not have, a
- * mandatory policy made advisory or disabled, a mandatory policy's threshold
- * changed. Advisory policies may be configured freely.
+ * mandatory policy made advisory or disabled, a mandatory policy's setting
+ * changed other than a threshold made stricter. Advisory policies may be
+ * configured freely.
  */
 export function policyConfigProblems(policies: readonly PolicyInfo[], config: PolicyConfig): string[] {
     const problems: string[] = [];
@@ -319,9 +365,14 @@ export function policyConfigProblems(policies: readonly PolicyInfo[], config: Po
             if (key === "enforcementLevel") {
                 if (value !== "mandatory")
                     problems.push(`'${name}' keeps a privacy promise; it cannot be set to ${JSON.stringify(value)}. Remove that setting: it stays mandatory.`);
-            } else if (!RUN_POLICY_SETTINGS.includes(key) && JSON.stringify(value) !== JSON.stringify(policy.configDefaults[key])) {
+            } else if (
+                !RUN_POLICY_SETTINGS.includes(key) &&
+                JSON.stringify(value) !== JSON.stringify(policy.configDefaults[key]) &&
+                !tightens(key, value, policy.configDefaults[key])
+            ) {
+                const direction = TIGHTENABLE_POLICY_SETTINGS[key];
                 problems.push(
-                    `'${name}' keeps a privacy promise; its ${key} is fixed at ${JSON.stringify(policy.configDefaults[key] ?? null)} by the pack, not ${JSON.stringify(value)}. Change it in policies/ with a review, not per run.`,
+                    `'${name}' keeps a privacy promise; its ${key} is ${JSON.stringify(policy.configDefaults[key] ?? null)} in the pack${direction ? ` and may only be made ${direction}` : ""}, not ${JSON.stringify(value)}. Change the pack in policies/ with a review, not per run.`,
                 );
             }
         }

@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { buildPlan, type PlanDocument, type PlannedResource } from "../../lib/plan";
 import { diffInputs, diffPlans, flatten, renderDiff } from "../../lib/plan-diff";
+import { addDays } from "../../components/lifecycle";
 import { PLANS } from "../../tenants/schema";
 import { runCli } from "../cli-run";
 import { examplesPlus, EXAMPLE_TENANTS_DIR, publicTenant } from "../unit/tenant-fixtures";
@@ -115,21 +116,27 @@ describe("diffPlans", () => {
     });
 });
 
+/** A temporary git repository holding this tree as its one commit. */
+function repoOfThisTree(): string {
+    const repo = fs.mkdtempSync(path.join(os.tmpdir(), "redoubt-plan-repo-"));
+    const files = execFileSync("git", ["ls-files", "-co", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" }).split("\n").filter(Boolean);
+    for (const f of files) {
+        const from = path.join(ROOT, f);
+        if (!fs.existsSync(from) || !fs.statSync(from).isFile()) continue;
+        fs.mkdirSync(path.dirname(path.join(repo, f)), { recursive: true });
+        fs.copyFileSync(from, path.join(repo, f));
+    }
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(repo, "node_modules"), "dir");
+    const git = (...args: string[]) => execFileSync("git", ["-c", "user.email=t@example.invalid", "-c", "user.name=t", ...args], { cwd: repo, stdio: "pipe" });
+    git("init", "-q");
+    git("add", "-A");
+    git("commit", "-qm", "base");
+    return repo;
+}
+
 describe("npm run plan -- --diff REF (real git revision)", () => {
     it("compares with a temporary commit of this tree and shows exactly the changed tenant", async () => {
-        const repo = fs.mkdtempSync(path.join(os.tmpdir(), "redoubt-plan-repo-"));
-        const files = execFileSync("git", ["ls-files", "-co", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" }).split("\n").filter(Boolean);
-        for (const f of files) {
-            const from = path.join(ROOT, f);
-            if (!fs.existsSync(from) || !fs.statSync(from).isFile()) continue;
-            fs.mkdirSync(path.dirname(path.join(repo, f)), { recursive: true });
-            fs.copyFileSync(from, path.join(repo, f));
-        }
-        fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(repo, "node_modules"), "dir");
-        const git = (...args: string[]) => execFileSync("git", ["-c", "user.email=t@example.invalid", "-c", "user.name=t", ...args], { cwd: repo, stdio: "pipe" });
-        git("init", "-q");
-        git("add", "-A");
-        git("commit", "-qm", "base");
+        const repo = repoOfThisTree();
         const acme = path.join(repo, "tenants", "acme.yaml");
         fs.writeFileSync(acme, fs.readFileSync(acme, "utf8").replace("plan: medium", "plan: large"));
 
@@ -144,5 +151,44 @@ describe("npm run plan -- --diff REF (real git revision)", () => {
         expect(diffPart).not.toMatch(/tenant (nightowl|harbor)|DATA LOSS/);
         // Then the plan of this tree.
         expect(run.stdout).toMatch(/tenant acme \[active\] plan large/);
+    });
+
+    it("refuses data loss (exit 4) until the operator names the tenant whose data goes", async () => {
+        const repo = repoOfThisTree();
+        try {
+            // harbor cancelled long enough ago that this plan destroys its volume and boxes.
+            const harbor = path.join(repo, "tenants", "harbor.yaml");
+            fs.appendFileSync(harbor, `status: cancelled\ncancelledOn: "${addDays(AS_OF, -10)}"\n`);
+            const refused = await runCli("cli/plan.ts", ["--diff", "HEAD", "--as-of", AS_OF, "--no-policy"], { cwd: repo });
+            expect(refused.code).toBe(4);
+            expect(refused.stdout).toMatch(/!!! DATA LOSS: .*of tenant harbor would be DELETED/);
+            expect(refused.stderr).toMatch(/REFUSED: this change deletes or replaces data of harbor .* --accept-data-loss harbor/);
+            const wrongTenant = await runCli("cli/plan.ts", ["--diff", "HEAD", "--as-of", AS_OF, "--no-policy", "--accept-data-loss", "acme"], { cwd: repo });
+            expect(wrongTenant.code).toBe(4);
+            const accepted = await runCli("cli/plan.ts", ["--diff", "HEAD", "--as-of", AS_OF, "--no-policy", "--accept-data-loss", "harbor"], { cwd: repo });
+            expect({ code: accepted.code, stderr: accepted.stderr }).toEqual({ code: 0, stderr: "" });
+        } finally {
+            fs.rmSync(repo, { recursive: true, force: true });
+        }
+    });
+
+    it("refuses (exit 1) a revision that does not exist, and a ledger that rewrote its history", async () => {
+        const repo = repoOfThisTree();
+        try {
+            const missing = await runCli("cli/plan.ts", ["--diff", "no-such-branch", "--as-of", AS_OF, "--no-policy"], { cwd: repo });
+            expect({ code: missing.code, stdout: missing.stdout }).toEqual({ code: 1, stdout: "" });
+            expect(missing.stderr).toMatch(/revision 'no-such-branch' does not exist in this repository/);
+            // harbor renamed in its file and in the ledger alike: consistent now, but the ledger lost an entry.
+            const ledger = path.join(repo, "tenants", "ledger.yaml");
+            fs.writeFileSync(ledger, fs.readFileSync(ledger, "utf8").replace("name: harbor", "name: haven"));
+            const harbor = path.join(repo, "tenants", "harbor.yaml");
+            fs.writeFileSync(path.join(repo, "tenants", "haven.yaml"), fs.readFileSync(harbor, "utf8").replace("name: harbor", "name: haven"));
+            fs.rmSync(harbor);
+            const rewritten = await runCli("cli/plan.ts", ["--as-of", AS_OF, "--no-policy"], { cwd: repo });
+            expect({ code: rewritten.code, stdout: rewritten.stdout }).toEqual({ code: 1, stdout: "" });
+            expect(rewritten.stderr).toMatch(/tenants\/ledger\.yaml.*harbor.*append-only/);
+        } finally {
+            fs.rmSync(repo, { recursive: true, force: true });
+        }
     });
 });

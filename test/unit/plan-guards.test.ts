@@ -16,8 +16,9 @@ describe("--policy-config", () => {
     it.each([
         ["disabling a promise policy", { "log-retention": { enforcementLevel: "disabled" } }, /'log-retention' keeps a privacy promise; it cannot be set to "disabled"/],
         ["making it advisory", { "log-retention": { enforcementLevel: "advisory" } }, /cannot be set to "advisory"/],
-        ["loosening its threshold", { "log-retention": { maxLogRetentionDays: 365 } }, /its maxLogRetentionDays is fixed at 30 by the pack, not 365/],
-        ["lengthening the grace period", { "deletion-deadline": { deletionGraceDays: 30 } }, /deletionGraceDays is fixed at 7/],
+        ["loosening its threshold", { "log-retention": { maxLogRetentionDays: 365 } }, /its maxLogRetentionDays is 30 in the pack and may only be made lower, not 365/],
+        ["lengthening the grace period", { "deletion-deadline": { deletionGraceDays: 30 } }, /deletionGraceDays is 7 in the pack and may only be made lower/],
+        ["a threshold that is not a number", { "log-retention": { maxLogRetentionDays: "7" } }, /may only be made lower, not "7"/],
         [
             "naming a policy the pack does not have",
             { "log-retentoin": { enforcementLevel: "mandatory" } },
@@ -25,6 +26,10 @@ describe("--policy-config", () => {
         ],
     ])("refuses %s", (_what, config, message) => {
         expect(policyConfigProblems(policies, config)).toEqual([expect.stringMatching(message)]);
+    });
+
+    it("allows a promise policy's threshold made stricter", () => {
+        expect(policyConfigProblems(policies, { "log-retention": { maxLogRetentionDays: 7 }, "deletion-deadline": { deletionGraceDays: 3 } })).toEqual([]);
     });
 
     it("allows the run's date, restating the defaults, and anything on an advisory policy", () => {

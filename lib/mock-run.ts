@@ -11,6 +11,9 @@ import { SECRET_SIGNATURE, SECRET_SIGNATURE_KEY } from "./sdk-wire";
 import { parseDocument } from "yaml";
 import { SECRET_KEYS, StackConfigError } from "../stacks/config";
 import { defineStack } from "../stacks/program";
+// The SDK's runtime settings hold the (mock) monitor this run registered with.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const runtimeSettings = require("@pulumi/pulumi/runtime/settings") as { getMonitor(): unknown };
 import type { CapturedResource as AnalyzedResource } from "./policy-harness";
 
 export const PROJECT = "redoubt";
@@ -273,11 +276,37 @@ async function runOnce(options: MockRunOptions): Promise<StackRun> {
     // Drain outstanding calls (component outputs) before the next run replaces the mock monitor.
     await pulumi.runtime.disconnect();
 
+    const outputsByKey = registeredOutputs();
     const resources = [...captured.entries()].map(([k, resource]) => {
         const mock = mockInputs.get(k);
-        return { ...resource, inputs: mock?.inputs ?? {}, custom: mock?.custom ?? resource.custom };
+        const custom = mock?.custom ?? resource.custom;
+        // A custom resource's outputs are left to echo its inputs (see CapturedResource.outputs), so a
+        // test that alters a resource's inputs alters what AnalyzeStack sees, as a changed program would.
+        return { ...resource, inputs: mock?.inputs ?? {}, outputs: custom ? undefined : (outputsByKey.get(k) ?? {}), custom };
     });
     return { stack, resources, outputs: resolvedOutputs };
+}
+
+/**
+ * Each resource's outputs as the engine would hold them after this run: for a
+ * custom resource the state the (mock) provider returned, for a component what
+ * it gave registerOutputs, nothing else. Read from the SDK's MockMonitor
+ * (runtime/mocks.js: registerResource stores the serialized state per URN,
+ * registerResourceOutputs replaces a component's with the outputs it was sent);
+ * keyed type::name like the captured resources.
+ */
+function registeredOutputs(): Map<string, Record<string, unknown>> {
+    const monitor = runtimeSettings.getMonitor() as { getRegisteredResources?: () => Map<string, { urn: string; state: unknown }> } | undefined;
+    const out = new Map<string, Record<string, unknown>>();
+    for (const [urn, { state }] of monitor?.getRegisteredResources?.() ?? []) {
+        // urn:pulumi:<stack>::<project>::<parent types$...$type>::<name>
+        const parts = urn.split("::");
+        const type = parts[2]?.split("$").pop();
+        const name = parts.slice(3).join("::");
+        const value = state && typeof (state as { toJavaScript?: unknown }).toJavaScript === "function" ? (state as { toJavaScript(): unknown }).toJavaScript() : state;
+        if (type) out.set(`${type}::${name}`, value && typeof value === "object" ? (value as Record<string, unknown>) : {});
+    }
+    return out;
 }
 
 /** The stacks in the order they must run: backup stacks first (the primary references them). */

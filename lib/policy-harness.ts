@@ -21,6 +21,12 @@ export interface CapturedResource {
     /** Inputs as the mocks saw them: may hold secret markers, `pulumi.unknown`s and resource references. */
     inputs: Record<string, unknown>;
     custom: boolean;
+    /**
+     * The resource's outputs after the update, what the engine's AnalyzeStack sends (Analyze sends
+     * inputs). Absent: a custom resource's outputs are taken to echo its inputs (the Docker,
+     * command, random and tls providers return their inputs in their state); a component has none.
+     */
+    outputs?: Record<string, unknown>;
     /** URNs of explicit dependsOn resources, passed to AnalyzeStack. */
     dependencies?: string[];
 }
@@ -330,22 +336,27 @@ export async function startPolicyPack(opts: PolicyPackOptions): Promise<PolicyPa
             >(
                 message: M,
                 r: CapturedResource,
+                properties: Record<string, unknown>,
             ): M => {
                 message.setType(r.type);
-                message.setProperties(toStruct(r.inputs));
+                message.setProperties(toStruct(properties));
                 message.setUrn(r.urn);
                 message.setName(r.name);
                 message.setOptions(resourceOptions(r));
                 return message;
             };
             for (const r of resources) {
-                const req = describeResource(new analyzerpb.AnalyzeRequest(), r);
+                // Analyze (per resource, before it is created or updated) sees the inputs.
+                const req = describeResource(new analyzerpb.AnalyzeRequest(), r, r.inputs);
                 readDiagnostics(await unary(client, "analyze", req, remaining()), diagnostics, notApplicable, r.urn);
             }
             const stackReq = new analyzerpb.AnalyzeStackRequest();
             stackReq.setResourcesList(
                 resources.map((r) => {
-                    const ar = describeResource(new analyzerpb.AnalyzerResource(), r);
+                    // AnalyzeStack (after the update) sees outputs, as the engine sends them
+                    // (pulumi pkg/resource/deploy/step_generator.go, AnalyzeResources: "Unlike Analyze, AnalyzeStack is
+                    // called on the final outputs of each resource"; Properties: v.Outputs).
+                    const ar = describeResource(new analyzerpb.AnalyzerResource(), r, r.outputs ?? (r.custom ? r.inputs : {}));
                     if (r.parent) ar.setParent(r.parent);
                     ar.setDependenciesList(r.dependencies ?? []);
                     return ar;

@@ -262,3 +262,19 @@ describe("backup stacks", () => {
         }
     });
 });
+
+describe("what the engine's AnalyzeStack would see", () => {
+    it("each component carries the outputs it registered, which name what the pack reads of it", () => {
+        const components = iceland.resources.filter((r) => !r.custom);
+        // Custom resources echo their inputs; components have only what registerOutputs gave.
+        expect(iceland.resources.filter((r) => r.custom).every((r) => r.outputs === undefined)).toBe(true);
+        for (const tenant of TENANTS) {
+            const volume = components.find((r) => r.type === "redoubt:tenant:EncryptedVolume" && r.name === `${tenant}-volume`);
+            expect({ tenant, outputs: volume?.outputs }).toEqual({ tenant, outputs: expect.objectContaining({ tenant }) });
+            const cell = components.find((r) => r.type === "redoubt:tenant:TenantCell" && r.name === tenant);
+            expect(plain<Record<string, string>>(cell?.outputs?.["labels"])["redoubt.tenant"]).toBe(tenant);
+        }
+        const attachment = components.find((r) => r.type === "redoubt:edge:EdgeAttachment");
+        expect(attachment?.outputs?.["network"]).toBe("redoubt-acme-ingress");
+    });
+});

@@ -48,6 +48,15 @@ describe("policy pack over gRPC", () => {
         expect(diagnostics).toEqual([]);
     });
 
+    it("gives AnalyzeStack a component's registered outputs, not its inputs, as the engine does", async () => {
+        // An EncryptedVolume that registered no outputs: its inputs still name the tenant, but the
+        // engine's AnalyzeStack sees only outputs, so the pack cannot tie the LUKS command to a tenant.
+        const rs = compliant().map((r) => (r.type === "redoubt:tenant:EncryptedVolume" && r.name === "acme-volume" ? { ...r, outputs: {} } : r));
+        const { diagnostics } = await session.analyze(rs);
+        expect(diagnostics.map((d) => d.policyName)).toContain("encrypted-at-rest");
+        expect(diagnostics.find((d) => d.policyName === "encrypted-at-rest")?.message).toMatch(/tenant acme has no LUKS2 container/);
+    });
+
     it.each([
         [
             "log retention of 45 days",
@@ -121,7 +130,19 @@ describe("runPolicyPack", () => {
 // ---------------------------------------------------------------------------
 
 function cap(r: { type: string; name: string; props: Record<string, unknown>; protect?: boolean; parent?: string }): CapturedResource {
-    return { type: r.type, name: r.name, urn: fixtureUrn(r.type, r.name), parent: r.parent, protect: r.protect ?? false, inputs: r.props, custom: !r.type.startsWith("redoubt:") };
+    const custom = !r.type.startsWith("redoubt:");
+    // A component fixture's props are what it registers as outputs (what AnalyzeStack sees of it);
+    // a custom resource's outputs echo its inputs.
+    return {
+        type: r.type,
+        name: r.name,
+        urn: fixtureUrn(r.type, r.name),
+        parent: r.parent,
+        protect: r.protect ?? false,
+        inputs: r.props,
+        outputs: custom ? undefined : r.props,
+        custom,
+    };
 }
 
 function replace(rs: CapturedResource[], r: ReturnType<typeof container>): CapturedResource[] {

@@ -162,6 +162,9 @@ function typeChainOf(resource: pulumi.Resource | undefined, chains: WeakMap<pulu
 async function resolveOutputs(value: unknown): Promise<unknown> {
     if (pulumi.Output.isInstance(value)) {
         const output = value;
+        // In a preview an output can be unknown; its apply callbacks never run (output.js applyHelperAsync),
+        // so waiting on one would never end. Its known-ness is the Output's own isKnown promise.
+        if (!(await (output as unknown as { isKnown: Promise<boolean> }).isKnown)) return pulumi.unknown;
         const [inner, secret] = await Promise.all([new Promise<unknown>((resolve) => output.apply(resolve)), pulumi.isSecret(output)]);
         const resolved = await resolveOutputs(inner);
         return secret ? { [SECRET_SIGNATURE_KEY]: SECRET_SIGNATURE, value: resolved } : resolved;

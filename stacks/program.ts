@@ -135,6 +135,11 @@ function backupTargetsFor(tenant: Tenant, sites: Map<string, BackupSiteReference
             reference.requireOutput("tenants").apply((all: Record<string, Record<string, string>> | undefined) => {
                 const entry = all?.[tenant.name];
                 if (!entry) {
+                    // A preview of a new tenant runs before the backup stacks' `up` has made its boxes: their
+                    // credentials are not known yet, as any output of a resource still to be created (an apply
+                    // that returns pulumi.unknown makes its output unknown: @pulumi/pulumi output.js). An `up`
+                    // cannot go on without them.
+                    if (pulumi.runtime.isDryRun()) return pulumi.unknown as unknown as string;
                     throw new Error(
                         `backup stack for ${site} has no storage box for tenant ${tenant.name}: bring the backup stacks up first (npm run tenant -- up ${tenant.name})`,
                     );

@@ -438,14 +438,14 @@ export function parseTenantFile(file: string, text: string | Uint8Array): { tena
     }
 }
 
+/** A file's content as text: given as text, or bytes decoded as UTF-8 (or why they are not). */
+function textOf(file: string, content: string | Uint8Array, kind: FileKind): { text?: string; problems: TenantFileProblem[] } {
+    return typeof content === "string" ? { text: content, problems: [] } : decodeText(file, content, kind);
+}
+
 function parseTenantText(file: string, content: string | Uint8Array): { tenant?: Tenant; problems: TenantFileProblem[] } {
-    let text: string;
-    if (typeof content === "string") text = content;
-    else {
-        const decoded = decodeText(file, content, TENANT_FILE_KIND);
-        if (decoded.text === undefined) return { problems: decoded.problems };
-        text = decoded.text;
-    }
+    const { text, problems: textProblems } = textOf(file, content, TENANT_FILE_KIND);
+    if (text === undefined) return { problems: textProblems };
     const { parsed, problems: yamlProblems } = parseYamlText(file, text, TENANT_FILE_KIND);
     if (!parsed) return { problems: yamlProblems };
     const { doc, counter, data } = parsed;
@@ -507,13 +507,8 @@ export function validateTenantSet(loaded: LoadedTenant[]): TenantFileProblem[] {
  */
 export function parseLedgerText(file: string, text: string | Uint8Array): { ledger?: Ledger; problems: TenantFileProblem[] } {
     try {
-        let source: string;
-        if (typeof text === "string") source = text;
-        else {
-            const decoded = decodeText(file, text, LEDGER_FILE_KIND);
-            if (decoded.text === undefined) return { problems: decoded.problems };
-            source = decoded.text;
-        }
+        const { text: source, problems: textProblems } = textOf(file, text, LEDGER_FILE_KIND);
+        if (source === undefined) return { problems: textProblems };
         const { parsed, problems: yamlProblems } = parseYamlText(file, source, LEDGER_FILE_KIND);
         if (!parsed) return { problems: yamlProblems };
         const { doc, counter, data } = parsed;

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import fc from "fast-check";
 import { stringify } from "yaml";
 import { loadTenants, MAX_ALIAS_COUNT, MAX_FILE_BYTES, parseLedgerText, parseTenantFile, TenantSetError, type TenantFileProblem } from "../../tenants/loader";
-import { publicTenant, tenantDir } from "./tenant-fixtures";
+import { problemsOf, publicTenant, tenantDir } from "./tenant-fixtures";
 
 /** The valid text of a tenant file. */
 const tenantText = (name: string, id: number, extra: Record<string, unknown> = {}) => stringify(publicTenant(name, id, extra));
@@ -27,20 +27,6 @@ function aliasBomb(levels = 9): string {
                 .join(", ")}]`,
         );
     return `junk:\n${lines.join("\n")}\n`;
-}
-
-/** Loads a directory that must fail; returns the problems (and fails on any other outcome). */
-function problemsOf(dir: string): TenantFileProblem[] {
-    let caught: unknown;
-    let loaded: unknown;
-    try {
-        loaded = loadTenants(dir);
-    } catch (error) {
-        caught = error;
-    }
-    expect(loaded).toBeUndefined();
-    expect(caught).toBeInstanceOf(TenantSetError);
-    return (caught as TenantSetError).problems;
 }
 
 /** Real fs, so a test can make one read fail (the loader reads through this module object). */

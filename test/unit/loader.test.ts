@@ -1,22 +1,8 @@
 import * as path from "node:path";
-import { loadTenants, TenantSetError, type TenantFileProblem } from "../../tenants/loader";
-import { EXAMPLE_TENANTS_DIR, publicTenant, tenantDir } from "./tenant-fixtures";
+import { loadTenants, type TenantFileProblem } from "../../tenants/loader";
+import { EXAMPLE_TENANTS_DIR, problemsOf, publicTenant, tenantDir } from "./tenant-fixtures";
 
 const DIGEST = "a".repeat(64);
-
-/** Loads a directory that must fail; returns the problems. */
-function problemsOf(dir: string): TenantFileProblem[] {
-    let caught: unknown;
-    let loaded: unknown;
-    try {
-        loaded = loadTenants(dir);
-    } catch (error) {
-        caught = error;
-    }
-    expect(loaded).toBeUndefined();
-    expect(caught).toBeInstanceOf(TenantSetError);
-    return (caught as TenantSetError).problems;
-}
 
 function expectProblem(problems: TenantFileProblem[], file: string, field: string, message: RegExp): void {
     const match = problems.find((p) => path.basename(p.file) === file && p.field === field && message.test(p.message));

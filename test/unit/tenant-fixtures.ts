@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
+import { loadTenants, TenantSetError, type TenantFileProblem } from "../../tenants/loader";
 
 export const EXAMPLE_TENANTS_DIR = path.join(__dirname, "..", "..", "tenants");
 
@@ -32,4 +33,18 @@ export function examplesPlus(extra: Record<string, Record<string, unknown>>): st
     const issued = Object.values(extra).map((t) => `  - { name: ${String(t.name)}, id: ${String(t.id)} }\n`);
     fs.appendFileSync(path.join(dir, "ledger.yaml"), issued.join(""));
     return dir;
+}
+
+/** Loads a directory that must fail; returns the problems (and fails the test on any other outcome). */
+export function problemsOf(dir: string): TenantFileProblem[] {
+    let caught: unknown;
+    let loaded: unknown;
+    try {
+        loaded = loadTenants(dir);
+    } catch (error) {
+        caught = error;
+    }
+    expect(loaded).toBeUndefined();
+    expect(caught).toBeInstanceOf(TenantSetError);
+    return (caught as TenantSetError).problems;
 }

@@ -46,6 +46,12 @@ export type PlanSize = (typeof PLANS)[PlanName];
 /** Backup sites a tenant can choose; each is a backup stack in a country other than Iceland. */
 export const BACKUP_SITE_NAMES = ["helsinki", "falkenstein"] as const;
 export type BackupSiteName = (typeof BACKUP_SITE_NAMES)[number];
+/**
+ * The sites a tenant backs up to when its file names none. A fixed list, not
+ * "every site": adding a site to BACKUP_SITE_NAMES must not give every
+ * existing tenant a new Storage Box; tenants opt in by naming it.
+ */
+export const DEFAULT_BACKUP_SITES: readonly BackupSiteName[] = ["helsinki", "falkenstein"];
 
 /** A real calendar date written YYYY-MM-DD (shared by tenant files and stack config). */
 export const isoDate = z
@@ -151,7 +157,7 @@ export const BackupsSchema = strictObject({
         .array(z.enum(BACKUP_SITE_NAMES, { error: `must be one of: ${BACKUP_SITE_NAMES.join(", ")}` }))
         .min(2, "at least two backup sites are required (the privacy page promises geographically separate backups)")
         .refine((sites) => new Set(sites).size === sites.length, "must not name a site twice")
-        .default([...BACKUP_SITE_NAMES])
+        .default([...DEFAULT_BACKUP_SITES])
         .describe("Backup sites, each in a country other than Iceland."),
 });
 

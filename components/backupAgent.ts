@@ -54,7 +54,8 @@ export class BackupAgent extends pulumi.ComponentResource {
     constructor(name: string, args: BackupAgentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("redoubt:tenant:BackupAgent", name, {}, opts);
         const sites = args.targets.map((t) => t.site);
-        if (new Set(sites).size !== sites.length) throw new Error(`BackupAgent ${name}: a site appears twice in ${sites.join(", ")}`);
+        if (new Set(sites).size !== sites.length)
+            throw new pulumi.ResourceError(`BackupAgent ${name}: a site appears twice in ${sites.join(", ")}; give each backup site once`, this);
         this.containerName = containerName(args.tenant, "backup-agent");
         const knownHosts = `${CACHE_DIR}/known_hosts`;
         const script = pulumi.all(args.targets.map((t) => pulumi.all([t.host, t.user]).apply(([host, user]) => ({ site: t.site, host, user })))).apply((targets) =>

@@ -33,7 +33,10 @@ export interface BackupAgentArgs extends TenantContainerArgs {
     egressNetwork: pulumi.Input<string>;
     homeserverContainer: string;
     connection: command.types.input.remote.ConnectionArgs;
-    /** Install the nightly timer. Default: true. */
+    /**
+     * Install the nightly timer.
+     * @default true
+     */
     scheduled?: boolean;
 }
 

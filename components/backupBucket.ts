@@ -16,9 +16,17 @@ export interface BackupBucketArgs {
     location: string;
     /** Storage Box type, e.g. bx11. */
     storageBoxType: string;
+    /** The tenant's lifecycle phase, labelled on the box. */
     status: string;
+    /**
+     * The day the box must be gone (cancelled tenants), labelled on the box.
+     * @default none (not cancelled)
+     */
     deleteBy?: string;
-    /** Delete protection at Hetzner and Pulumi `protect`. Default: true. */
+    /**
+     * Delete protection at Hetzner and Pulumi `protect`.
+     * @default true
+     */
     protect?: boolean;
 }
 

@@ -25,17 +25,35 @@ import { carrierName } from "./names";
 /** A file the carrier writes. Secret content stays secret (only that entry, so the rest is readable at preview). */
 export interface ConfigFile {
     path: string;
+    /**
+     * The file's text; give this or `contentBase64`.
+     * @default none
+     */
     content?: pulumi.Input<string>;
+    /**
+     * The file's bytes, base64-encoded (keys, binary files).
+     * @default none
+     */
     contentBase64?: pulumi.Input<string>;
     /** Octal mode, e.g. "0444". Files are owned by root unless `owner` is set. */
     permissions: string;
-    /** Numeric uid that owns the file (for secrets readable only by the service's uid). */
+    /**
+     * Numeric uid that owns the file (for secrets readable only by the service's uid).
+     * @default "0" (root)
+     */
     owner?: string;
+    /**
+     * Whether the file is a program the service runs.
+     * @default false
+     */
     executable?: boolean;
 }
 
 export interface ConfigCarrierArgs extends Omit<TenantContainerArgs, "tenant"> {
-    /** The tenant; undefined for the shared edge. */
+    /**
+     * The tenant.
+     * @default none (the shared edge)
+     */
     tenant?: string;
     /** The role whose files it writes. */
     configures: Exclude<ContainerRole, "config">;

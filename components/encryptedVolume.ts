@@ -17,7 +17,10 @@ export interface EncryptedVolumeArgs {
     uid: number;
     /** SSH connection to the Docker host. */
     connection: command.types.input.remote.ConnectionArgs;
-    /** Protect the key, the LUKS container and the Docker volume against deletion. Default: true. */
+    /**
+     * Protect the key, the LUKS container and the Docker volume against deletion.
+     * @default true
+     */
     protect?: boolean;
     /** Country of the site (a label for the policy pack). */
     country: string;

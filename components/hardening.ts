@@ -50,7 +50,10 @@ export const HELPER_LIMITS: Record<Exclude<ContainerRole, "homeserver">, Contain
 };
 
 export interface HardenedContainerInput {
-    /** Tenant name; undefined for the shared edge. */
+    /**
+     * Tenant name.
+     * @default none (the shared edge)
+     */
     tenant?: string;
     role: ContainerRole;
     /** Unix uid:gid the process runs as. */
@@ -60,9 +63,15 @@ export interface HardenedContainerInput {
     cgroupParent: string;
     /** Days the host keeps the container's logs (the tenant's logging.retentionDays, 1 to 30). */
     logRetentionDays: number;
-    /** Extra labels (status, delete-by, backup sites, config revision). */
+    /**
+     * Extra labels (status, delete-by, backup sites, config revision).
+     * @default {}
+     */
     labels?: Record<string, pulumi.Input<string> | undefined>;
-    /** Writable scratch directories, as tmpfs. */
+    /**
+     * Writable scratch directories, as tmpfs.
+     * @default []
+     */
     tmpfs?: string[];
 }
 

@@ -14,7 +14,10 @@ export interface HomeserverArgs extends TenantContainerArgs {
     /** The tenant's services network: the only network the homeserver joins. */
     servicesNetwork: pulumi.Input<string>;
     limits: ContainerLimits;
-    /** Create and run the container. Default: true (false while suspended or cancelled). */
+    /**
+     * Create and run the container (false while suspended or cancelled).
+     * @default true
+     */
     running?: boolean;
 }
 

@@ -5,7 +5,10 @@ export interface TenantCertificatesArgs {
     tenant: string;
     /** Names the server certificate covers. */
     hostnames: pulumi.Input<string[]>;
-    /** Validity of the CA and server certificates in hours. Default: 8760 (one year). */
+    /**
+     * Validity of the CA and server certificates in hours.
+     * @default 8760 (one year)
+     */
     validityHours?: number;
 }
 

@@ -8,7 +8,10 @@ import { networkName } from "./names";
 export interface TenantNetworksArgs {
     tenant: string;
     tenantId: number;
-    /** Create the ingress network the edge joins. Default: false (tor and vpn tenants have none). */
+    /**
+     * Create the ingress network the edge joins (tor and vpn tenants have none).
+     * @default false
+     */
     ingress?: boolean;
 }
 

@@ -141,6 +141,9 @@ export interface EdgeAttachmentArgs {
     connection: command.types.input.remote.ConnectionArgs;
 }
 
+/** The component type the isolation policies read edge attachments by. */
+export const EDGE_ATTACHMENT_TYPE = "redoubt:edge:EdgeAttachment";
+
 /**
  * The edge joined to one public tenant's ingress network, without touching
  * the edge container (whose networks cannot change in place: the Docker
@@ -152,7 +155,7 @@ export class EdgeAttachment extends pulumi.ComponentResource {
     public readonly network: pulumi.Output<string>;
 
     constructor(name: string, args: EdgeAttachmentArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("redoubt:edge:EdgeAttachment", name, { network: args.network, container: args.edge.containerName }, opts);
+        super(EDGE_ATTACHMENT_TYPE, name, { network: args.network, container: args.edge.containerName }, opts);
         this.network = pulumi.output(args.network);
         const id = args.edge.container.id;
         new command.remote.Command(

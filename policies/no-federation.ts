@@ -44,6 +44,9 @@ export function tuwunelFederationProblems(g: Record<string, unknown>): string[] 
     return problems;
 }
 
+/** The tenant's own push proxy, the only outbound proxy its homeserver may use (components/pushProxy.ts builds it; drift-tested). */
+export const tenantPushProxyUrl = (tenant: string) => `http://redoubt-${tenant}-push-proxy:3128`;
+
 /**
  * Problems with the homeserver's outbound proxy: the only allowed one is the
  * tenant's own push proxy, for named push gateway hosts (never all traffic).
@@ -51,7 +54,7 @@ export function tuwunelFederationProblems(g: Record<string, unknown>): string[] 
 export function tuwunelProxyProblems(g: Record<string, unknown>, tenant: string | undefined): string[] {
     const proxy = g["proxy"];
     if (proxy === undefined || proxy === "none") return [];
-    const own = `http://redoubt-${tenant ?? "<tenant>"}-push-proxy:3128`;
+    const own = tenantPushProxyUrl(tenant ?? "<tenant>");
     if (!isRecord(proxy)) return [`proxy is ${JSON.stringify(proxy)}; remove it, or route only push gateways through ${own} with [[global.proxy.by_domain]]`];
     const problems: string[] = [];
     if (proxy["global"] !== undefined)

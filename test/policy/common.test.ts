@@ -1,5 +1,17 @@
 import * as contract from "../../components/labels";
 import * as common from "../../policies/common";
+import { tenantHostRoot } from "../../policies/isolation";
+import { EDGE_ATTACHMENT_TYPE } from "../../components/edge";
+import { ENCRYPTED_VOLUME_TYPE } from "../../components/encryptedVolume";
+import { containerName, EDGE_PUBLIC_NETWORK, networkName, sliceName } from "../../components/names";
+import { PUSH_PROXY_PORT } from "../../components/render/pushProxy";
+import { tenantPushProxyUrl } from "../../policies/no-federation";
+import { tenantSlice } from "../../policies/resource-limits";
+import { CADDY_CONFIG_PATH } from "../../components/render/caddy";
+import { tenantRoot } from "../../components/render/host";
+import { TUWUNEL_CONFIG_PATH } from "../../components/render/tuwunel";
+import { TENANT_CELL_TYPE } from "../../components/tenantCell";
+
 import { AS_OF_ENV, STORAGE_BOX_LOCATIONS } from "../../stacks/config";
 
 describe("policies/common", () => {
@@ -21,6 +33,24 @@ describe("policies/common", () => {
         ] as const) {
             expect([key, (common as Record<string, unknown>)[key]]).toEqual([key, (contract as Record<string, unknown>)[key]]);
         }
+    });
+    it("keeps every other fact the pack copies equal to its source in lib and components", () => {
+        // The pack ships alone (`pulumi policy publish`), so it restates these; each must equal the one place it comes from.
+        expect(common.TUWUNEL_CONFIG_PATH).toBe(TUWUNEL_CONFIG_PATH);
+        expect(common.CADDY_CONFIG_PATH).toBe(CADDY_CONFIG_PATH);
+        expect(common.EDGE_PUBLIC_NETWORK).toBe(EDGE_PUBLIC_NETWORK);
+        expect(common.T.encryptedVolume).toBe(ENCRYPTED_VOLUME_TYPE);
+        expect(common.T.tenantCell).toBe(TENANT_CELL_TYPE);
+        expect(common.T.edgeAttachment).toBe(EDGE_ATTACHMENT_TYPE);
+        // The network names the pack parses are the ones components/names.ts builds.
+        for (const purpose of ["services", "ingress", "egress"] as const) {
+            expect(common.parseNetworkName(networkName("acme-corp", purpose))).toEqual({ tenant: "acme-corp", purpose });
+        }
+        // The host directory the pack allows a tenant's mounts under is the renderers' own.
+        expect(tenantHostRoot("acme")).toBe(`${tenantRoot("acme")}/`);
+        // The slice that bounds a tenant's processes, and its push proxy's address.
+        expect(tenantSlice("acme")).toBe(sliceName("acme"));
+        expect(tenantPushProxyUrl("acme")).toBe(`http://${containerName("acme", "push-proxy")}:${PUSH_PROXY_PORT}`);
     });
     it("keeps the pack's copy of the Storage Box locations equal to the stack config's", () => {
         expect(common.STORAGE_BOX_LOCATIONS).toEqual(STORAGE_BOX_LOCATIONS);

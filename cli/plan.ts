@@ -11,10 +11,8 @@
 // loss not acknowledged with --accept-data-loss; 3 anything unexpected.
 import { isoDate } from "../tenants/schema";
 import * as fs from "node:fs";
-import * as path from "node:path";
-import { runAsOf, StackConfigError } from "../stacks/config";
-import { StackSetError } from "../lib/stack-set";
-import { formatProblem, TenantSetError } from "../tenants/loader";
+import { runAsOf } from "../stacks/config";
+import { formatInputReport, inputReport } from "../lib/cli-report";
 import { PROJECT_DIR } from "../lib/mock-run";
 import { buildPlan, PolicyConfigError, planExitCode, renderPlan, type PlanOptions } from "../lib/plan";
 import { diffPlans, renderDiff, type PlanDiff } from "../lib/plan-diff";
@@ -192,20 +190,9 @@ export function unacknowledgedDataLoss(diff: PlanDiff, accepted: readonly string
 }
 
 function reportError(e: unknown): number {
-    if (e instanceof TenantSetError) {
-        process.stderr.write(
-            `plan: the tenant files are invalid; nothing was planned:\n${e.problems.map((p) => `  ${formatProblem({ ...p, file: relative(p.file) })}`).join("\n")}\n`,
-        );
-        return 1;
-    }
-    if (e instanceof StackConfigError) {
-        process.stderr.write(`plan: the stack config is invalid; nothing was planned:\n${e.problems.map((p) => `  ${e.file}: ${p.field}: ${p.message}`).join("\n")}\n`);
-        return 1;
-    }
-    if (e instanceof StackSetError) {
-        process.stderr.write(
-            `plan: the stacks and tenants disagree; nothing was planned:\n${e.problems.map((p) => `  ${formatProblem({ ...p, file: relative(p.file) })}`).join("\n")}\n`,
-        );
+    const input = inputReport(e);
+    if (input) {
+        process.stderr.write(formatInputReport("plan", input, "planned"));
         return 1;
     }
     if (e instanceof PolicyConfigError) {
@@ -226,11 +213,6 @@ function reportError(e: unknown): number {
     }
     process.stderr.write(`plan: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return 3;
-}
-
-function relative(file: string): string {
-    const rel = path.relative(process.cwd(), file);
-    return rel && !rel.startsWith("..") ? rel : file;
 }
 
 if (require.main === module) {

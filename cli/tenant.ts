@@ -6,8 +6,7 @@
 // exactly the tenant's resources plus their dependents; preview and up run the
 // policy pack in policies/. Refuses unknown tenants, invalid tenant sets and a
 // missing CLI before anything starts (exit 1). Pulumi failures: exit 2.
-import { StackConfigError } from "../stacks/config";
-import { formatProblem, TenantSetError } from "../tenants/loader";
+import { formatInputReport, inputReport } from "../lib/cli-report";
 import { OPERATIONS, runTenantOperation, runUnlock, TenantOpError, type TenantOperation } from "../lib/tenant-ops";
 import { UnlockError } from "../lib/unlock";
 
@@ -65,12 +64,9 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function report(e: unknown): number {
-    if (e instanceof TenantSetError) {
-        process.stderr.write(`tenant: the tenant files are invalid; nothing was started:\n${e.problems.map((p) => `  ${formatProblem(p)}`).join("\n")}\n`);
-        return 1;
-    }
-    if (e instanceof StackConfigError) {
-        process.stderr.write(`tenant: the stack config is invalid; nothing was started:\n${e.problems.map((p) => `  ${e.file}: ${p.field}: ${p.message}`).join("\n")}\n`);
+    const input = inputReport(e);
+    if (input) {
+        process.stderr.write(formatInputReport("tenant", input, "started"));
         return 1;
     }
     if (e instanceof TenantOpError || e instanceof UnlockError) {

@@ -1,0 +1,34 @@
+// One way for every command to report invalid input: which kind of input is
+// wrong, then one line per problem naming the file, the line where known, and
+// the field. Commands add their own name and what they did not do.
+import * as path from "node:path";
+import { StackConfigError } from "../stacks/config";
+import { formatProblem, TenantSetError } from "../tenants/loader";
+import { StackSetError } from "./stack-set";
+
+export interface InputReport {
+    /** What is wrong, e.g. "the tenant files are invalid". */
+    what: string;
+    /** One line per problem: `file[:line]: field: message`. */
+    lines: string[];
+}
+
+/** A file as the operator typed it: relative to the working directory when it is below it. */
+export function shownPath(file: string, cwd: string = process.cwd()): string {
+    if (!path.isAbsolute(file)) return file;
+    const rel = path.relative(cwd, file);
+    return rel && !rel.startsWith("..") ? rel : file;
+}
+
+/** The report for an input error, or undefined when `e` is not one (a crash, a failure of a tool). */
+export function inputReport(e: unknown): InputReport | undefined {
+    if (e instanceof TenantSetError) return { what: "the tenant files are invalid", lines: e.problems.map((p) => formatProblem({ ...p, file: shownPath(p.file) })) };
+    if (e instanceof StackConfigError) return { what: "the stack config is invalid", lines: e.problems.map((p) => `${shownPath(e.file)}: ${p.field}: ${p.message}`) };
+    if (e instanceof StackSetError) return { what: "the stacks and tenants disagree", lines: e.problems.map((p) => formatProblem({ ...p, file: shownPath(p.file) })) };
+    return undefined;
+}
+
+/** `<command>: <what>; nothing was <done>:` and the problem lines, indented, for stderr. */
+export function formatInputReport(command: string, report: InputReport, notDone: string): string {
+    return `${command}: ${report.what}; nothing was ${notDone}:\n${report.lines.map((l) => `  ${l}`).join("\n")}\n`;
+}

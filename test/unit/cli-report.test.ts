@@ -1,0 +1,46 @@
+// Every command reports invalid input the same way: what is wrong, then a
+// line per problem naming the file (relative to where ops stand), the line
+// where known, and the field.
+import * as path from "node:path";
+import { formatInputReport, inputReport, shownPath } from "../../lib/cli-report";
+import { StackSetError } from "../../lib/stack-set";
+import { StackConfigError } from "../../stacks/config";
+import { TenantSetError } from "../../tenants/loader";
+
+describe("the commands' input error report", () => {
+    it.each([
+        [
+            "a tenant file",
+            new TenantSetError([{ file: path.join(process.cwd(), "tenants", "acme.yaml"), field: "id", line: 4, message: "must be at least 1" }]),
+            "the tenant files are invalid",
+            "tenants/acme.yaml:4: id: must be at least 1",
+        ],
+        [
+            "a stack file",
+            new StackConfigError("stacks/Pulumi.iceland.yaml", [{ field: "redoubt:asOf", message: "is 2020-01-01, before today" }]),
+            "the stack config is invalid",
+            "stacks/Pulumi.iceland.yaml: redoubt:asOf: is 2020-01-01, before today",
+        ],
+        [
+            "the stack set",
+            new StackSetError([{ file: "stacks/Pulumi.backup-helsinki.yaml", field: "redoubt:tenants", message: "leaves out tenant 'acme'" }]),
+            "the stacks and tenants disagree",
+            "stacks/Pulumi.backup-helsinki.yaml: redoubt:tenants: leaves out tenant 'acme'",
+        ],
+    ])("names the file and field of %s", (_what, error, what, line) => {
+        const report = inputReport(error);
+        expect(report).toEqual({ what, lines: [line] });
+        expect(formatInputReport("tenant", report!, "started")).toBe(`tenant: ${what}; nothing was started:\n  ${line}\n`);
+    });
+
+    it("is no report for anything that is not bad input (those are crashes or tool failures)", () => {
+        expect(inputReport(new Error("pulumi failed"))).toBeUndefined();
+        expect(inputReport("a string")).toBeUndefined();
+    });
+
+    it("shows files below the working directory relative to it, others as given", () => {
+        expect(shownPath("/work/x/tenants/a.yaml", "/work/x")).toBe("tenants/a.yaml");
+        expect(shownPath("/etc/a.yaml", "/work/x")).toBe("/etc/a.yaml");
+        expect(shownPath("stacks/Pulumi.iceland.yaml", "/work/x")).toBe("stacks/Pulumi.iceland.yaml");
+    });
+});

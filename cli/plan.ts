@@ -12,6 +12,7 @@
 import { isoDate } from "../tenants/schema";
 import * as fs from "node:fs";
 import { runAsOf } from "../stacks/config";
+import { parseCommandLine, UsageError } from "../lib/cli-args";
 import { formatInputReport, inputReport } from "../lib/cli-report";
 import { PROJECT_DIR } from "../lib/mock-run";
 import { buildPlan, PolicyConfigError, planExitCode, renderPlan, type PlanOptions } from "../lib/plan";
@@ -31,8 +32,6 @@ const USAGE = `usage: npm run plan -- [options]
   --no-policy           skip the policy pack (resources only)
   --progress            report progress on stderr even when it is not a terminal`;
 
-class UsageError extends Error {}
-
 interface Args {
     stacks: string[];
     tenantsDir?: string;
@@ -43,56 +42,37 @@ interface Args {
     policy: boolean;
     progress: boolean;
     acceptDataLoss: string[];
+    help: boolean;
 }
 
+const OPTIONS = {
+    stack: { type: "string", multiple: true },
+    tenants: { type: "string" },
+    json: { type: "boolean" },
+    diff: { type: "string" },
+    "as-of": { type: "string" },
+    "policy-config": { type: "string" },
+    "accept-data-loss": { type: "string", multiple: true },
+    "no-policy": { type: "boolean" },
+    progress: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+} as const;
+
 export function parseArgs(argv: string[]): Args {
-    const args: Args = { stacks: [], json: false, policy: true, progress: false, acceptDataLoss: [] };
-    for (let i = 0; i < argv.length; i++) {
-        const a = argv[i];
-        const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
-        const value = () => {
-            const v = inline ?? argv[++i];
-            if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value`);
-            return v;
-        };
-        switch (flag) {
-            case "--stack":
-                args.stacks.push(value());
-                break;
-            case "--tenants":
-                args.tenantsDir = value();
-                break;
-            case "--json":
-                args.json = true;
-                break;
-            case "--diff":
-                args.diff = value();
-                break;
-            case "--as-of":
-                args.asOf = value();
-                if (!isoDate.safeParse(args.asOf).success) throw new UsageError(`--as-of must be a real calendar date written YYYY-MM-DD, not '${args.asOf}'`);
-                break;
-            case "--policy-config":
-                args.policyConfig = value();
-                break;
-            case "--accept-data-loss":
-                args.acceptDataLoss.push(value());
-                break;
-            case "--no-policy":
-                args.policy = false;
-                break;
-            case "--progress":
-                args.progress = true;
-                break;
-            case "-h":
-            case "--help":
-                process.stdout.write(`${USAGE}\n`);
-                process.exit(0);
-                break;
-            default:
-                throw new UsageError(`unknown argument ${a}`);
-        }
-    }
+    const { values } = parseCommandLine(argv, OPTIONS);
+    const args: Args = {
+        stacks: values.stack ?? [],
+        tenantsDir: values.tenants,
+        json: values.json ?? false,
+        diff: values.diff,
+        asOf: values["as-of"],
+        policyConfig: values["policy-config"],
+        policy: !values["no-policy"],
+        progress: values.progress ?? false,
+        acceptDataLoss: values["accept-data-loss"] ?? [],
+        help: values.help ?? false,
+    };
+    if (args.asOf !== undefined && !isoDate.safeParse(args.asOf).success) throw new UsageError(`--as-of must be a real calendar date written YYYY-MM-DD, not '${args.asOf}'`);
     if (args.acceptDataLoss.length > 0 && !args.diff) throw new UsageError("--accept-data-loss only applies with --diff (it acknowledges data loss the diff shows)");
     args.asOf ??= runAsOf();
     return args;
@@ -116,6 +96,10 @@ function readPolicyConfig(file: string): PolicyConfig {
 
 async function main(): Promise<number> {
     const args = parseArgs(process.argv.slice(2));
+    if (args.help) {
+        process.stdout.write(`${USAGE}\n`);
+        return 0;
+    }
     const showProgress = args.progress || Boolean(process.stderr.isTTY);
     const progress = showProgress
         ? (message: string) => {

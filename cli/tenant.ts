@@ -6,6 +6,7 @@
 // exactly the tenant's resources plus their dependents; preview and up run the
 // policy pack in policies/. Refuses unknown tenants, invalid tenant sets and a
 // missing CLI before anything starts (exit 1). Pulumi failures: exit 2.
+import { parseCommandLine, UsageError } from "../lib/cli-args";
 import { formatInputReport, inputReport } from "../lib/cli-report";
 import { OPERATIONS, runTenantOperation, runUnlock, TenantOpError, type TenantOperation } from "../lib/tenant-ops";
 import { UnlockError } from "../lib/unlock";
@@ -21,23 +22,19 @@ const USAGE = `usage: npm run tenant -- <preview|up|refresh> <tenant> [--stack N
   --all     unlock: every tenant with a volume in the state`;
 
 async function main(argv: string[]): Promise<number> {
-    const positional: string[] = [];
-    const stacks: string[] = [];
-    let all = false;
-    for (let i = 0; i < argv.length; i++) {
-        const a = argv[i];
-        if (a === "--stack") {
-            const v = argv[++i];
-            if (!v) throw new TenantOpError("--stack needs a stack name");
-            stacks.push(v);
-        } else if (a.startsWith("--stack=")) stacks.push(a.slice("--stack=".length));
-        else if (a === "--all") all = true;
-        else if (a === "-h" || a === "--help") {
-            process.stdout.write(`${USAGE}\n`);
-            return 0;
-        } else if (a.startsWith("-")) throw new TenantOpError(`unknown option ${a}\n${USAGE}`);
-        else positional.push(a);
+    let parsed;
+    try {
+        parsed = parseCommandLine(argv, { stack: { type: "string", multiple: true }, all: { type: "boolean" }, help: { type: "boolean", short: "h" } }, true);
+    } catch (e) {
+        throw e instanceof UsageError ? new TenantOpError(`${e.message}\n${USAGE}`) : e;
     }
+    if (parsed.values.help) {
+        process.stdout.write(`${USAGE}\n`);
+        return 0;
+    }
+    const positional = parsed.positionals;
+    const stacks = parsed.values.stack ?? [];
+    const all = parsed.values.all ?? false;
     if (positional[0] === "unlock") {
         const tenants = positional.slice(1);
         if (all === tenants.length > 0) throw new TenantOpError(`unlock takes tenant names or --all\n${USAGE}`);

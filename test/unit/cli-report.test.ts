@@ -2,6 +2,8 @@
 // line per problem naming the file (relative to where ops stand), the line
 // where known, and the field.
 import * as path from "node:path";
+import { parseArgs as parsePlanArgs } from "../../cli/plan";
+import { UsageError } from "../../lib/cli-args";
 import { formatInputReport, inputReport, shownPath } from "../../lib/cli-report";
 import { StackSetError } from "../../lib/stack-set";
 import { StackConfigError } from "../../stacks/config";
@@ -42,5 +44,24 @@ describe("the commands' input error report", () => {
         expect(shownPath("/work/x/tenants/a.yaml", "/work/x")).toBe("tenants/a.yaml");
         expect(shownPath("/etc/a.yaml", "/work/x")).toBe("/etc/a.yaml");
         expect(shownPath("stacks/Pulumi.iceland.yaml", "/work/x")).toBe("stacks/Pulumi.iceland.yaml");
+    });
+});
+
+describe("the commands' argument parsing", () => {
+    it.each([
+        [["--frobnicate"], /^unknown argument --frobnicate$/],
+        [["--as-of"], /^--as-of needs a value$/],
+        [["--as-of", "--json"], /^--as-of needs a value$/],
+        [["--as-of", "2026-02-30"], /^--as-of must be a real calendar date written YYYY-MM-DD, not '2026-02-30'$/],
+        [["--accept-data-loss", "acme"], /only applies with --diff/],
+        [["extra"], /^unexpected argument extra; this command takes only options$/],
+    ])("plan refuses %j naming the flag", (argv, message) => {
+        expect(() => parsePlanArgs(argv)).toThrow(UsageError);
+        expect(() => parsePlanArgs(argv)).toThrow(message);
+    });
+
+    it("plan reads repeated and inline flags", () => {
+        const args = parsePlanArgs(["--stack", "iceland", "--stack=backup-helsinki", "--as-of=2026-03-01", "--no-policy", "--json"]);
+        expect(args).toMatchObject({ stacks: ["iceland", "backup-helsinki"], asOf: "2026-03-01", policy: false, json: true });
     });
 });

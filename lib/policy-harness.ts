@@ -205,14 +205,18 @@ export interface PolicyPackSession {
     close(): Promise<void>;
 }
 
-/** Starts the pack the way the CLI does and reads its analyzer info. */
-export async function startPolicyPack(opts: PolicyPackOptions): Promise<PolicyPackSession> {
-    const timeoutMs = opts.timeoutMs ?? 60_000;
-    const started = Date.now();
-    const packDir = path.resolve(opts.packDir);
-    const project = opts.project ?? "redoubt";
-    const stack = opts.stack ?? "policy-test";
-    const organization = opts.organization ?? "organization";
+/** A spawned pack process: stop it with close(); stderr() is what it printed so far. */
+interface PackProcess {
+    child: ChildProcess;
+    close: () => Promise<void>;
+    stderr: () => string;
+    isClosed: () => boolean;
+    /** The gRPC client, once connected; closed with the process. */
+    client?: any;
+}
+
+/** Spawns the pack as the CLI does: `run-policy-pack <engine address> .` in the pack's directory, stack facts in its environment. */
+function spawnPack(opts: PolicyPackOptions, packDir: string, names: { project: string; stack: string; organization: string }): PackProcess {
     const runner = require.resolve("@pulumi/pulumi/cmd/run-policy-pack");
     // The CLI passes its engine's address; the policy pack never calls it, so
     // an address nothing listens on is enough.
@@ -222,9 +226,9 @@ export async function startPolicyPack(opts: PolicyPackOptions): Promise<PolicyPa
         env: {
             ...process.env,
             PULUMI_CONFIG: JSON.stringify(opts.stackConfig ?? {}),
-            PULUMI_NODEJS_PROJECT: project,
-            PULUMI_NODEJS_STACK: stack,
-            PULUMI_NODEJS_ORGANIZATION: organization,
+            PULUMI_NODEJS_PROJECT: names.project,
+            PULUMI_NODEJS_STACK: names.stack,
+            PULUMI_NODEJS_ORGANIZATION: names.organization,
             PULUMI_NODEJS_DRY_RUN: String(opts.dryRun ?? true),
         },
         stdio: ["ignore", "pipe", "pipe"],
@@ -238,145 +242,183 @@ export async function startPolicyPack(opts: PolicyPackOptions): Promise<PolicyPa
             resolve();
         });
     });
-    let client: any;
-    let closed = false;
-    const close = async () => {
-        if (closed) return exited;
-        closed = true;
-        try {
-            client?.close();
-        } catch {
-            /* already closed */
-        }
-        if (child.exitCode === null && child.signalCode === null) {
-            child.kill("SIGTERM");
-            const forced = setTimeout(() => child.kill("SIGKILL"), 2_000);
-            await exited;
-            clearTimeout(forced);
-        }
-        await exited;
-    };
-
     let stderr = "";
-    child.stderr.on("data", (d) => (stderr += String(d)));
-    try {
-        const port = await new Promise<number>((resolve, reject) => {
-            let out = "";
-            const timer = setTimeout(() => reject(new Error(`policy pack in ${packDir} printed no port within ${timeoutMs} ms\n${stderr}`)), timeoutMs);
-            child.stdout.on("data", (d) => {
-                out += String(d);
-                const nl = out.indexOf("\n");
-                if (nl >= 0) {
-                    clearTimeout(timer);
-                    const port = Number(out.slice(0, nl).trim());
-                    if (Number.isInteger(port) && port > 0) resolve(port);
-                    else reject(new Error(`policy pack printed ${JSON.stringify(out.slice(0, nl))} instead of a port\n${stderr}`));
-                }
-            });
-            child.once("error", (e) => {
+    child.stderr?.on("data", (d) => (stderr += String(d)));
+    let closed = false;
+    const pack: PackProcess = {
+        child,
+        stderr: () => stderr,
+        isClosed: () => closed,
+        close: async () => {
+            if (closed) return exited;
+            closed = true;
+            try {
+                pack.client?.close();
+            } catch {
+                /* already closed */
+            }
+            if (child.exitCode === null && child.signalCode === null) {
+                child.kill("SIGTERM");
+                const forced = setTimeout(() => child.kill("SIGKILL"), 2_000);
+                await exited;
+                clearTimeout(forced);
+            }
+            await exited;
+        },
+    };
+    return pack;
+}
+
+/** The port the pack prints on its first line of stdout, as the CLI reads it. */
+function waitForPort(pack: PackProcess, packDir: string, timeoutMs: number): Promise<number> {
+    const { child } = pack;
+    return new Promise<number>((resolve, reject) => {
+        let out = "";
+        const timer = setTimeout(() => reject(new Error(`policy pack in ${packDir} printed no port within ${timeoutMs} ms\n${pack.stderr()}`)), timeoutMs);
+        child.stdout?.on("data", (d) => {
+            out += String(d);
+            const nl = out.indexOf("\n");
+            if (nl >= 0) {
                 clearTimeout(timer);
-                reject(e);
-            });
-            child.once("exit", (code, signal) => {
-                clearTimeout(timer);
-                reject(new Error(`policy pack exited (${signal ?? code}) before printing its port:\n${stderr}`));
-            });
+                const port = Number(out.slice(0, nl).trim());
+                if (Number.isInteger(port) && port > 0) resolve(port);
+                else reject(new Error(`policy pack printed ${JSON.stringify(out.slice(0, nl))} instead of a port\n${pack.stderr()}`));
+            }
         });
+        child.once("error", (e) => {
+            clearTimeout(timer);
+            reject(e);
+        });
+        child.once("exit", (code, signal) => {
+            clearTimeout(timer);
+            reject(new Error(`policy pack exited (${signal ?? code}) before printing its port:\n${pack.stderr()}`));
+        });
+    });
+}
+
+interface AnalyzerInfo {
+    name: string;
+    version: string;
+    policies: PolicyInfo[];
+    /** The pack's own initial config per policy (enforcement level and properties). */
+    initial: Map<string, Record<string, unknown>>;
+}
+
+/** GetAnalyzerInfo: the pack's name, version, policies with their config defaults, and its initial config. */
+async function readAnalyzerInfo(client: any, deadlineMs: number): Promise<AnalyzerInfo> {
+    const info = await unary(client, "getAnalyzerInfo", new emptypb.Empty(), deadlineMs);
+    const initial = new Map<string, Record<string, unknown>>();
+    info.getInitialconfigMap().forEach((v: any, k: string) => {
+        initial.set(k, { ...(v.getProperties()?.toJavaScript() ?? {}), enforcementLevel: levelName(v.getEnforcementlevel()) });
+    });
+    const policies: PolicyInfo[] = info.getPoliciesList().map((p: any): PolicyInfo => {
+        const schema = p.getConfigschema()?.getProperties()?.toJavaScript() ?? {};
+        const configDefaults: Record<string, unknown> = {};
+        for (const [k, s] of Object.entries(schema as Record<string, any>)) if (s && "default" in s) configDefaults[k] = s.default;
+        const kind = p.getPolicyType?.() === 1 ? "resource" : p.getPolicyType?.() === 2 ? "stack" : "unknown";
+        return { name: p.getName(), description: p.getDescription(), enforcementLevel: levelName(p.getEnforcementlevel()), kind, configDefaults };
+    });
+    return { name: info.getName(), version: info.getVersion(), policies, initial };
+}
+
+/** ConfigureStack (present in this proto): the CLI always sends it for a stack. */
+async function configureStack(client: any, opts: PolicyPackOptions, names: { project: string; stack: string; organization: string }, deadlineMs: number): Promise<void> {
+    if (typeof client.configureStack !== "function") return;
+    const req = new analyzerpb.AnalyzerStackConfigureRequest();
+    req.setStack(names.stack);
+    req.setProject(names.project);
+    req.setOrganization(names.organization);
+    req.setDryRun(opts.dryRun ?? true);
+    for (const [k, v] of Object.entries(opts.stackConfig ?? {})) req.getConfigMap().set(k, v);
+    for (const [k, v] of Object.entries(opts.stackTags ?? {})) req.getTagsMap().set(k, v);
+    await unary(client, "configureStack", req, deadlineMs);
+}
+
+/** Configure: every policy's level and properties, its defaults overlaid by the pack's initial config and the caller's. */
+async function configurePolicies(client: any, info: AnalyzerInfo, config: PolicyConfig, deadlineMs: number): Promise<void> {
+    const req = new analyzerpb.ConfigureAnalyzerRequest();
+    for (const p of info.policies) {
+        const merged: Record<string, unknown> = { ...p.configDefaults, ...(info.initial.get(p.name) ?? {}), ...(config["all"] ?? {}), ...(config[p.name] ?? {}) };
+        const level = String(merged["enforcementLevel"] ?? p.enforcementLevel);
+        delete merged["enforcementLevel"];
+        const pc = new analyzerpb.PolicyConfig();
+        pc.setEnforcementlevel(levelNumber(level));
+        pc.setProperties(structpb.Struct.fromJavaScript(merged));
+        req.getPolicyconfigMap().set(p.name, pc);
+    }
+    await unary(client, "configure", req, deadlineMs);
+}
+
+/** AnalyzeRequest and AnalyzerResource share these fields. */
+function describeResource<M extends { setType(v: string): void; setProperties(v: unknown): void; setUrn(v: string): void; setName(v: string): void; setOptions(v: unknown): void }>(
+    message: M,
+    r: CapturedResource,
+    properties: Record<string, unknown>,
+): M {
+    message.setType(r.type);
+    message.setProperties(toStruct(properties));
+    message.setUrn(r.urn);
+    message.setName(r.name);
+    message.setOptions(resourceOptions(r));
+    return message;
+}
+
+/** Analyze each resource (its inputs), then AnalyzeStack (every resource's outputs), as the engine calls them. */
+async function analyzeResources(client: any, resources: CapturedResource[], deadline: () => number): Promise<{ diagnostics: PolicyDiagnostic[]; notApplicable: NotApplicable[] }> {
+    const diagnostics: PolicyDiagnostic[] = [];
+    const notApplicable: NotApplicable[] = [];
+    for (const r of resources) {
+        // Analyze (per resource, before it is created or updated) sees the inputs.
+        const req = describeResource(new analyzerpb.AnalyzeRequest(), r, r.inputs);
+        readDiagnostics(await unary(client, "analyze", req, deadline()), diagnostics, notApplicable, r.urn);
+    }
+    const stackReq = new analyzerpb.AnalyzeStackRequest();
+    stackReq.setResourcesList(
+        resources.map((r) => {
+            // AnalyzeStack (after the update) sees outputs, as the engine sends them
+            // (pulumi pkg/resource/deploy/step_generator.go, AnalyzeResources: "Unlike Analyze, AnalyzeStack is
+            // called on the final outputs of each resource"; Properties: v.Outputs).
+            const ar = describeResource(new analyzerpb.AnalyzerResource(), r, r.outputs ?? (r.custom ? r.inputs : {}));
+            if (r.parent) ar.setParent(r.parent);
+            ar.setDependenciesList(r.dependencies ?? []);
+            return ar;
+        }),
+    );
+    readDiagnostics(await unary(client, "analyzeStack", stackReq, deadline()), diagnostics, notApplicable);
+    return { diagnostics, notApplicable };
+}
+
+/** Starts the pack the way the CLI does and reads its analyzer info: spawn, port, connect, info, stack config. */
+export async function startPolicyPack(opts: PolicyPackOptions): Promise<PolicyPackSession> {
+    const timeoutMs = opts.timeoutMs ?? 60_000;
+    const started = Date.now();
+    const packDir = path.resolve(opts.packDir);
+    const names = { project: opts.project ?? "redoubt", stack: opts.stack ?? "policy-test", organization: opts.organization ?? "organization" };
+    const pack = spawnPack(opts, packDir, names);
+    try {
+        const port = await waitForPort(pack, packDir, timeoutMs);
         const startMs = Date.now() - started;
         const remaining = () => Math.max(1_000, timeoutMs - (Date.now() - started));
-        client = new analyzergrpc.AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-
-        const info = await unary(client, "getAnalyzerInfo", new emptypb.Empty(), remaining());
-        const initial = new Map<string, Record<string, unknown>>();
-        info.getInitialconfigMap().forEach((v: any, k: string) => {
-            initial.set(k, { ...(v.getProperties()?.toJavaScript() ?? {}), enforcementLevel: levelName(v.getEnforcementlevel()) });
-        });
-        const policies: PolicyInfo[] = info.getPoliciesList().map((p: any): PolicyInfo => {
-            const schema = p.getConfigschema()?.getProperties()?.toJavaScript() ?? {};
-            const configDefaults: Record<string, unknown> = {};
-            for (const [k, s] of Object.entries(schema as Record<string, any>)) if (s && "default" in s) configDefaults[k] = s.default;
-            const kind = p.getPolicyType?.() === 1 ? "resource" : p.getPolicyType?.() === 2 ? "stack" : "unknown";
-            return { name: p.getName(), description: p.getDescription(), enforcementLevel: levelName(p.getEnforcementlevel()), kind, configDefaults };
-        });
-
-        // ConfigureStack (present in this proto): the CLI always sends it for a stack.
-        if (typeof client.configureStack === "function") {
-            const req = new analyzerpb.AnalyzerStackConfigureRequest();
-            req.setStack(stack);
-            req.setProject(project);
-            req.setOrganization(organization);
-            req.setDryRun(opts.dryRun ?? true);
-            for (const [k, v] of Object.entries(opts.stackConfig ?? {})) req.getConfigMap().set(k, v);
-            for (const [k, v] of Object.entries(opts.stackTags ?? {})) req.getTagsMap().set(k, v);
-            await unary(client, "configureStack", req, remaining());
-        }
-
-        const configure = async (config: PolicyConfig) => {
-            const req = new analyzerpb.ConfigureAnalyzerRequest();
-            for (const p of policies) {
-                const merged: Record<string, unknown> = { ...p.configDefaults, ...(initial.get(p.name) ?? {}), ...(config["all"] ?? {}), ...(config[p.name] ?? {}) };
-                const level = String(merged["enforcementLevel"] ?? p.enforcementLevel);
-                delete merged["enforcementLevel"];
-                const pc = new analyzerpb.PolicyConfig();
-                pc.setEnforcementlevel(levelNumber(level));
-                pc.setProperties(structpb.Struct.fromJavaScript(merged));
-                req.getPolicyconfigMap().set(p.name, pc);
-            }
-            await unary(client, "configure", req, remaining());
-        };
-
+        const client = new analyzergrpc.AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+        pack.client = client;
+        const info = await readAnalyzerInfo(client, remaining());
+        await configureStack(client, opts, names, remaining());
         const analyze = async (resources: CapturedResource[], config: PolicyConfig = opts.config ?? {}) => {
-            if (closed) throw new Error("policy pack session is closed");
-            await configure(config);
-            const diagnostics: PolicyDiagnostic[] = [];
-            const notApplicable: NotApplicable[] = [];
-            // AnalyzeRequest and AnalyzerResource share these fields.
-            const describeResource = <
-                M extends { setType(v: string): void; setProperties(v: unknown): void; setUrn(v: string): void; setName(v: string): void; setOptions(v: unknown): void },
-            >(
-                message: M,
-                r: CapturedResource,
-                properties: Record<string, unknown>,
-            ): M => {
-                message.setType(r.type);
-                message.setProperties(toStruct(properties));
-                message.setUrn(r.urn);
-                message.setName(r.name);
-                message.setOptions(resourceOptions(r));
-                return message;
-            };
-            for (const r of resources) {
-                // Analyze (per resource, before it is created or updated) sees the inputs.
-                const req = describeResource(new analyzerpb.AnalyzeRequest(), r, r.inputs);
-                readDiagnostics(await unary(client, "analyze", req, remaining()), diagnostics, notApplicable, r.urn);
-            }
-            const stackReq = new analyzerpb.AnalyzeStackRequest();
-            stackReq.setResourcesList(
-                resources.map((r) => {
-                    // AnalyzeStack (after the update) sees outputs, as the engine sends them
-                    // (pulumi pkg/resource/deploy/step_generator.go, AnalyzeResources: "Unlike Analyze, AnalyzeStack is
-                    // called on the final outputs of each resource"; Properties: v.Outputs).
-                    const ar = describeResource(new analyzerpb.AnalyzerResource(), r, r.outputs ?? (r.custom ? r.inputs : {}));
-                    if (r.parent) ar.setParent(r.parent);
-                    ar.setDependenciesList(r.dependencies ?? []);
-                    return ar;
-                }),
-            );
-            readDiagnostics(await unary(client, "analyzeStack", stackReq, remaining()), diagnostics, notApplicable);
-            return { diagnostics, notApplicable };
+            if (pack.isClosed()) throw new Error("policy pack session is closed");
+            await configurePolicies(client, info, config, remaining());
+            return analyzeResources(client, resources, remaining);
         };
-
         return {
-            pid: child.pid!,
+            pid: pack.child.pid!,
             startMs,
-            policyPackName: info.getName(),
-            policyPackVersion: info.getVersion(),
-            policies,
-            analyze: (resources, config) => withTimeout(analyze(resources, config), remaining(), close, () => stderr),
-            close,
+            policyPackName: info.name,
+            policyPackVersion: info.version,
+            policies: info.policies,
+            analyze: (resources, config) => withTimeout(analyze(resources, config), remaining(), pack.close, pack.stderr),
+            close: pack.close,
         };
     } catch (e) {
-        await close();
+        await pack.close();
         throw e;
     }
 }

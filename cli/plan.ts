@@ -29,6 +29,7 @@ const USAGE = `usage: npm run plan -- [options]
   --policy-config FILE  per-policy config (JSON, as pulumi preview --policy-pack-config takes it);
                         promise policies can be neither disabled nor loosened
   --accept-data-loss T  with --diff: accept that tenant T's data resources are deleted or replaced (repeatable)
+  --first-preview       plan as each stack's first real preview: every generated value and secret unknown
   --no-policy           skip the policy pack (resources only)
   --progress            report progress on stderr even when it is not a terminal`;
 
@@ -42,6 +43,7 @@ interface Args {
     policy: boolean;
     progress: boolean;
     acceptDataLoss: string[];
+    firstPreview: boolean;
     help: boolean;
 }
 
@@ -55,6 +57,7 @@ const OPTIONS = {
     "accept-data-loss": { type: "string", multiple: true },
     "no-policy": { type: "boolean" },
     progress: { type: "boolean" },
+    "first-preview": { type: "boolean" },
     help: { type: "boolean", short: "h" },
 } as const;
 
@@ -70,6 +73,7 @@ export function parseArgs(argv: string[]): Args {
         policy: !values["no-policy"],
         progress: values.progress ?? false,
         acceptDataLoss: values["accept-data-loss"] ?? [],
+        firstPreview: values["first-preview"] ?? false,
         help: values.help ?? false,
     };
     if (args.asOf !== undefined && !isoDate.safeParse(args.asOf).success) throw new UsageError(`--as-of must be a real calendar date written YYYY-MM-DD, not '${args.asOf}'`);
@@ -109,6 +113,7 @@ async function main(): Promise<number> {
         : undefined;
     const options: PlanOptions = {
         ledgerBase: args.diff,
+        firstPreview: args.firstPreview,
         stacks: args.stacks.length > 0 ? args.stacks : undefined,
         tenantsDir: args.tenantsDir,
         asOf: args.asOf,

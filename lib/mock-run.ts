@@ -56,6 +56,12 @@ export interface MockRunOptions {
     onResource?: (count: number) => void;
     /** This run's explicit lifecycle date (as REDOUBT_AS_OF gives it to a CLI run). */
     asOf?: string;
+    /**
+     * Answer as a stack's first preview: nothing exists yet, so every value a provider computes
+     * (ids, generated passwords and keys, certificates, box hosts) is unknown.
+     * @default false (the mocks' deterministic stand-ins)
+     */
+    firstPreview?: boolean;
 }
 
 export function isSecretValue(value: unknown): value is SecretValue {
@@ -109,6 +115,17 @@ export function readStackConfigFile(stack: string, projectDir: string = PROJECT_
 
 function digest(...parts: string[]): Buffer {
     return createHash("sha256").update(parts.join("\0")).digest();
+}
+
+/**
+ * What the engine gives a program in the first preview of a resource: its inputs, and every
+ * output the provider would compute unknown (the preview's Create is not run; the engine
+ * reports unknowns for outputs not in the inputs). An empty id is an unknown id to the SDK.
+ */
+function firstPreviewState(inputs: Record<string, unknown>, computed: Record<string, unknown>): { id: string; state: Record<string, unknown> } {
+    const state: Record<string, unknown> = { ...inputs };
+    for (const key of Object.keys(computed)) if (!(key in inputs)) state[key] = pulumi.unknown;
+    return { id: "", state };
 }
 
 /** Deterministic, recognisable stand-ins for what providers would compute. */
@@ -224,7 +241,8 @@ async function runOnce(options: MockRunOptions): Promise<StackRun> {
                     // Every output is handed over as secret: the credentials in them are.
                     return { id: referenced, state: { name: referenced, outputs: revealSecrets(outputs), secretOutputNames: Object.keys(outputs) } };
                 }
-                return mockState(stack, args.type, args.name, args.inputs as Record<string, unknown>);
+                const state = mockState(stack, args.type, args.name, args.inputs as Record<string, unknown>);
+                return options.firstPreview ? firstPreviewState(args.inputs as Record<string, unknown>, state.state) : state;
             },
             call(args: pulumi.runtime.MockCallArgs) {
                 throw new Error(`unexpected invoke ${args.token} under mocks: the program must not call providers at plan time`);
@@ -322,6 +340,8 @@ export interface RunStacksOptions {
     /** Override or add config keys per stack (tests pin asOf, bypass values). */
     configOverrides?: Record<string, Record<string, string>>;
     onResource?: (stack: string, count: number) => void;
+    /** Run every stack as its first preview (see MockRunOptions.firstPreview). */
+    firstPreview?: boolean;
 }
 
 /**
@@ -347,6 +367,7 @@ export async function runStacks(options: RunStacksOptions = {}): Promise<StackRu
             if (references[needed] === undefined) {
                 const run = await runStackUnderMocks({
                     stack: needed,
+                    firstPreview: options.firstPreview,
                     ...configOf(needed),
                     tenantsDir: options.tenantsDir,
                     projectDir,
@@ -358,6 +379,7 @@ export async function runStacks(options: RunStacksOptions = {}): Promise<StackRu
             stack,
             config,
             asOf,
+            firstPreview: options.firstPreview,
             tenantsDir: options.tenantsDir,
             projectDir,
             stackReferences: references,

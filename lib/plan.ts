@@ -101,6 +101,11 @@ export interface PlanOptions {
      * @default "HEAD" (skipped outside a git work tree, or in a repository with no commit)
      */
     ledgerBase?: string;
+    /**
+     * Plan as every stack's first real preview: generated values and secrets unknown.
+     * @default false
+     */
+    firstPreview?: boolean;
     /** Pin every stack's redoubt:asOf. */
     asOf?: string;
     /** Per stack, config keys to override or add (full `redoubt:key` names). */
@@ -413,6 +418,7 @@ export async function buildPlan(options: PlanOptions = {}): Promise<PlanDocument
             tenantsDir: options.tenantsDir ? path.resolve(options.tenantsDir) : undefined,
             projectDir,
             configOverrides: overridesFor(stacks, options),
+            firstPreview: options.firstPreview,
             onResource: progress
                 ? (stack, count) => {
                       const now = Date.now();

@@ -68,7 +68,8 @@ export function labelsOf(props: Props): Record<string, string> {
     const out: Record<string, string> = {};
     if (Array.isArray(raw)) {
         for (const entry of raw) {
-            if (isRecord(entry) && typeof entry["label"] === "string") out[entry["label"]] = String(entry["value"] ?? "");
+            // No policy reads the config revision (a carrier's id, unknown in a first preview); reading it would make every policy advisory there.
+            if (isRecord(entry) && typeof entry["label"] === "string" && entry["label"] !== CONFIG_REVISION_LABEL) out[entry["label"]] = String(entry["value"] ?? "");
         }
     } else if (isRecord(raw)) {
         for (const [k, v] of Object.entries(raw)) if (v !== undefined && v !== null) out[k] = String(v);
@@ -121,12 +122,16 @@ export function daysBetween(from: string, to: string): number {
     return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
 }
 
-/** What a container input `uploads` holds, by path. */
-export function uploadsOf(props: Props): Map<string, { content?: string; contentBase64?: string }> {
-    const out = new Map<string, { content?: string; contentBase64?: string }>();
+/**
+ * What a container input `uploads` holds, by path. The contents are read only
+ * when asked for: in a preview a file the policy does not read (a generated
+ * secret) may be unknown, and reading an unknown value makes the policy advisory.
+ */
+export function uploadsOf(props: Props): Map<string, { content(): string | undefined; contentBase64(): string | undefined }> {
+    const out = new Map<string, { content(): string | undefined; contentBase64(): string | undefined }>();
     for (const u of asArray(props["uploads"])) {
         if (!isRecord(u) || typeof u["file"] !== "string") continue;
-        out.set(u["file"], { content: asString(u["content"]), contentBase64: asString(u["contentBase64"]) });
+        out.set(u["file"], { content: () => asString(u["content"]), contentBase64: () => asString(u["contentBase64"]) });
     }
     return out;
 }
@@ -134,8 +139,10 @@ export function uploadsOf(props: Props): Map<string, { content?: string; content
 export function uploadText(props: Props, file: string): string | undefined {
     const u = uploadsOf(props).get(file);
     if (!u) return undefined;
-    if (u.content !== undefined) return u.content;
-    if (u.contentBase64 !== undefined) return Buffer.from(u.contentBase64, "base64").toString("utf8");
+    const content = u.content();
+    if (content !== undefined) return content;
+    const base64 = u.contentBase64();
+    if (base64 !== undefined) return Buffer.from(base64, "base64").toString("utf8");
     return undefined;
 }
 

@@ -78,6 +78,8 @@ export function parseArgs(argv: string[]): Args {
     };
     if (args.asOf !== undefined && !isoDate.safeParse(args.asOf).success) throw new UsageError(`--as-of must be a real calendar date written YYYY-MM-DD, not '${args.asOf}'`);
     if (args.acceptDataLoss.length > 0 && !args.diff) throw new UsageError("--accept-data-loss only applies with --diff (it acknowledges data loss the diff shows)");
+    // The base revision is planned with its own code, which may not know --first-preview: every value would differ.
+    if (args.firstPreview && args.diff) throw new UsageError("--first-preview cannot be combined with --diff; run them separately");
     args.asOf ??= runAsOf();
     return args;
 }

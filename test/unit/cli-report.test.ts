@@ -55,6 +55,7 @@ describe("the commands' argument parsing", () => {
         [["--as-of", "2026-02-30"], /^--as-of must be a real calendar date written YYYY-MM-DD, not '2026-02-30'$/],
         [["--accept-data-loss", "acme"], /only applies with --diff/],
         [["extra"], /^unexpected argument extra; this command takes only options$/],
+        [["--first-preview", "--diff", "HEAD"], /^--first-preview cannot be combined with --diff/],
     ])("plan refuses %j naming the flag", (argv, message) => {
         expect(() => parsePlanArgs(argv)).toThrow(UsageError);
         expect(() => parsePlanArgs(argv)).toThrow(message);

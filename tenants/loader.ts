@@ -443,21 +443,37 @@ function textOf(file: string, content: string | Uint8Array, kind: FileKind): { t
     return typeof content === "string" ? { text: content, problems: [] } : decodeText(file, content, kind);
 }
 
-function parseTenantText(file: string, content: string | Uint8Array): { tenant?: Tenant; problems: TenantFileProblem[] } {
-    const { text, problems: textProblems } = textOf(file, content, TENANT_FILE_KIND);
-    if (text === undefined) return { problems: textProblems };
-    const { parsed, problems: yamlProblems } = parseYamlText(file, text, TENANT_FILE_KIND);
-    if (!parsed) return { problems: yamlProblems };
+/**
+ * A file's content decoded, parsed as YAML and validated by `schema`: the
+ * value and a way to find a field's line, or the problems, in file order.
+ */
+function readValidated<S extends z.ZodType>(
+    file: string,
+    content: string | Uint8Array,
+    kind: FileKind,
+    schema: S,
+): { ok: true; value: z.infer<S>; lineAt: (fieldPath: PropertyKey[]) => number | undefined } | { ok: false; problems: TenantFileProblem[] } {
+    const { text, problems: textProblems } = textOf(file, content, kind);
+    if (text === undefined) return { ok: false, problems: textProblems };
+    const { parsed, problems: yamlProblems } = parseYamlText(file, text, kind);
+    if (!parsed) return { ok: false, problems: yamlProblems };
     const { doc, counter, data } = parsed;
-    const result = TenantSchema.safeParse(data);
-    if (!result.success) return { problems: capProblems(file, issuesToProblems(file, doc, counter, data, result.error.issues).sort(byLine)) };
+    const result = schema.safeParse(data);
+    if (!result.success) return { ok: false, problems: capProblems(file, issuesToProblems(file, doc, counter, data, result.error.issues).sort(byLine)) };
+    return { ok: true, value: result.data, lineAt: (fieldPath) => lineOf(doc, counter, fieldPath) };
+}
+
+function parseTenantText(file: string, content: string | Uint8Array): { tenant?: Tenant; problems: TenantFileProblem[] } {
+    const read = readValidated(file, content, TENANT_FILE_KIND, TenantSchema);
+    if (!read.ok) return { problems: read.problems };
+    const { value: tenant, lineAt } = read;
     const problems: TenantFileProblem[] = [];
-    const expected = `${result.data.name}.yaml`;
-    if (path.basename(file) !== expected && path.basename(file) !== `${result.data.name}.yml`) {
-        problems.push({ file, field: "name", line: lineOf(doc, counter, ["name"]), message: `is '${result.data.name}', so the file must be named ${expected}` });
+    const expected = `${tenant.name}.yaml`;
+    if (path.basename(file) !== expected && path.basename(file) !== `${tenant.name}.yml`) {
+        problems.push({ file, field: "name", line: lineAt(["name"]), message: `is '${tenant.name}', so the file must be named ${expected}` });
     }
     // The tenant is returned even with a misnamed file, so the set checks still see it (the set fails either way).
-    return { tenant: result.data, problems };
+    return { tenant, problems };
 }
 
 /** Names the shared resources use (redoubt-edge, redoubt-edge.slice). */
@@ -507,16 +523,11 @@ export function validateTenantSet(loaded: LoadedTenant[]): TenantFileProblem[] {
  */
 export function parseLedgerText(file: string, text: string | Uint8Array): { ledger?: Ledger; problems: TenantFileProblem[] } {
     try {
-        const { text: source, problems: textProblems } = textOf(file, text, LEDGER_FILE_KIND);
-        if (source === undefined) return { problems: textProblems };
-        const { parsed, problems: yamlProblems } = parseYamlText(file, source, LEDGER_FILE_KIND);
-        if (!parsed) return { problems: yamlProblems };
-        const { doc, counter, data } = parsed;
-        const result = LedgerSchema.safeParse(data);
-        if (!result.success) return { problems: capProblems(file, issuesToProblems(file, doc, counter, data, result.error.issues).sort(byLine)) };
-        const problems = duplicateLedgerEntries(file, result.data, (fieldPath) => lineOf(doc, counter, fieldPath));
+        const read = readValidated(file, text, LEDGER_FILE_KIND, LedgerSchema);
+        if (!read.ok) return { problems: read.problems };
+        const problems = duplicateLedgerEntries(file, read.value, read.lineAt);
         if (problems.length > 0) return { problems: capProblems(file, problems) };
-        return { ledger: result.data, problems: [] };
+        return { ledger: read.value, problems: [] };
     } catch (error) {
         return { problems: [loaderFailure(file, error)] };
     }

@@ -150,7 +150,7 @@ export function validateInputs(options: PlanOptions): { configs: Map<string, { r
     for (const stack of [...planned, ...known.filter((s) => !planned.includes(s))]) {
         const file = `stacks/Pulumi.${stack}.yaml`;
         const fromFile = readStackConfigFile(stack, projectDir);
-        const raw = stackConfig(stack, options);
+        const raw = stackConfig(stack, fromFile, options);
         const config = parseStackConfig(raw, file);
         const dir = tenantsDirOf(config, options);
         if (!tenants.has(dir)) tenants.set(dir, loadTenants(dir));
@@ -183,8 +183,9 @@ function ledgerHistoryProblems(dir: string, ref: string | undefined): TenantFile
     return checkLedgerHistory(base.ledger, readLedger(dir).ledger, ledgerFile, `${ref ?? "HEAD"} (${base.commit.slice(0, 12)})`);
 }
 
-function stackConfig(stack: string, options: PlanOptions): Record<string, string> {
-    const raw = { ...readStackConfigFile(stack, options.projectDir ?? PROJECT_DIR), ...options.configOverrides?.[stack] };
+/** A stack's config for this run: its file's values, the caller's overrides, the run's date. */
+function stackConfig(stack: string, fromFile: Record<string, string>, options: PlanOptions): Record<string, string> {
+    const raw = { ...fromFile, ...options.configOverrides?.[stack] };
     if (options.asOf) raw["redoubt:asOf"] = options.asOf;
     return raw;
 }

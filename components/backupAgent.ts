@@ -7,7 +7,7 @@ import { configMount, dataMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMIT
 import { backupUnitName, containerName } from "./names";
 import { BACKUP_COUNTRIES_LABEL, BACKUP_SITES_LABEL, CONFIG_REVISION_LABEL } from "./labels";
 import { BACKUP_SCRIPT_PATH, BACKUP_SOURCE_PATH, renderBackupScript, storageBoxRepository, storageBoxSftpCommand } from "./render/backup";
-import { installFileCommand, renderBackupTrigger, renderBackupUnits, SCRIPTS_DIR, tenantDataMount, tenantIdentityFiles } from "./render/host";
+import { installFileCommand, renderBackupTrigger, renderBackupUnits, SCRIPTS_DIR, systemctlCommand, tenantDataMount, tenantIdentityFiles } from "./render/host";
 
 /** One backup site's storage box, as its backup stack exports it. */
 export interface BackupTarget {
@@ -149,9 +149,9 @@ export class BackupAgent extends pulumi.ComponentResource {
                         installFileCommand(`${SCRIPTS_DIR}/${args.tenant}-backup.sh`, renderBackupTrigger(trigger), "0700"),
                         installFileCommand(`/etc/systemd/system/${unitName}.service`, units.service, "0644"),
                         installFileCommand(`/etc/systemd/system/${unitName}.timer`, units.timer, "0644"),
-                        `systemctl daemon-reload && systemctl enable --now ${unitName}.timer`,
+                        `${systemctlCommand("daemon-reload")} && ${systemctlCommand(`enable --now ${unitName}.timer`)}`,
                     ].join(" && "),
-                    delete: `systemctl disable --now ${unitName}.timer; rm -f /etc/systemd/system/${unitName}.service /etc/systemd/system/${unitName}.timer ${SCRIPTS_DIR}/${args.tenant}-backup.sh; systemctl daemon-reload`,
+                    delete: `${systemctlCommand(`disable --now ${unitName}.timer`)}; rm -f /etc/systemd/system/${unitName}.service /etc/systemd/system/${unitName}.timer ${SCRIPTS_DIR}/${args.tenant}-backup.sh; ${systemctlCommand("daemon-reload")}`,
                 },
                 { parent: this, dependsOn: [this.container] },
             );

@@ -3,7 +3,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { pinnedReference, type ImageCatalog, type ImageRole } from "./images";
 import { EDGE_SLICE_OWNER, sliceName } from "./names";
-import { installFileCommand, renderJournaldRetention, renderSlice } from "./render/host";
+import { installFileCommand, renderJournaldRetention, renderSlice, systemctlCommand } from "./render/host";
 
 /** Kernel modules the host must have loaded: dm_crypt (LUKS volumes) and wireguard (vpn tenants). */
 export const HOST_KERNEL_MODULES = ["dm_crypt", "wireguard"] as const;
@@ -39,10 +39,10 @@ export class HostBaseline extends pulumi.ComponentResource {
             `${name}-journald`,
             {
                 connection: args.connection,
-                create: `${installFileCommand(dropIn, renderJournaldRetention(args.logRetentionDays), "0644")} && systemctl restart systemd-journald && journalctl --vacuum-time=${args.logRetentionDays}d`,
+                create: `${installFileCommand(dropIn, renderJournaldRetention(args.logRetentionDays), "0644")} && ${systemctlCommand("restart systemd-journald")} && journalctl --vacuum-time=${args.logRetentionDays}d`,
                 // No triggers: a new retention updates the file in place (create runs again). A replacement would
                 // write the new file and then run the old resource's delete, removing it.
-                delete: `rm -f ${dropIn} && systemctl restart systemd-journald`,
+                delete: `rm -f ${dropIn} && ${systemctlCommand("restart systemd-journald")}`,
             },
             { parent: this },
         );
@@ -62,8 +62,8 @@ export class HostBaseline extends pulumi.ComponentResource {
             `${name}-edge-slice`,
             {
                 connection: args.connection,
-                create: `${installFileCommand(`/etc/systemd/system/${this.edgeSlice}`, renderSlice({ tenant: "edge", tasksMax: 512, memoryMiB: 512, cpus: 1 }), "0644")} && systemctl daemon-reload`,
-                delete: `rm -f /etc/systemd/system/${this.edgeSlice} && systemctl daemon-reload`,
+                create: `${installFileCommand(`/etc/systemd/system/${this.edgeSlice}`, renderSlice({ tenant: "edge", tasksMax: 512, memoryMiB: 512, cpus: 1 }), "0644")} && ${systemctlCommand("daemon-reload")}`,
+                delete: `rm -f /etc/systemd/system/${this.edgeSlice} && ${systemctlCommand("daemon-reload")}`,
             },
             { parent: this },
         );

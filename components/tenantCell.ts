@@ -14,7 +14,7 @@ import { OnionService } from "./onionService";
 import { PushProxy } from "./pushProxy";
 import { CADDY_TLS_PORT } from "./render/caddy";
 import type { EdgeRoute } from "./render/edge";
-import { installFileCommand, renderSlice } from "./render/host";
+import { installFileCommand, renderSlice, systemctlCommand } from "./render/host";
 import { backupTime, onCalendar } from "./schedule";
 import { TenantCertificates } from "./tenantCertificates";
 import { TenantNetworks } from "./tenantNetworks";
@@ -210,8 +210,8 @@ export class TenantCell extends pulumi.ComponentResource {
             `${name}-slice`,
             {
                 connection: args.connection,
-                create: `${installFileCommand(`/etc/systemd/system/${cgroupParent}`, renderSlice({ tenant: tenant.name, tasksMax: plan.pids, memoryMiB: plan.memoryMiB + SLICE_MEMORY_HEADROOM_MIB, cpus: plan.cpus + SLICE_CPU_HEADROOM }), "0644")} && systemctl daemon-reload`,
-                delete: `rm -f /etc/systemd/system/${cgroupParent} && systemctl daemon-reload`,
+                create: `${installFileCommand(`/etc/systemd/system/${cgroupParent}`, renderSlice({ tenant: tenant.name, tasksMax: plan.pids, memoryMiB: plan.memoryMiB + SLICE_MEMORY_HEADROOM_MIB, cpus: plan.cpus + SLICE_CPU_HEADROOM }), "0644")} && ${systemctlCommand("daemon-reload")}`,
+                delete: `rm -f /etc/systemd/system/${cgroupParent} && ${systemctlCommand("daemon-reload")}`,
             },
             { parent: this },
         );

@@ -306,3 +306,21 @@ export function installFileCommand(path: string, content: string, mode: string):
     const dir = path.slice(0, path.lastIndexOf("/"));
     return `mkdir -p ${dir} && cat > ${path} <<'${delimiter}'\n${content}${content.endsWith("\n") ? "" : "\n"}${delimiter}\nchmod ${mode} ${path}`;
 }
+
+/** How often a host command tries a systemctl call before it fails. */
+export const SYSTEMCTL_ATTEMPTS = 4;
+/** Seconds between those tries. */
+export const SYSTEMCTL_RETRY_SECONDS = 10;
+
+/**
+ * A systemctl call that survives a busy systemd. systemctl gives up on its
+ * D-Bus call to PID 1 after 25 s ("Connection timed out": sd-bus's default
+ * method-call timeout); on a loaded host that fails a whole `pulumi up` midway
+ * (seen on the live host). Every verb used here (daemon-reload, enable --now,
+ * disable --now, restart) is safe to repeat, so the call is tried again after a
+ * pause. Runs in a subshell: its `exit` ends only this call, so it chains with
+ * `&&` and `;` like a plain command.
+ */
+export function systemctlCommand(verbAndUnits: string): string {
+    return `(attempt=1; until systemctl ${verbAndUnits}; do if [ "$attempt" -ge ${SYSTEMCTL_ATTEMPTS} ]; then exit 1; fi; attempt=$((attempt + 1)); sleep ${SYSTEMCTL_RETRY_SECONDS}; done)`;
+}

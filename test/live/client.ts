@@ -59,6 +59,12 @@ export function connect(options: ConnectOptions): Promise<TlsSession> {
             });
             const get = (path: string) =>
                 new Promise<HttpAnswer>((resolveGet, rejectGet) => {
+                    // A connection the server (or the edge) already closed: say so now. Writing to it
+                    // would only fail on an "error" nobody listens to any more, and look like a slow answer.
+                    if (socket.destroyed || !socket.writable) {
+                        rejectGet(new Error(`${options.servername}: connection already closed before GET ${path}`));
+                        return;
+                    }
                     buffer = Buffer.alloc(0);
                     const requestTimer = setTimeout(() => rejectGet(new Error(`no answer to GET ${path} from ${options.servername}`)), options.timeoutMs ?? 30_000);
                     const tryParse = () => {

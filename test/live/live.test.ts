@@ -322,7 +322,26 @@ describe("growing the host", () => {
         const session = await connect(edge(publicDomain("alpha")));
         try {
             expect((await session.get("/_matrix/client/versions")).status).toBe(200);
-            const result = await up({ ...tenantSet, withCharlie: true });
+            // The connection stays in use through the whole deploy, the edge's reload included. Left
+            // idle, it would be closed by alpha's Caddy after its 5-minute idle timeout (Caddy's
+            // http server `idle_timeout`, default 5m), which a slow deploy outlasts: normal HTTP, not an interruption.
+            let deployed = false;
+            const deploy = up({ ...tenantSet, withCharlie: true }).finally(() => (deployed = true));
+            const statuses: number[] = [];
+            const traffic = (async () => {
+                while (!deployed) {
+                    statuses.push((await session.get("/_matrix/client/versions")).status);
+                    await Promise.race([new Promise((r) => setTimeout(r, 20_000)), deploy.catch(() => undefined)]);
+                }
+            })().then(
+                () => undefined,
+                (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+            );
+            const result = await deploy;
+            const trafficError = await traffic;
+            if (trafficError) throw trafficError;
+            expect(statuses.length).toBeGreaterThan(1);
+            expect(statuses.filter((s) => s !== 200)).toEqual([]);
             const primary = changes(result[LIVE_STACKS.primary].steps);
             // Only charlie's resources and the edge's route table change; the edge container stays.
             expect(primary.filter((s) => s.urn.endsWith("::edge-container"))).toEqual([]);

@@ -14,6 +14,8 @@ import {
     renderLuksScript,
     renderSlice,
     SCRIPTS_DIR,
+    SYSTEMCTL_ATTEMPTS,
+    systemctlCommand,
 } from "../../components/render/host";
 import { sliceName } from "../../components/names";
 import { defaultBackupTime, onCalendar } from "../../components/schedule";
@@ -64,6 +66,7 @@ const scripts: [string, string][] = [
         "backup script (local repository, no marker)",
         renderBackupScript({ repositories: [{ site: "local", repository: "/repo", passwordFile: "/pw" }], paths: ["/data"], keep: { daily: 1, weekly: 1, monthly: 1 } }),
     ],
+    ["systemctl with retries", `${systemctlCommand("daemon-reload")} && ${systemctlCommand("enable --now x.timer")}; ${systemctlCommand("daemon-reload")}`],
     ["install command", installFileCommand("/etc/systemd/system/x.service", "[Unit]\nDescription=it's $HOME `x`\n", "0644")],
 ];
 
@@ -98,6 +101,40 @@ describe("host scripts and units", () => {
         runOk(sh, ["-c", installFileCommand(target, content, "0640")]);
         expect(readFileSync(target, "utf8")).toBe(content);
         expect(statSync(target).mode & 0o777).toBe(0o640);
+    });
+
+    describe("systemctl calls retry a busy systemd (stub systemctl and sleep on PATH)", () => {
+        // The stub fails (as systemctl does when PID 1 does not answer within 25 s) until the
+        // given call, and records each call's arguments.
+        const stubbed = (failCalls: number) => {
+            const bin = join(dir, `stub-${failCalls}`);
+            mkdirSync(bin, { recursive: true });
+            const calls = join(bin, "calls");
+            writeFileSync(calls, "");
+            const stub = `#!/bin/sh\necho "$*" >> '${calls}'\nn=$(wc -l < '${calls}')\nif [ "$n" -le ${failCalls} ]; then echo 'Failed to reload daemon: Connection timed out' >&2; exit 1; fi\n`;
+            writeFileSync(join(bin, "systemctl"), stub, { mode: 0o755 });
+            writeFileSync(join(bin, "sleep"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+            const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` };
+            return { env, calls: () => readFileSync(calls, "utf8").trim().split("\n").filter(Boolean) };
+        };
+
+        test("a call that times out is tried again, and the chain goes on once it succeeds", () => {
+            const sh = requireProgram("sh", "dash");
+            const { env, calls } = stubbed(SYSTEMCTL_ATTEMPTS - 1);
+            const r = run(sh, ["-c", `${systemctlCommand("enable --now x.timer")} && echo chained`], { env });
+            expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 0, stdout: "chained\n" });
+            expect(calls()).toEqual(Array(SYSTEMCTL_ATTEMPTS).fill("enable --now x.timer"));
+        });
+
+        test("a call that keeps failing fails the command after the last attempt, and ends only its own subshell", () => {
+            const sh = requireProgram("sh", "dash");
+            const { env, calls } = stubbed(1000);
+            const failed = run(sh, ["-c", `${systemctlCommand("daemon-reload")} && echo chained`], { env });
+            expect({ code: failed.code, stdout: failed.stdout }).toEqual({ code: 1, stdout: "" });
+            expect(calls()).toHaveLength(SYSTEMCTL_ATTEMPTS);
+            const listed = run(sh, ["-c", `${systemctlCommand("daemon-reload")}; echo after`], { env });
+            expect(listed.stdout).toBe("after\n");
+        });
     });
 
     describe("LUKS2 volume script (cryptsetup on a container file)", () => {

@@ -44,6 +44,8 @@ export const STORAGE_BOX_LOCATIONS: Readonly<Record<string, string>> = { fsn1: "
 /** Where the homeserver and proxy configurations are uploaded inside their containers. */
 export const TUWUNEL_CONFIG_PATH = "/etc/tuwunel/tuwunel.toml";
 export const CADDY_CONFIG_PATH = "/etc/caddy/caddy.json";
+/** The only paths a tenant proxy passes to its homeserver (copied from components/render/caddy.ts). */
+export const PROXIED_PATHS: readonly string[] = ["/_matrix/client/*", "/_matrix/media/*"];
 
 export type Props = Record<string, unknown>;
 

@@ -7,6 +7,7 @@ import { dataProtectionPolicies } from "./data-protection";
 import { deletionDeadlinePolicies } from "./deletion-deadline";
 import { isolationPolicies } from "./isolation";
 import { logRetentionPolicies } from "./log-retention";
+import { metadataPrivacyPolicies } from "./metadata-privacy";
 import { noFederationPolicies } from "./no-federation";
 import { resourceLimitPolicies } from "./resource-limits";
 import { secretsPolicies } from "./secrets";
@@ -19,6 +20,7 @@ new PolicyPack("redoubt-privacy", {
         ...isolationPolicies,
         ...resourceLimitPolicies,
         ...noFederationPolicies,
+        ...metadataPrivacyPolicies,
         ...tlsPolicies,
         ...logRetentionPolicies,
         ...backupPolicies,

@@ -9,6 +9,13 @@ export const CADDY_KEY_PATH = "/etc/caddy/tls.key";
 /** The certificate the ACME directory's HTTPS endpoint is signed by, when it is a private CA. */
 export const CADDY_ACME_ROOTS_PATH = "/etc/caddy/acme-roots.pem";
 export const HSTS_VALUE = "max-age=31536000; includeSubDomains";
+/**
+ * The only paths the proxy passes to the homeserver: the client-server API and
+ * media. Everything else answers 404 at the proxy: federation and key
+ * endpoints (`/_matrix/federation/v1/version` names the server's software and
+ * version), and Tuwunel's own `/_tuwunel/*` (server version, user count).
+ */
+export const PROXIED_PATHS = ["/_matrix/client/*", "/_matrix/media/*"] as const;
 
 export type CaddyTls =
     /**
@@ -103,7 +110,7 @@ export function renderCaddyConfig(input: CaddyConfigInput): Record<string, unkno
                                                 ],
                                             },
                                             {
-                                                match: [{ path: ["/_matrix/*", "/_tuwunel/*"] }],
+                                                match: [{ path: [...PROXIED_PATHS] }],
                                                 handle: [{ handler: "reverse_proxy", upstreams: [{ dial: input.upstream }] }],
                                             },
                                             { handle: [{ handler: "static_response", status_code: 404 }] },

@@ -58,6 +58,31 @@ export const PRIVACY_SETTINGS = {
     log_guest_registrations: false,
     sentry: false,
     allow_guest_registration: false,
+    // Names and avatars only for signed-in users: public and tor tenants would otherwise answer
+    // GET /_matrix/client/v3/profile/{userId} to anyone (profile scraping).
+    require_auth_for_profile_requests: true,
+    // New rooms end-to-end encrypted by default (the default, "none", leaves it to each client).
+    encryption_enabled_by_default_for_room_type: "all",
+    // Admin commands capture logs into the admin room; the default captures info.
+    admin_log_capture: "warn",
+    // The default appends an emoji to every new user's display name.
+    new_user_displayname_suffix: "",
+    // Federation-only features, on by default: stated off (allow_federation = false already
+    // stops them; saying so keeps a later federation flag from switching them on unseen).
+    allow_incoming_read_receipts: false,
+    allow_outgoing_read_receipts: false,
+    allow_incoming_typing: false,
+    allow_outgoing_typing: false,
+    allow_inbound_profile_lookup_federation_requests: false,
+    // No tracing exporters, no span events in the log lines.
+    allow_jaeger: false,
+    tracing_flame: false,
+    log_span_events: "none",
+    // RocksDB's own log: errors only. Tuwunel hands RocksDB a logger (the tracing callback, or
+    // stderr with rocksdb_log_stderr), so RocksDB writes no LOG files into the database directory
+    // and its lines go to the container log, inside the journald retention (tuwunel
+    // src/database/engine: set_callback_logger / set_stderr_logger).
+    rocksdb_log_level: "error",
     // A typo in this file must stop start-up, not be ignored.
     error_on_unknown_config_opts: true,
 } as const;

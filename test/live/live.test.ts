@@ -12,6 +12,7 @@ import { luksScriptPath } from "../../components/encryptedVolume";
 import { containerName, EDGE_CONTAINER, sliceName } from "../../components/names";
 import { HSTS_VALUE, CADDY_TLS_PORT } from "../../components/render/caddy";
 import { tenantDataMount, tenantRoot } from "../../components/render/host";
+import { TUWUNEL_PORT } from "../../components/render/tuwunel";
 import { vpnAddresses } from "../../components/render/wireguard";
 import { PLANS } from "../../tenants/schema";
 import { changes, type LiveRunResult } from "../../lib/live/engine";
@@ -201,6 +202,16 @@ describe("clients through the edge", () => {
         const attempt = tls11Accepted(host.edgePort, publicDomain("alpha"));
         expect({ accepted: attempt.accepted }).toEqual({ accepted: false });
         expect(attempt.output).toMatch(/alert|handshake failure|no protocols available|wrong version|unsupported protocol/i);
+    });
+
+    it("does not route the homeserver's version or federation endpoints, which the homeserver itself answers", async () => {
+        // Control: on the services network, the homeserver does answer its version endpoint.
+        const request = `exec 3<>/dev/tcp/${containerName("alpha", "homeserver")}/${TUWUNEL_PORT}; printf 'GET /_tuwunel/server_version HTTP/1.0\\r\\n\\r\\n' >&3; timeout 10 cat <&3`;
+        const direct = await host.run(`docker exec ${containerName("alpha", "proxy")} bash -c ${JSON.stringify(request)}`);
+        expect(direct).toMatch(/^HTTP\/1\.[01] 200/);
+        for (const path of ["/_tuwunel/server_version", "/_matrix/federation/v1/version", "/_matrix/key/v2/server"]) {
+            expect({ path, status: (await fetchOnce(edge(publicDomain("alpha")), path)).status }).toEqual({ path, status: 404 });
+        }
     });
 
     it("routes no unknown, suspended, Tor-only or VPN-only name", async () => {

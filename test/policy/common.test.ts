@@ -7,7 +7,7 @@ import { containerName, EDGE_PUBLIC_NETWORK, networkName, sliceName } from "../.
 import { PUSH_PROXY_PORT } from "../../components/render/pushProxy";
 import { tenantPushProxyUrl } from "../../policies/no-federation";
 import { tenantSlice } from "../../policies/resource-limits";
-import { CADDY_CONFIG_PATH } from "../../components/render/caddy";
+import { CADDY_CONFIG_PATH, PROXIED_PATHS } from "../../components/render/caddy";
 import { tenantRoot } from "../../components/render/host";
 import { TUWUNEL_CONFIG_PATH } from "../../components/render/tuwunel";
 import { TENANT_CELL_TYPE } from "../../components/tenantCell";
@@ -38,6 +38,7 @@ describe("policies/common", () => {
         // The pack ships alone (`pulumi policy publish`), so it restates these; each must equal the one place it comes from.
         expect(common.TUWUNEL_CONFIG_PATH).toBe(TUWUNEL_CONFIG_PATH);
         expect(common.CADDY_CONFIG_PATH).toBe(CADDY_CONFIG_PATH);
+        expect(common.PROXIED_PATHS).toEqual(PROXIED_PATHS);
         expect(common.EDGE_PUBLIC_NETWORK).toBe(EDGE_PUBLIC_NETWORK);
         expect(common.T.encryptedVolume).toBe(ENCRYPTED_VOLUME_TYPE);
         expect(common.T.tenantCell).toBe(TENANT_CELL_TYPE);

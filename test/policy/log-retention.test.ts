@@ -34,7 +34,7 @@ describe("proxy-no-access-log", () => {
 describe("homeserver-quiet-logs", () => {
     const hs = (toml: string) => carrier("acme", "homeserver", { uploads: [{ file: "/etc/tuwunel/tuwunel.toml", content: toml }] });
     it("accepts warn + connect_info", async () => {
-        expect(await runResource(homeserverQuietLogs, container("acme", "homeserver"))).toEqual([]);
+        expect(await runResource(homeserverQuietLogs, carrier("acme", "homeserver"))).toEqual([]);
     });
     it("refuses info and a trusted X-Forwarded-For", async () => {
         const toml = TUWUNEL_TOML.replace('log = "warn"', 'log = "info"').replace('ip_source = "connect_info"', 'ip_source = "rightmost_x_forwarded_for"');

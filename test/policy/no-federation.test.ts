@@ -6,7 +6,7 @@ const hs = (toml: string, over: Record<string, unknown> = {}) => carrier("acme",
 
 describe("homeserver-no-federation", () => {
     it("accepts the rendered config", async () => {
-        expect(await runResource(homeserverNoFederation, container("acme", "homeserver"))).toEqual([]);
+        expect(await runResource(homeserverNoFederation, carrier("acme", "homeserver"))).toEqual([]);
     });
     it("refuses federation on", async () => {
         expect(await runResource(homeserverNoFederation, hs(TUWUNEL_TOML.replace("allow_federation = false", "allow_federation = true")))).toEqual([

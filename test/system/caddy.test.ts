@@ -314,10 +314,26 @@ describe("Caddy (tenant TLS proxy)", () => {
             expect(stubRequests.slice(before)).toEqual([{ url: `/_matrix/client/versions?probe=${probe}`, host: t.hostname }]);
         });
 
-        test("anything else is a 404 that never reaches the homeserver, still with HSTS", async () => {
+        test("media reaches the homeserver too (clients fetch thumbnails there)", async () => {
             const t = tenant();
             const before = stubRequests.length;
-            const r = await get(t, `/admin?probe=${probe}`);
+            expect((await get(t, `/_matrix/media/v3/config?probe=${probe}`)).status).toBe(200);
+            expect(stubRequests.slice(before).map((r) => r.url)).toEqual([`/_matrix/media/v3/config?probe=${probe}`]);
+        });
+
+        test.each([
+            "/admin",
+            // The server's software and version, and federation itself.
+            "/_matrix/federation/v1/version",
+            "/_matrix/key/v2/server",
+            // Tuwunel's own endpoints: server version, local user count.
+            "/_tuwunel/server_version",
+            "/_tuwunel/local_user_count",
+            "/_conduwuit/server_version",
+        ])("%s is a 404 that never reaches the homeserver, still with HSTS", async (path) => {
+            const t = tenant();
+            const before = stubRequests.length;
+            const r = await get(t, `${path}?probe=${probe}`);
             expect(r.status).toBe(404);
             expect(r.headers["strict-transport-security"]).toBe(HSTS_VALUE);
             expect(stubRequests.length).toBe(before);

@@ -56,13 +56,43 @@ describe("GitHub workflows", () => {
         expect(lint(bad, "bad.yml").length).toBeGreaterThanOrEqual(2);
     });
 
-    it("nothing deploys: only pull_request triggers, no `pulumi up` anywhere", () => {
+    it("nothing deploys: only pull request, schedule and manual triggers, no `pulumi up` anywhere", () => {
+        expect(Object.keys(load("pull-request.yml").on)).toEqual(["pull_request"]);
         for (const f of files) {
             const w = load(f);
-            expect(Object.keys(w.on)).toEqual(["pull_request"]);
+            for (const trigger of Object.keys(w.on))
+                expect({ file: f, trigger, allowed: ["pull_request", "schedule", "workflow_dispatch"].includes(trigger) }).toEqual({ file: f, trigger, allowed: true });
             const text = fs.readFileSync(path.join(DIR, f), "utf8").replace(/^\s*#.*$/gm, "");
             expect(text).not.toMatch(/command:\s*up\b|pulumi up\b|npm run tenant/);
         }
+    });
+
+    describe("deadlines.yml", () => {
+        const w = files.includes("deadlines.yml") ? load("deadlines.yml") : { on: {}, jobs: {} };
+        const job = w.jobs["deadlines"];
+        const steps = job?.steps ?? [];
+
+        it("runs daily (and by hand), lists the deadlines as JSON, keeping going when one has passed", () => {
+            expect(w.on).toMatchObject({ schedule: [{ cron: expect.stringMatching(/^\d+ \d+ \* \* \*$/) }] });
+            expect(Object.keys(w.on)).toContain("workflow_dispatch");
+            const list = steps.find((s) => s.id === "deadlines");
+            expect(list?.run).toMatch(/npm run -s deadlines -- --json deadlines.json/);
+            // Exit 5 (a deadline passed) is posted first, then fails the job; other codes stop at once.
+            expect(list?.run).toMatch(/!= 5/);
+            const fail = steps.findIndex((s) => s.if === "steps.deadlines.outputs.exit-code == '5'");
+            const post = steps.findIndex((s) => s.uses?.startsWith("actions/github-script@"));
+            expect(post).toBeGreaterThan(steps.indexOf(list!));
+            expect(fail).toBeGreaterThan(post);
+            expect(steps[fail].run).toMatch(/exit 1/);
+        });
+
+        it("opens or updates one issue per tenant and deadline, found by a hidden marker, with only issue write access", () => {
+            const script = String(steps.find((s) => s.uses?.startsWith("actions/github-script@"))?.with?.script ?? "");
+            expect(script).toContain("<!-- redoubt-deadline:${n.tenant}:${n.kind} -->");
+            expect(script).toMatch(/issues\.update/);
+            expect(script).toMatch(/issues\.create/);
+            expect(job.permissions).toEqual({ contents: "read", issues: "write" });
+        });
     });
 
     describe("pull-request.yml", () => {

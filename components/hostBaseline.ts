@@ -3,7 +3,17 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { pinnedReference, type ImageCatalog, type ImageRole } from "./images";
 import { EDGE_SLICE_OWNER, sliceName } from "./names";
-import { installFileCommand, renderJournaldRetention, renderSlice, systemctlCommand } from "./render/host";
+import {
+    APT_TIMERS,
+    installFileCommand,
+    renderJournaldRetention,
+    renderSecurityUpdatesCheck,
+    renderSecurityUpdatesConf,
+    renderSlice,
+    SCRIPTS_DIR,
+    SECURITY_UPDATES_CONF,
+    systemctlCommand,
+} from "./render/host";
 
 /** Kernel modules the host must have loaded: dm_crypt (LUKS volumes) and wireguard (vpn tenants). */
 export const HOST_KERNEL_MODULES = ["dm_crypt", "wireguard"] as const;
@@ -21,7 +31,7 @@ export interface HostBaselineArgs {
 }
 
 /**
- * What one Docker host needs before tenants: the journal's time-bounded
+ * What one Docker host needs before tenants: security updates on their own, the journal's time-bounded
  * retention, the edge's slice, and the pinned images pulled once.
  */
 export class HostBaseline extends pulumi.ComponentResource {
@@ -67,6 +77,7 @@ export class HostBaseline extends pulumi.ComponentResource {
             },
             { parent: this },
         );
+        securityUpdates(name, args, this);
         const pull = (resourceName: string, reference: string) =>
             new docker.RemoteImage(resourceName, { name: reference, keepLocally: true }, { parent: this, provider: args.provider }).repoDigest;
         const roles = Object.keys(args.catalog) as ImageRole[];
@@ -77,4 +88,28 @@ export class HostBaseline extends pulumi.ComponentResource {
         this.extraImages = Object.fromEntries([...new Set(args.extraImages)].sort().map((reference) => [reference, pull(`${name}-image-${reference.slice(-12)}`, reference)]));
         this.registerOutputs({});
     }
+}
+
+/**
+ * Debian's security updates installed on their own (the privacy page: "systems
+ * are regularly updated with security patches"): our apt drop-in, the apt
+ * timers enabled, and a check that refuses a host where they would not run.
+ */
+function securityUpdates(name: string, args: HostBaselineArgs, parent: pulumi.Resource): command.remote.Command {
+    const check = `${SCRIPTS_DIR}/security-updates-check.sh`;
+    return new command.remote.Command(
+        `${name}-security-updates`,
+        {
+            connection: args.connection,
+            create: [
+                installFileCommand(SECURITY_UPDATES_CONF, renderSecurityUpdatesConf(), "0644"),
+                installFileCommand(check, renderSecurityUpdatesCheck(), "0755"),
+                check,
+                systemctlCommand(`enable --now ${APT_TIMERS.join(" ")}`),
+            ].join(" && "),
+            // The timers stay: they came with the host's apt, not with this stack.
+            delete: `rm -f ${SECURITY_UPDATES_CONF} ${check}`,
+        },
+        { parent },
+    );
 }

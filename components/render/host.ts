@@ -324,3 +324,51 @@ export const SYSTEMCTL_RETRY_SECONDS = 10;
 export function systemctlCommand(verbAndUnits: string): string {
     return `(attempt=1; until systemctl ${verbAndUnits}; do if [ "$attempt" -ge ${SYSTEMCTL_ATTEMPTS} ]; then exit 1; fi; attempt=$((attempt + 1)); sleep ${SYSTEMCTL_RETRY_SECONDS}; done)`;
 }
+
+/** Our apt drop-in; sorts after Debian's 20auto-upgrades and 50unattended-upgrades, so its settings win. */
+export const SECURITY_UPDATES_CONF = "/etc/apt/apt.conf.d/52redoubt-security-updates";
+/** The apt timers that refresh the package lists and run unattended-upgrade (from Debian's apt package). */
+export const APT_TIMERS = ["apt-daily.timer", "apt-daily-upgrade.timer"] as const;
+
+/**
+ * Security updates on their own, and never an automatic reboot: a reboot
+ * closes every tenant's LUKS volume until ops run `npm run tenant -- unlock`.
+ */
+export function renderSecurityUpdatesConf(): string {
+    return [
+        "// Rendered by redoubt: security updates are installed on their own (unattended-upgrades, Debian's",
+        "// security origin from 50unattended-upgrades), and the host never reboots by itself: a reboot closes",
+        "// every tenant's encrypted volume until ops unlock it.",
+        'APT::Periodic::Update-Package-Lists "1";',
+        'APT::Periodic::Unattended-Upgrade "1";',
+        'Unattended-Upgrade::Automatic-Reboot "false";',
+        "",
+    ].join("\n");
+}
+
+/**
+ * Refuses a host whose unattended-upgrades is missing or does not take
+ * Debian's security updates, with what to change; run after the drop-in is
+ * written (apt-config reads the merged configuration).
+ */
+export function renderSecurityUpdatesCheck(): string {
+    return `#!/bin/sh
+# Rendered by redoubt: the Docker host installs Debian's security updates on its own.
+set -eu
+if ! command -v unattended-upgrade >/dev/null 2>&1; then
+    echo "redoubt: the Docker host has no unattended-upgrades; install it (apt-get install unattended-upgrades) so security updates are applied without waiting for ops" >&2
+    exit 1
+fi
+config=$(apt-config dump)
+for setting in 'APT::Periodic::Update-Package-Lists "1";' 'APT::Periodic::Unattended-Upgrade "1";' 'Unattended-Upgrade::Automatic-Reboot "false";'; do
+    if ! printf '%s\\n' "$config" | grep -qxF "$setting"; then
+        echo "redoubt: apt on the Docker host does not end up with $setting; a later file in /etc/apt/apt.conf.d overrides ${SECURITY_UPDATES_CONF}: remove that setting there" >&2
+        exit 1
+    fi
+done
+if ! printf '%s\\n' "$config" | grep -q '^Unattended-Upgrade::Origins-Pattern:: ".*label=Debian-Security'; then
+    echo "redoubt: unattended-upgrades on the Docker host does not take Debian's security updates (no Unattended-Upgrade::Origins-Pattern with label=Debian-Security); restore /etc/apt/apt.conf.d/50unattended-upgrades from the package" >&2
+    exit 1
+fi
+`;
+}

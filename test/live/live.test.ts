@@ -11,7 +11,7 @@ import { tenantSubnet, tenantHostAddress, PROXY_HOST, wireguardPort } from "../.
 import { luksScriptPath } from "../../components/encryptedVolume";
 import { containerName, EDGE_CONTAINER, sliceName } from "../../components/names";
 import { HSTS_VALUE, CADDY_TLS_PORT } from "../../components/render/caddy";
-import { tenantDataMount, tenantRoot } from "../../components/render/host";
+import { APT_TIMERS, tenantDataMount, tenantRoot } from "../../components/render/host";
 import { TUWUNEL_PORT } from "../../components/render/tuwunel";
 import { vpnAddresses } from "../../components/render/wireguard";
 import { PLANS } from "../../tenants/schema";
@@ -174,6 +174,29 @@ describe("deploy", () => {
         const result = await up({ ...tenantSet, alphaBackupAt: at });
         expect(changes(result[LIVE_STACKS.primary].steps).map((s) => `${s.op} ${s.urn.split("::").pop()}`)).toEqual(["update alpha-backup-timer"]);
         expect(await host.run("systemctl show redoubt-backup-alpha.timer -p TimersCalendar --value")).toContain(`${at}:00`);
+    });
+});
+
+describe("host baseline", () => {
+    it("the host installs Debian's security updates on its own and never reboots by itself", async () => {
+        expect(await host.run("dpkg-query -W -f '${Status}' unattended-upgrades")).toBe("install ok installed");
+        // What apt itself ends up with, after every drop-in (ours sorts after Debian's).
+        const config = (await host.run("apt-config dump")).split("\n");
+        expect(config).toEqual(
+            expect.arrayContaining([
+                'APT::Periodic::Update-Package-Lists "1";',
+                'APT::Periodic::Unattended-Upgrade "1";',
+                'Unattended-Upgrade::Automatic-Reboot "false";',
+                expect.stringMatching(/^Unattended-Upgrade::Origins-Pattern:: ".*label=Debian-Security";$/),
+            ]),
+        );
+        for (const timer of APT_TIMERS) {
+            expect({ timer, enabled: (await host.run(`systemctl is-enabled ${timer}`)).trim(), active: (await host.run(`systemctl is-active ${timer}`)).trim() }).toEqual({
+                timer,
+                enabled: "enabled",
+                active: "active",
+            });
+        }
     });
 });
 

@@ -2,7 +2,7 @@
 // script, the LUKS script against a real LUKS2 container file, systemd's own
 // parser for the units and the journald drop-in.
 import { randomBytes } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderBackupScript, storageBoxSftpCommand } from "../../components/render/backup";
 import {
@@ -12,6 +12,8 @@ import {
     renderExportScript,
     renderJournaldRetention,
     renderLuksScript,
+    renderSecurityUpdatesCheck,
+    renderSecurityUpdatesConf,
     renderSlice,
     SCRIPTS_DIR,
     SYSTEMCTL_ATTEMPTS,
@@ -66,6 +68,7 @@ const scripts: [string, string][] = [
         "backup script (local repository, no marker)",
         renderBackupScript({ repositories: [{ site: "local", repository: "/repo", passwordFile: "/pw" }], paths: ["/data"], keep: { daily: 1, weekly: 1, monthly: 1 } }),
     ],
+    ["security updates check", renderSecurityUpdatesCheck()],
     ["systemctl with retries", `${systemctlCommand("daemon-reload")} && ${systemctlCommand("enable --now x.timer")}; ${systemctlCommand("daemon-reload")}`],
     ["install command", installFileCommand("/etc/systemd/system/x.service", "[Unit]\nDescription=it's $HOME `x`\n", "0644")],
 ];
@@ -134,6 +137,59 @@ describe("host scripts and units", () => {
             expect(calls()).toHaveLength(SYSTEMCTL_ATTEMPTS);
             const listed = run(sh, ["-c", `${systemctlCommand("daemon-reload")}; echo after`], { env });
             expect(listed.stdout).toBe("after\n");
+        });
+    });
+
+    describe("security updates: our apt drop-in read by the real apt-config, and the host check", () => {
+        // A private apt configuration tree (APT_CONFIG → Dir::Etc::Parts), so the machine's own apt is left alone.
+        // 50unattended-upgrades carries the two Debian-Security patterns Debian's unattended-upgrades ships.
+        const DEBIAN_ORIGINS = [
+            "Unattended-Upgrade::Origins-Pattern {",
+            '        "origin=Debian,codename=${distro_codename},label=Debian";',
+            '        "origin=Debian,codename=${distro_codename},label=Debian-Security";',
+            '        "origin=Debian,codename=${distro_codename}-security,label=Debian-Security";',
+            "};",
+            "",
+        ].join("\n");
+        const hostWith = (name: string, files: Record<string, string>, withUnattendedUpgrades = true) => {
+            const root = join(dir, `apt-${name}`);
+            const parts = join(root, "apt.conf.d");
+            const bin = join(root, "bin");
+            mkdirSync(parts, { recursive: true });
+            mkdirSync(bin, { recursive: true });
+            writeFileSync(join(root, "apt.conf"), `Dir::Etc::Parts "${parts}";\n`);
+            for (const [file, content] of Object.entries(files)) writeFileSync(join(parts, file), content);
+            // Only the programs the check calls: a host without unattended-upgrades really has none on PATH.
+            for (const program of ["apt-config", "grep"]) symlinkSync(requireProgram(program, program === "grep" ? "grep" : "apt"), join(bin, program));
+            if (withUnattendedUpgrades) writeFileSync(join(bin, "unattended-upgrade"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+            return { ...process.env, PATH: bin, APT_CONFIG: join(root, "apt.conf") };
+        };
+        const check = (env: NodeJS.ProcessEnv) => run(requireProgram("sh", "dash"), ["-c", renderSecurityUpdatesCheck()], { env });
+        const ours = { "52redoubt-security-updates": renderSecurityUpdatesConf(), "50unattended-upgrades": DEBIAN_ORIGINS };
+
+        test("a Debian host with unattended-upgrades and our drop-in passes", () => {
+            const r = check(hostWith("ok", ours));
+            expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+        });
+
+        test("a host without unattended-upgrades is refused, saying what to install", () => {
+            const r = check(hostWith("missing", ours, false));
+            expect(r.code).toBe(1);
+            expect(r.stderr).toMatch(/has no unattended-upgrades; install it \(apt-get install unattended-upgrades\)/);
+        });
+
+        test("a later drop-in that turns automatic reboots on is refused, naming the setting", () => {
+            const r = check(hostWith("reboot", { ...ours, "60local": 'Unattended-Upgrade::Automatic-Reboot "true";\n' }));
+            expect(r.code).toBe(1);
+            expect(r.stderr).toMatch(/does not end up with Unattended-Upgrade::Automatic-Reboot "false";.*overrides \/etc\/apt\/apt.conf.d\/52redoubt-security-updates/);
+        });
+
+        test("a host whose unattended-upgrades does not take Debian-Security is refused", () => {
+            const r = check(
+                hostWith("origins", { ...ours, "50unattended-upgrades": 'Unattended-Upgrade::Origins-Pattern { "origin=Debian,codename=${distro_codename},label=Debian"; };\n' }),
+            );
+            expect(r.code).toBe(1);
+            expect(r.stderr).toMatch(/does not take Debian's security updates/);
         });
     });
 

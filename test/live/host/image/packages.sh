@@ -14,6 +14,7 @@ HOST_PACKAGES=(
     cryptsetup e2fsprogs age ca-certificates curl openssl
     docker.io docker-cli iptables wireguard-tools
     docker-registry pebble
+    unattended-upgrades
 )
 
 # One root file system shared by every container image role. tinyproxy-bin,

@@ -294,6 +294,7 @@ export class TenantCell extends pulumi.ComponentResource {
                 clientUrl: this.endpoint,
                 acme: mode.certificate === "acme" ? args.acme : undefined,
                 certificate,
+                support: tenant.support,
                 // A public proxy also needs the way out: its ACME CA must be reached for its certificate.
                 networks: [{ name: networks.services.name, ipv4Address: ctx.proxyAddress }, ...(ingress ? [{ name: ingress.name }, { name: networks.egress.name }] : [])],
             },

@@ -5,7 +5,7 @@ import { ConfigCarrier, type ConfigFile } from "./configCarrier";
 import { configMount, dataMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS, type TenantContainerArgs } from "./hardening";
 import { CONFIG_REVISION_LABEL } from "./labels";
 import { containerName } from "./names";
-import { CADDY_ACME_ROOTS_PATH, CADDY_CERT_PATH, CADDY_CONFIG_PATH, CADDY_KEY_PATH, CADDY_TLS_PORT, renderCaddyConfig, type CaddyTls } from "./render/caddy";
+import { CADDY_ACME_ROOTS_PATH, CADDY_CERT_PATH, CADDY_CONFIG_PATH, CADDY_KEY_PATH, CADDY_TLS_PORT, renderCaddyConfig, type CaddyTls, type SupportContact } from "./render/caddy";
 
 /** A certificate and key from the tenant's own CA (PEM; the key is a secret). */
 export interface TenantCertificate {
@@ -36,13 +36,19 @@ export interface TlsProxyArgs extends TenantContainerArgs {
     acme?: AcmeSettings;
     /** The tenant CA's certificate for the proxy (tor and vpn tenants). Exactly one of acme and certificate. */
     certificate?: TenantCertificate;
+    /**
+     * The customer's support email and page, published at /.well-known/matrix/support (MSC1929) on the proxy's names.
+     * @default none: /.well-known/matrix/support answers 404
+     */
+    support?: SupportContact;
     /** Networks: services first, then ingress for public tenants. */
     networks: { name: pulumi.Input<string>; ipv4Address?: string }[];
 }
 
 /**
  * The tenant's TLS proxy (Caddy): terminates TLS 1.2+ for the tenant's names
- * with HSTS and no access log, answers /.well-known/matrix/client and passes
+ * with HSTS and no access log, answers /.well-known/matrix/client (and
+ * /.well-known/matrix/support when the tenant publishes one) and passes
  * Matrix traffic to the homeserver.
  */
 export class TlsProxy extends pulumi.ComponentResource {
@@ -82,7 +88,7 @@ function proxyFiles(args: TlsProxyArgs): ConfigFile[] {
     const config = pulumi
         .all([args.hostnames, args.clientUrl])
         .apply(([hostnames, clientUrl]) =>
-            JSON.stringify(renderCaddyConfig({ hostnames, upstream: args.upstream, clientUrl, storagePath: "/data/caddy", tls: caddyTls(args) }), null, 2),
+            JSON.stringify(renderCaddyConfig({ hostnames, upstream: args.upstream, clientUrl, storagePath: "/data/caddy", tls: caddyTls(args), support: args.support }), null, 2),
         );
     const files: ConfigFile[] = [{ path: CADDY_CONFIG_PATH, content: config, permissions: "0444" }];
     if (args.certificate) {

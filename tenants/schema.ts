@@ -170,6 +170,37 @@ export const ExportSchema = strictObject({
     deliveredOn: isoDate.optional().describe("The day the archive was handed over; deletion of a cancelled tenant waits for it."),
 });
 
+/** An https:// URL of a web page on a DNS name (no credentials, no spaces); what a client may open for the customer's users. */
+function isHttpsPage(value: string): boolean {
+    if (!/^https:\/\/[^\s/?#@]+(?:[/?#]\S*)?$/.test(value)) return false;
+    try {
+        const url = new URL(value);
+        return url.protocol === "https:" && DNS_NAME_PATTERN.test(url.hostname);
+    } catch {
+        return false;
+    }
+}
+
+/**
+ * What /.well-known/matrix/support publishes (MSC1929). Opt in: nothing about a
+ * tenant is published unless its file says so, and `contact` (the ops contact)
+ * never is.
+ */
+export const SupportSchema = strictObject({
+    email: z
+        .email("must be an email address, e.g. support@example.org (it is published to anyone who asks the server)")
+        .optional()
+        .describe("The customer's support email address, published as an m.role.admin contact."),
+    page: z
+        .string()
+        .max(2000, "must be at most 2000 characters")
+        .refine(isHttpsPage, "must be an https:// URL of a web page on a DNS name, e.g. https://example.org/help (http:// is not allowed)")
+        .optional()
+        .describe("The customer's support web page (https:// only)."),
+}).refine((support) => support.email !== undefined || support.page !== undefined, {
+    message: "needs at least one of email (an email address) and page (an https:// URL); to publish nothing, leave support out",
+});
+
 export const TenantSchema = strictObject({
     name: z
         .string()
@@ -193,6 +224,9 @@ export const TenantSchema = strictObject({
     logging: LoggingSchema.prefault({}),
     backups: BackupsSchema.prefault({}),
     export: ExportSchema.optional().describe("A requested data export."),
+    support: SupportSchema.optional().describe(
+        "Published at /.well-known/matrix/support on the tenant's names, so clients can show users whom to ask for help. Opt in: without it that path answers 404; contact is never published.",
+    ),
 }).superRefine((tenant, ctx) => {
     if (tenant.status === "cancelled" && tenant.cancelledOn === undefined) {
         ctx.addIssue({ code: "custom", path: ["cancelledOn"], message: "is required when status is cancelled (the day the customer cancelled, YYYY-MM-DD)" });

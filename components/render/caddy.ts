@@ -27,6 +27,28 @@ export type CaddyTls =
     /** Files from the tenant's own CA (tor and vpn tenants: public ACME cannot serve them). */
     | { kind: "files"; certFile: string; keyFile: string };
 
+/** Where the tenant's users get help: what /.well-known/matrix/support publishes. */
+export interface SupportContact {
+    email?: string;
+    page?: string;
+}
+
+/** The path clients ask for a server's support contacts (Matrix spec, MSC1929). */
+export const SUPPORT_WELL_KNOWN_PATH = "/.well-known/matrix/support";
+
+/**
+ * The body of /.well-known/matrix/support (MSC1929): the email as an
+ * `m.role.admin` contact and the page as `support_page`. Only what is given is
+ * published; a document with neither is invalid, so it is refused.
+ */
+export function renderSupportWellKnown(support: SupportContact): string {
+    if (support.email === undefined && support.page === undefined) throw new Error("renderSupportWellKnown: give an email or a page (MSC1929 needs at least one)");
+    return JSON.stringify({
+        ...(support.email !== undefined ? { contacts: [{ email_address: support.email, role: "m.role.admin" }] } : {}),
+        ...(support.page !== undefined ? { support_page: support.page } : {}),
+    });
+}
+
 export interface CaddyConfigInput {
     /** Names the proxy answers for (SNI and Host). */
     hostnames: string[];
@@ -39,6 +61,8 @@ export interface CaddyConfigInput {
     listen?: string;
     /** Where Caddy keeps certificates and ACME state. */
     storagePath: string;
+    /** What /.well-known/matrix/support publishes; without it that path answers 404. */
+    support?: SupportContact;
 }
 
 /** The JSON document Caddy runs with (`caddy run --config caddy.json`). */
@@ -46,6 +70,15 @@ export function renderCaddyConfig(input: CaddyConfigInput): Record<string, unkno
     const listen = input.listen ?? `:${CADDY_TLS_PORT}`;
     const port = listen.slice(listen.lastIndexOf(":") + 1);
     const wellKnown = JSON.stringify({ "m.homeserver": { base_url: input.clientUrl } });
+    const jsonHeaders = { "Content-Type": ["application/json"], "Access-Control-Allow-Origin": ["*"] };
+    const supportRoutes = input.support
+        ? [
+              {
+                  match: [{ path: [SUPPORT_WELL_KNOWN_PATH] }],
+                  handle: [{ handler: "static_response", status_code: 200, headers: jsonHeaders, body: renderSupportWellKnown(input.support) }],
+              },
+          ]
+        : [];
     const tlsApp =
         input.tls.kind === "acme"
             ? {
@@ -104,11 +137,12 @@ export function renderCaddyConfig(input: CaddyConfigInput): Record<string, unkno
                                                     {
                                                         handler: "static_response",
                                                         status_code: 200,
-                                                        headers: { "Content-Type": ["application/json"], "Access-Control-Allow-Origin": ["*"] },
+                                                        headers: jsonHeaders,
                                                         body: wellKnown,
                                                     },
                                                 ],
                                             },
+                                            ...supportRoutes,
                                             {
                                                 match: [{ path: [...PROXIED_PATHS] }],
                                                 handle: [{ handler: "reverse_proxy", upstreams: [{ dial: input.upstream }] }],

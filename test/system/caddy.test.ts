@@ -157,9 +157,10 @@ describe("Caddy (tenant TLS proxy)", () => {
         stubPort = (stub.address() as { port: number }).port;
 
         const onion = onionKeysFromSeed(Buffer.alloc(32, 9).toString("base64")).hostname;
-        for (const [name, hostname] of [
-            ["public", "t1.test"],
-            ["tor", onion],
+        // The public tenant publishes support contacts; the tor tenant does not (the default).
+        for (const [name, hostname, support] of [
+            ["public", "t1.test", { email: "help@t1.test", page: "https://t1.test/help?lang=en" }],
+            ["tor", onion, undefined],
         ] as const) {
             const base = makeTenant(name, hostname);
             const port = await freePort();
@@ -170,6 +171,7 @@ describe("Caddy (tenant TLS proxy)", () => {
                 tls: { kind: "files", certFile: base.certFile, keyFile: base.keyFile },
                 listen: `${LOOPBACK}:${port}`,
                 storagePath: join(base.dir, "storage"),
+                support,
             });
             const configFile = join(base.dir, "caddy.json");
             writeFileSync(configFile, JSON.stringify(config, null, 2));
@@ -338,6 +340,31 @@ describe("Caddy (tenant TLS proxy)", () => {
             expect(r.headers["strict-transport-security"]).toBe(HSTS_VALUE);
             expect(stubRequests.length).toBe(before);
         });
+    });
+
+    test("/.well-known/matrix/support answers with the tenant's contacts (MSC1929) when it publishes them, with HSTS", async () => {
+        const t = tenants.find((x) => x.name === "public")!;
+        const before = stubRequests.length;
+        const r = await get(t, `/.well-known/matrix/support?probe=${probe}`);
+        expect(r.status).toBe(200);
+        expect(r.headers["strict-transport-security"]).toBe(HSTS_VALUE);
+        expect(r.headers["content-type"]).toBe("application/json");
+        expect(r.headers["access-control-allow-origin"]).toBe("*");
+        expect(JSON.parse(r.body)).toEqual({
+            contacts: [{ role: "m.role.admin", email_address: "help@t1.test" }],
+            support_page: "https://t1.test/help?lang=en",
+        });
+        expect(stubRequests.length).toBe(before);
+    });
+
+    test("/.well-known/matrix/support is a 404 for a tenant that publishes none, still with HSTS, never reaching the homeserver", async () => {
+        const t = tenants.find((x) => x.name === "tor")!;
+        const before = stubRequests.length;
+        const r = await get(t, `/.well-known/matrix/support?probe=${probe}`);
+        expect(r.status).toBe(404);
+        expect(r.headers["strict-transport-security"]).toBe(HSTS_VALUE);
+        expect(r.body).not.toMatch(/contacts|support_page|m\.role/);
+        expect(stubRequests.length).toBe(before);
     });
 
     test("no access log: nothing Caddy printed or wrote mentions a request", async () => {

@@ -75,12 +75,39 @@ describe("refusing bad tenant files: every error names the file and field, and n
             /DNS name/,
         ],
         ["export without the customer's key", { ...publicTenant("bad", 2), export: { requestedOn: "2026-11-01" } }, "export.recipient", /age public key/],
+        ["a support email that is not an email address", { ...publicTenant("bad", 2), support: { email: "help desk" } }, "support.email", /must be an email address/],
+        [
+            "a support page over http://",
+            { ...publicTenant("bad", 2), support: { page: "http://bad.example/help" } },
+            "support.page",
+            /must be an https:\/\/ URL.*http:\/\/ is not allowed/,
+        ],
+        ["a support page that is not a URL", { ...publicTenant("bad", 2), support: { page: "bad.example/help" } }, "support.page", /must be an https:\/\/ URL/],
+        ["an empty support", { ...publicTenant("bad", 2), support: {} }, "support", /needs at least one of email .* and page .*leave support out/],
+        ["an unknown support field", { ...publicTenant("bad", 2), support: { phone: "+354 000 0000" } }, "support.phone", /not a known field.*allowed here: email, page/],
         ["id of zero", publicTenant("bad", 0), "id", /at least 1/],
         ["name that is not a DNS label", publicTenant("Bad_Name", 2), "name", /DNS label/],
         ["name that does not match the file", publicTenant("other", 2), "name", /must be named other.yaml/],
     ])("%s", (_title, content, field, message) => {
         const dir = tenantDir({ "good.yaml": good, "bad.yaml": content });
         expectProblem(problemsOf(dir), "bad.yaml", field, message);
+    });
+
+    it("support is opt in: absent unless the file gives it, and given as written", () => {
+        const support = { email: "help@good.example", page: "https://good.example/support?lang=en" };
+        const dir = tenantDir({
+            "good.yaml": good,
+            "other.yaml": publicTenant("other", 2, { support: { page: support.page } }),
+            "third.yaml": publicTenant("third", 3, { support }),
+        });
+        const byName = Object.fromEntries(loadTenants(dir).map((l) => [l.tenant.name, l.tenant.support]));
+        expect(byName).toEqual({ good: undefined, other: { page: support.page }, third: support });
+    });
+
+    it("a support error names the file, its line, the field and what is allowed", () => {
+        expect(() => loadTenants(tenantDir({ "bad.yaml": { ...publicTenant("bad", 2), support: { page: "http://bad.example" } } }))).toThrow(
+            /bad\.yaml:\d+: support\.page: must be an https:\/\/ URL/,
+        );
     });
 
     it("an image pinned by digest is accepted", () => {

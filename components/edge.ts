@@ -126,8 +126,10 @@ function reloadOnNewRoutes(
         `${name}-reload`,
         {
             connection,
-            // docker-init (PID 1, `init: true`) passes the signal on to HAProxy's master.
-            create: pulumi.interpolate`docker kill --signal=USR2 ${container.id} >/dev/null`,
+            // docker-init (PID 1, `init: true`) passes the signal on to HAProxy's master. The container id comes on
+            // stdin, so the script text is known in a stack's first preview (the id is not) and the policies can read it.
+            create: `read -r id; docker kill --signal=USR2 "$id" >/dev/null`,
+            stdin: pulumi.interpolate`${container.id}\n`,
             triggers: [carrier.revision],
         },
         { parent, dependsOn: [container] },
@@ -163,9 +165,11 @@ export class EdgeAttachment extends pulumi.ComponentResource {
             {
                 connection: args.connection,
                 // By container id: a replaced edge container gets a new attachment, and the old one's delete
-                // (which runs last) finds nothing to disconnect.
-                create: pulumi.interpolate`[ -n "$(docker inspect -f '{{if index .NetworkSettings.Networks "${args.network}"}}on{{end}}' ${id})" ] || docker network connect ${args.network} ${id}`,
-                delete: pulumi.interpolate`if docker inspect ${id} >/dev/null 2>&1; then docker network disconnect ${args.network} ${id}; fi`,
+                // (which runs last) finds nothing to disconnect. The id comes on stdin (the provider sends it to
+                // create, update and delete alike), so the script text is known in a first preview.
+                create: pulumi.interpolate`read -r id; [ -n "$(docker inspect -f '{{if index .NetworkSettings.Networks "${args.network}"}}on{{end}}' "$id")" ] || docker network connect ${args.network} "$id"`,
+                delete: pulumi.interpolate`read -r id; if docker inspect "$id" >/dev/null 2>&1; then docker network disconnect ${args.network} "$id"; fi`,
+                stdin: pulumi.interpolate`${id}\n`,
                 triggers: [id],
             },
             { parent: this },

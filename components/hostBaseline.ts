@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { pinnedReference, type ImageCatalog, type ImageRole } from "./images";
+import { digestReference, pinnedReference, type ImageCatalog, type ImageRole } from "./images";
 import { EDGE_SLICE_OWNER, sliceName } from "./names";
 import {
     APT_TIMERS,
@@ -78,8 +78,11 @@ export class HostBaseline extends pulumi.ComponentResource {
             { parent: this },
         );
         securityUpdates(name, args, this);
+        // Containers get the pinned reference itself, by way of the pulled image's `name` (so they are created
+        // after the pull). Its repoDigest names the same image, but the provider computes it: unknown in a stack's
+        // first preview, which would leave images-pinned-by-digest advisory for every container there.
         const pull = (resourceName: string, reference: string) =>
-            new docker.RemoteImage(resourceName, { name: reference, keepLocally: true }, { parent: this, provider: args.provider }).repoDigest;
+            new docker.RemoteImage(resourceName, { name: reference, keepLocally: true }, { parent: this, provider: args.provider }).name.apply(() => digestReference(reference));
         const roles = Object.keys(args.catalog) as ImageRole[];
         this.images = Object.fromEntries(roles.map((role) => [role, pull(`${name}-image-${role}`, pinnedReference(args.catalog[role]))])) as Record<
             ImageRole,

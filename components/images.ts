@@ -32,6 +32,22 @@ export function pinnedReference(entry: ImageEntry): string {
     return `${entry.repository}:${entry.tag}@${entry.digest}`;
 }
 
+/**
+ * `repository@digest` of a pinned reference (its tag dropped): the reference
+ * the Docker provider reports as a pulled image's repoDigest
+ * (test/system/docker-provider.test.ts shows it), worked out without pulling.
+ * An unpinned reference is returned unchanged.
+ */
+export function digestReference(pinned: string): string {
+    const at = pinned.indexOf("@");
+    // Not pinned: passed on as it is, for images-pinned-by-digest to refuse with a message.
+    if (at < 0) return pinned;
+    const name = pinned.slice(0, at);
+    const colon = name.lastIndexOf(":");
+    const repository = colon > name.lastIndexOf("/") ? name.slice(0, colon) : name;
+    return `${repository}${pinned.slice(at)}`;
+}
+
 export function loadImageCatalog(file: string = DEFAULT_CATALOG_FILE): ImageCatalog {
     const parsed = ImageCatalogSchema.safeParse(parse(fs.readFileSync(file, "utf8")));
     if (!parsed.success) {

@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SECRET_SIGNATURE, SECRET_SIGNATURE_KEY } from "./sdk-wire";
 import { parseDocument } from "yaml";
 import { SECRET_KEYS, StackConfigError } from "../stacks/config";
+import { digestReference } from "../components/images";
 import { defineStack } from "../stacks/program";
 // The SDK's runtime settings hold the (mock) monitor this run registered with.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -164,7 +165,8 @@ function mockState(stack: string, type: string, name: string, inputs: Record<str
         case "docker:index/volume:Volume":
             return { id: String(inputs.name ?? name), state: inputs };
         case "docker:index/remoteImage:RemoteImage":
-            return { id: String(inputs.name), state: { ...inputs, repoDigest: inputs.name, imageId: `sha256:${hex}` } };
+            // repoDigest as the provider reports it: repository@digest, the tag dropped (test/system/docker-provider.test.ts).
+            return { id: String(inputs.name), state: { ...inputs, repoDigest: digestReference(String(inputs.name)), imageId: `sha256:${hex}` } };
         case "command:remote:Command":
             return { id: hex.slice(0, 16), state: { ...inputs, stdout: "", stderr: "" } };
         default:

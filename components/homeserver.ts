@@ -9,8 +9,8 @@ import { containerName } from "./names";
 import { renderTuwunelConfig, TUWUNEL_CONFIG_PATH, TUWUNEL_DATA_PATH, TUWUNEL_PORT, TUWUNEL_TOKEN_PATH, type TuwunelConfigInput } from "./render/tuwunel";
 
 export interface HomeserverArgs extends TenantContainerArgs {
-    /** Everything the config file says; clientUrl may be known only at deploy time (onion names). */
-    config: Omit<TuwunelConfigInput, "clientUrl"> & { clientUrl: pulumi.Input<string> };
+    /** Everything the config file says (all known when the program runs: no generated value goes in it). */
+    config: TuwunelConfigInput;
     /** The tenant's services network: the only network the homeserver joins. */
     servicesNetwork: pulumi.Input<string>;
     limits: ContainerLimits;
@@ -56,7 +56,7 @@ const CONFIG_DIR = path.posix.dirname(TUWUNEL_CONFIG_PATH);
 /** The config file (plain: every privacy setting is readable by the policy pack, even at preview) and the token file (secret). */
 function writeConfig(name: string, args: HomeserverArgs, serviceName: string, token: pulumi.Output<string> | undefined, parent: pulumi.Resource): ConfigCarrier {
     const uid = args.user.split(":")[0];
-    const content = pulumi.output(args.config.clientUrl).apply((clientUrl) => renderTuwunelConfig({ ...args.config, clientUrl }));
+    const content = renderTuwunelConfig(args.config);
     return new ConfigCarrier(
         `${name}-config`,
         {

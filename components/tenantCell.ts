@@ -84,6 +84,12 @@ interface AccessFront {
 interface AccessMode {
     /** The proxy's TLS: a public ACME certificate, or one from the tenant's own CA (ACME cannot serve onion or private names). */
     certificate: "acme" | "tenant-ca";
+    /**
+     * Whether the proxy's config names the tenant's hostnames and client URL. Off for tor: the onion service
+     * is the proxy's only way in, and the onion name is generated, so a config naming it would be unknown
+     * in the tenant's first preview and the policies could not read it.
+     */
+    proxyNamesKnown: boolean;
     /** Whether the tenant has an ingress network: the proxy joins it and the edge routes to it. */
     ingress: boolean;
     /** Builds what stands in front of the proxy and says what clients use. */
@@ -99,11 +105,13 @@ interface AccessMode {
 const ACCESS_MODES: Record<Tenant["access"]["mode"], AccessMode> = {
     public: {
         certificate: "acme",
+        proxyNamesKnown: true,
         ingress: true,
         front: ({ tenant }) => ({ hostnames: pulumi.output([tenant.access.mode === "public" ? tenant.access.domain : serverNameOf(tenant)]) }),
     },
     tor: {
         certificate: "tenant-ca",
+        proxyNamesKnown: false,
         ingress: false,
         front: (ctx) => {
             // The onion key is generated here, so the address (and so the certificate's name) is known before tor runs.
@@ -126,6 +134,7 @@ const ACCESS_MODES: Record<Tenant["access"]["mode"], AccessMode> = {
     },
     vpn: {
         certificate: "tenant-ca",
+        proxyNamesKnown: true,
         ingress: false,
         front: ({ tenant }) => ({ hostnames: pulumi.output([serverNameOf(tenant)]) }),
         after: (ctx) => {
@@ -263,7 +272,6 @@ export class TenantCell extends pulumi.ComponentResource {
                     serverName: serverNameOf(tenant),
                     logLevel: tenant.logging.level,
                     registration: tenant.homeserver.registration,
-                    clientUrl: this.endpoint,
                     pushProxy: pushProxy ? { url: pushProxy.url, gateways: pushGateways } : undefined,
                 },
                 servicesNetwork: ctx.networks.services.name,
@@ -289,9 +297,9 @@ export class TenantCell extends pulumi.ComponentResource {
             {
                 ...ctx.common,
                 image: args.images.proxy,
-                hostnames: front.hostnames,
+                hostnames: mode.proxyNamesKnown ? front.hostnames : undefined,
                 upstream: homeserver.address,
-                clientUrl: this.endpoint,
+                clientUrl: mode.proxyNamesKnown ? this.endpoint : undefined,
                 acme: mode.certificate === "acme" ? args.acme : undefined,
                 certificate,
                 support: tenant.support,

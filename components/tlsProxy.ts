@@ -27,11 +27,18 @@ export interface AcmeSettings {
 }
 
 export interface TlsProxyArgs extends TenantContainerArgs {
-    /** Names the proxy serves (the public domain, the onion name, or the VPN name). */
-    hostnames: pulumi.Input<string[]>;
+    /**
+     * Names the proxy serves (the public domain or the VPN name).
+     * @default any name (a tor tenant: its onion service is the only way in, and the onion name is unknown until it exists)
+     */
+    hostnames?: pulumi.Input<string[]>;
     /** host:port of the homeserver. */
     upstream: string;
-    clientUrl: pulumi.Input<string>;
+    /**
+     * What /.well-known/matrix/client sends clients to.
+     * @default https and the name the client asked for
+     */
+    clientUrl?: pulumi.Input<string>;
     /** The ACME CA and account (public tenants). */
     acme?: AcmeSettings;
     /** The tenant CA's certificate for the proxy (tor and vpn tenants). Exactly one of acme and certificate. */
@@ -85,6 +92,7 @@ function caddyTls(args: TlsProxyArgs): CaddyTls {
 
 /** Caddy's JSON config and, by access mode, the tenant CA's certificate and key (secret) or the ACME directory's CA. */
 function proxyFiles(args: TlsProxyArgs): ConfigFile[] {
+    // Known at preview unless a name or the URL is not (the caller passes none it cannot know).
     const config = pulumi
         .all([args.hostnames, args.clientUrl])
         .apply(([hostnames, clientUrl]) =>

@@ -49,13 +49,23 @@ export function renderSupportWellKnown(support: SupportContact): string {
     });
 }
 
+/** The client URL of a proxy that answers any name: https and the host the client asked for (a Caddy placeholder). */
+export const REQUEST_HOST_URL = "https://{http.request.host}";
+
 export interface CaddyConfigInput {
-    /** Names the proxy answers for (SNI and Host). */
-    hostnames: string[];
+    /**
+     * Names the proxy answers for (SNI and Host).
+     * @default any name: for a tor tenant, whose onion service is the proxy's only way in and whose onion
+     * name is generated (unknown until the tenant exists); an ACME certificate needs the names
+     */
+    hostnames?: string[];
     /** host:port of the homeserver on the tenant's services network. */
     upstream: string;
-    /** What /.well-known/matrix/client says. */
-    clientUrl: string;
+    /**
+     * What /.well-known/matrix/client says.
+     * @default REQUEST_HOST_URL: https and the name the client asked for
+     */
+    clientUrl?: string;
     tls: CaddyTls;
     /** Listen address, default `:8443`. */
     listen?: string;
@@ -69,7 +79,9 @@ export interface CaddyConfigInput {
 export function renderCaddyConfig(input: CaddyConfigInput): Record<string, unknown> {
     const listen = input.listen ?? `:${CADDY_TLS_PORT}`;
     const port = listen.slice(listen.lastIndexOf(":") + 1);
-    const wellKnown = JSON.stringify({ "m.homeserver": { base_url: input.clientUrl } });
+    if (input.tls.kind === "acme" && !input.hostnames?.length) throw new Error("renderCaddyConfig: an ACME certificate needs the names it is for (hostnames)");
+    // Caddy replaces the placeholder in a static response's body and leaves the JSON's own braces alone.
+    const wellKnown = JSON.stringify({ "m.homeserver": { base_url: input.clientUrl ?? REQUEST_HOST_URL } });
     const jsonHeaders = { "Content-Type": ["application/json"], "Access-Control-Allow-Origin": ["*"] };
     const supportRoutes = input.support
         ? [
@@ -114,7 +126,7 @@ export function renderCaddyConfig(input: CaddyConfigInput): Record<string, unkno
                         automatic_https: { disable_redirects: true },
                         tls_connection_policies: [
                             {
-                                match: { sni: input.hostnames },
+                                ...(input.hostnames ? { match: { sni: input.hostnames } } : {}),
                                 protocol_min: "tls1.2",
                                 protocol_max: "tls1.3",
                                 ...(input.tls.kind === "files" ? { certificate_selection: { any_tag: ["tenant"] } } : {}),
@@ -122,7 +134,7 @@ export function renderCaddyConfig(input: CaddyConfigInput): Record<string, unkno
                         ],
                         routes: [
                             {
-                                match: [{ host: input.hostnames }],
+                                ...(input.hostnames ? { match: [{ host: input.hostnames }] } : {}),
                                 handle: [
                                     {
                                         handler: "headers",

@@ -13,8 +13,6 @@ export interface TuwunelConfigInput {
     serverName: string;
     logLevel: "error" | "warn";
     registration: "token" | "closed";
-    /** URL clients are sent to by /.well-known/matrix/client, e.g. https://matrix.example.org. */
-    clientUrl: string;
     /** Push gateways reached through the tenant's push proxy; absent: no push leaves the server. */
     pushProxy?: { url: string; gateways: string[] };
 }
@@ -107,9 +105,9 @@ export function renderTuwunelConfig(input: TuwunelConfigInput): string {
         "# Rendered by redoubt from the tenant file; do not edit on the host.",
         "[global]",
         ...Object.entries(global).map(([key, value]) => `${key} = ${tomlValue(value)}`),
-        "",
-        "[global.well_known]",
-        `client = ${tomlValue(input.clientUrl)}`,
+        // No [global.well_known]: the tenant's proxy answers /.well-known/matrix/client itself and never passes
+        // that path on (render/caddy.ts PROXIED_PATHS), so the file holds nothing that is known only once the
+        // tenant exists (a tor tenant's onion name), and every policy can read it in a first preview.
         "",
         // Only the push gateways go through the proxy; anything else has no route out of the services network.
         ...(input.pushProxy

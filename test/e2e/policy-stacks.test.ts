@@ -15,10 +15,13 @@ jest.setTimeout(180_000);
 const PACK_DIR = path.join(__dirname, "..", "..", "policies");
 let session: PolicyPackSession;
 let runs: StackRun[];
+/** The same stacks as their first real preview would show them: generated values and secrets unknown. */
+let firstRuns: StackRun[];
 
 beforeAll(async () => {
     session = await startPolicyPack({ packDir: PACK_DIR, timeoutMs: 170_000 });
     runs = await runStacks({ tenantsDir: EXAMPLE_TENANTS_DIR, configOverrides: pinnedAsOf() });
+    firstRuns = await runStacks({ tenantsDir: EXAMPLE_TENANTS_DIR, configOverrides: pinnedAsOf(), firstPreview: true });
 });
 
 afterAll(async () => {
@@ -54,39 +57,78 @@ describe("the example tenants' stacks", () => {
     });
 });
 
+/** One promise broken by changing the registered resources; each is caught by `policy` in a full and a first preview. */
+interface BrokenPromise {
+    what: string;
+    match: (r: CapturedResource) => boolean;
+    change: (r: CapturedResource) => void;
+    policy: string;
+    message: RegExp;
+}
+
+const uploadedConfig = (r: CapturedResource) => plain<{ file: string; content: string }[]>(r.inputs.uploads)[0];
+
+const BROKEN_PROMISES: BrokenPromise[] = [
+    {
+        what: "a log retention of 45 days (the schema refuses it; the policy catches it too)",
+        match: (r) => r.type === CONTAINER && labelsOf(r)["redoubt.tenant"] === "acme",
+        change: (r) => setLabel(r, "redoubt.log-retention-days", "45"),
+        policy: "container-log-retention",
+        message: /45.*30|30.*45/,
+    },
+    {
+        what: "a tenant container given a second tenant's network",
+        match: (r) => r.name === "acme-homeserver-container",
+        change: (r) => plain<{ name: string }[]>(r.inputs.networksAdvanced).push({ name: "redoubt-nightowl-services" }),
+        policy: "network-isolation",
+        message: /nightowl/,
+    },
+    {
+        what: "an image given by tag (the schema refuses it for tenant files; the policy catches any container)",
+        match: (r) => r.name === "acme-proxy-container",
+        change: (r) => (r.inputs.image = "docker.io/library/caddy:2.10.2-alpine"),
+        policy: "images-pinned-by-digest",
+        message: /digest/,
+    },
+    {
+        what: "a backup site in Iceland (the stack config refuses it; the policy catches it too)",
+        match: (r) => r.name === "acme-backup-container",
+        change: (r) => setLabel(r, "redoubt.backup-countries", "IS,DE"),
+        policy: "backup-sites",
+        message: /IS|Iceland/,
+    },
+    {
+        what: "federation turned on for the tor tenant (whose onion name is generated)",
+        match: (r) => r.name === "nightowl-homeserver-config-container",
+        change: (r) => (uploadedConfig(r).content = uploadedConfig(r).content.replace("allow_federation = false", "allow_federation = true")),
+        policy: "homeserver-no-federation",
+        message: /set allow_federation = false/,
+    },
+    {
+        what: "the tor tenant's proxy passing every /_matrix path to its homeserver",
+        match: (r) => r.name === "nightowl-proxy-config-container",
+        change: (r) => (uploadedConfig(r).content = uploadedConfig(r).content.replace('"/_matrix/client/*"', '"/_matrix/*"')),
+        policy: "proxy-client-api-only",
+        message: /passes \/_matrix\/\* to the homeserver/,
+    },
+];
+
+describe.each([
+    ["a full preview", () => runs],
+    ["a first preview (generated values unknown)", () => firstRuns],
+])("broken promises are caught by the right policy, as mandatory, in %s", (_mode, runsOf) => {
+    it.each(BROKEN_PROMISES)("$what", async ({ match, change, policy, message }) => {
+        const resources = withChange(
+            runsOf().find((r) => r.stack === "iceland")!,
+            match,
+            change,
+        );
+        const { diagnostics } = await session.analyze(resources, asOfConfig(AS_OF));
+        expectMandatory(diagnostics, policy, message);
+    });
+});
+
 describe("broken promises are caught by the right policy", () => {
-    it("a log retention of 45 days (the schema refuses it; the policy catches it too)", async () => {
-        const resources = withChange(
-            byStack("iceland"),
-            (r) => r.type === CONTAINER && labelsOf(r)["redoubt.tenant"] === "acme",
-            (r) => setLabel(r, "redoubt.log-retention-days", "45"),
-        );
-        const { diagnostics } = await session.analyze(resources, asOfConfig(AS_OF));
-        expectMandatory(diagnostics, "container-log-retention", /45.*30|30.*45/);
-    });
-
-    it("a tenant container given a second tenant's network", async () => {
-        const resources = withChange(
-            byStack("iceland"),
-            (r) => r.name === "acme-homeserver-container",
-            (r) => plain<{ name: string }[]>(r.inputs.networksAdvanced).push({ name: "redoubt-nightowl-services" }),
-        );
-        const { diagnostics } = await session.analyze(resources, asOfConfig(AS_OF));
-        expectMandatory(diagnostics, "network-isolation", /nightowl/);
-    });
-
-    it("an image given by tag (the schema refuses it for tenant files; the policy catches any container)", async () => {
-        const resources = withChange(
-            byStack("iceland"),
-            (r) => r.name === "acme-proxy-container",
-            (r) => {
-                r.inputs.image = "docker.io/library/caddy:2.10.2-alpine";
-            },
-        );
-        const { diagnostics } = await session.analyze(resources, asOfConfig(AS_OF));
-        expectMandatory(diagnostics, "images-pinned-by-digest", /digest/);
-    });
-
     it("a cancelled tenant 8 days past its date with its volume still declared", async () => {
         const cancelledOn = "2026-11-01";
         const dir = tenantDir({ "gone.yaml": publicTenant("gone", 9, { status: "cancelled", cancelledOn }) });
@@ -151,15 +193,5 @@ describe("broken promises are caught by the right policy", () => {
             r.type === "command:remote:Command" && renamedExamples.find((p) => p.urn === r.parent)?.type === "redoubt:tenant:EncryptedVolume" ? { ...r, protect: false } : r,
         );
         expectMandatory((await session.analyze(unprotected, asOfConfig(AS_OF))).diagnostics, "data-resources-protected", /holds data of active tenant/);
-    });
-
-    it("a backup site in Iceland (the stack config refuses it; the policy catches it too)", async () => {
-        const resources = withChange(
-            byStack("iceland"),
-            (r) => r.name === "acme-backup-container",
-            (r) => setLabel(r, "redoubt.backup-countries", "IS,DE"),
-        );
-        const { diagnostics } = await session.analyze(resources, asOfConfig(AS_OF));
-        expectMandatory(diagnostics, "backup-sites", /IS|Iceland/);
     });
 });

@@ -9,7 +9,7 @@ export const DIGEST = "ghcr.io/matrix-construct/tuwunel:v1.9.0@sha256:" + "a".re
 export const CADDY_DIGEST = "docker.io/library/caddy:2.8@sha256:" + "b".repeat(64);
 
 /** The homeserver config as the real renderer writes it. */
-export const TUWUNEL_TOML = renderTuwunelConfig({ serverName: "chat.acme.example", logLevel: "warn", registration: "token", clientUrl: "https://chat.acme.example" });
+export const TUWUNEL_TOML = renderTuwunelConfig({ serverName: "chat.acme.example", logLevel: "warn", registration: "token" });
 
 /** The proxy config as the real renderer writes it. */
 export const CADDY_JSON = JSON.stringify(

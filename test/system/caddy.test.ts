@@ -31,7 +31,8 @@ interface Response {
     body: string;
 }
 
-function get(t: Tenant, path: string): Promise<Response> {
+/** GET over TLS to the tenant's name (SNI, verified); `host` is the Host header, the tenant's name by default. */
+function get(t: Tenant, path: string, host: string = t.hostname): Promise<Response> {
     return new Promise((resolve, reject) => {
         const req = request(
             {
@@ -39,7 +40,7 @@ function get(t: Tenant, path: string): Promise<Response> {
                 port: t.port,
                 path,
                 servername: t.hostname,
-                headers: { Host: t.hostname },
+                headers: { Host: host },
                 ca: readFileSync(t.certFile),
                 agent: false,
             },
@@ -157,17 +158,19 @@ describe("Caddy (tenant TLS proxy)", () => {
         stubPort = (stub.address() as { port: number }).port;
 
         const onion = onionKeysFromSeed(Buffer.alloc(32, 9).toString("base64")).hostname;
-        // The public tenant publishes support contacts; the tor tenant does not (the default).
-        for (const [name, hostname, support] of [
-            ["public", "t1.test", { email: "help@t1.test", page: "https://t1.test/help?lang=en" }],
-            ["tor", onion, undefined],
+        // The public tenant publishes support contacts; the tor tenant does not (the default). The tor tenant's
+        // proxy is rendered as TenantCell renders it: no names and no client URL (its onion service is the only
+        // way in, and the onion name is unknown until the tenant exists).
+        for (const [name, hostname, support, named] of [
+            ["public", "t1.test", { email: "help@t1.test", page: "https://t1.test/help?lang=en" }, true],
+            ["tor", onion, undefined, false],
         ] as const) {
             const base = makeTenant(name, hostname);
             const port = await freePort();
             const config = renderCaddyConfig({
-                hostnames: [hostname],
+                hostnames: named ? [hostname] : undefined,
                 upstream: `${LOOPBACK}:${stubPort}`,
-                clientUrl: base.clientUrl,
+                clientUrl: named ? base.clientUrl : undefined,
                 tls: { kind: "files", certFile: base.certFile, keyFile: base.keyFile },
                 listen: `${LOOPBACK}:${port}`,
                 storagePath: join(base.dir, "storage"),
@@ -285,11 +288,25 @@ describe("Caddy (tenant TLS proxy)", () => {
             expect(r.output).toMatch(/Verification: OK/);
         });
 
-        test("an SNI name that is not the tenant's gets no certificate", () => {
-            const r = hs("tls1_3", "other.test");
-            expect(r.code).not.toBe(0);
-            expect(r.output).not.toContain("CONNECTION ESTABLISHED");
-        });
+        if (name === "public") {
+            test("an SNI name that is not the tenant's gets no certificate", () => {
+                const r = hs("tls1_3", "other.test");
+                expect(r.code).not.toBe(0);
+                expect(r.output).not.toContain("CONNECTION ESTABLISHED");
+            });
+        } else {
+            test("any SNI name gets the tenant's one certificate (the onion service is the only way in)", () => {
+                const r = hs("tls1_3", "other.test");
+                expect(r).toMatchObject({ code: 0 });
+                expect(r.output).toContain("CONNECTION ESTABLISHED");
+            });
+
+            test("/.well-known/matrix/client sends the client to the name it asked for", async () => {
+                const t = tenant();
+                const r = await get(t, "/.well-known/matrix/client", "other.onion");
+                expect(JSON.parse(r.body)).toEqual({ "m.homeserver": { base_url: "https://other.onion" } });
+            });
+        }
 
         test("a client offering every version gets TLS 1.3 (preferred)", () => {
             const r = hs();

@@ -3,6 +3,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import { ConfigCarrier, type ConfigFile } from "./configCarrier";
+import { DEFAULT_HOMESERVER, type HomeserverFlavor } from "./homeservers";
 import { configMount, dataMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS, type TenantContainerArgs } from "./hardening";
 import { backupUnitName, containerName } from "./names";
 import { BACKUP_COUNTRIES_LABEL, BACKUP_SITES_LABEL, CONFIG_REVISION_LABEL } from "./labels";
@@ -32,6 +33,11 @@ export interface BackupAgentArgs extends TenantContainerArgs {
     /** The tenant's egress network: the agent's only network. */
     egressNetwork: pulumi.Input<string>;
     homeserverContainer: string;
+    /**
+     * The homeserver whose database backup and media are backed up.
+     * @default DEFAULT_HOMESERVER
+     */
+    homeserver?: HomeserverFlavor;
     connection: command.types.input.remote.ConnectionArgs;
     /**
      * Install the nightly timer.
@@ -61,6 +67,7 @@ export class BackupAgent extends pulumi.ComponentResource {
             throw new pulumi.ResourceError(`BackupAgent ${name}: a site appears twice in ${sites.join(", ")}; give each backup site once`, this);
         this.containerName = containerName(args.tenant, "backup-agent");
         const knownHosts = `${CACHE_DIR}/known_hosts`;
+        const homeserver = args.homeserver ?? DEFAULT_HOMESERVER;
         const script = pulumi.all(args.targets.map((t) => pulumi.all([t.host, t.user]).apply(([host, user]) => ({ site: t.site, host, user })))).apply((targets) =>
             renderBackupScript({
                 repositories: targets.map((t) => ({
@@ -70,9 +77,9 @@ export class BackupAgent extends pulumi.ComponentResource {
                     // Host keys are learnt on the first backup and pinned from then on (kept on the encrypted volume).
                     sftpCommand: storageBoxSftpCommand({ user: t.user, host: t.host, keyFile: `${SECRETS_DIR}/ssh-${t.site}`, knownHostsFile: knownHosts }),
                 })),
-                paths: [`${BACKUP_SOURCE_PATH}/backups`, `${BACKUP_SOURCE_PATH}/media`],
+                paths: [`${BACKUP_SOURCE_PATH}/${homeserver.data.backups}`, `${BACKUP_SOURCE_PATH}/${homeserver.data.media}`],
                 keep: args.keep,
-                freshnessMarker: `${BACKUP_SOURCE_PATH}/backups/meta`,
+                freshnessMarker: `${BACKUP_SOURCE_PATH}/${homeserver.data.backupMarker}`,
                 maxAgeMinutes: 60,
                 homeserverStoppedFlag: `${CACHE_DIR}/${STOPPED_FLAG}`,
             }),
@@ -103,7 +110,7 @@ export class BackupAgent extends pulumi.ComponentResource {
                 mustRun: false,
                 networksAdvanced: [{ name: args.egressNetwork }],
                 mounts: [
-                    dataMount(args.dataVolume, "tuwunel", BACKUP_SOURCE_PATH, true),
+                    dataMount(args.dataVolume, homeserver.data.subdir, BACKUP_SOURCE_PATH, true),
                     dataMount(args.dataVolume, "restic", CACHE_DIR),
                     configMount(args.dataVolume, "backup", SECRETS_DIR),
                     // ssh needs the uid it runs as to have a name.
@@ -138,6 +145,7 @@ export class BackupAgent extends pulumi.ComponentResource {
                 backupContainer: this.containerName,
                 onCalendar: args.onCalendar,
                 stoppedFlag: `${tenantDataMount(args.tenant)}/restic/${STOPPED_FLAG}`,
+                flavor: homeserver,
             };
             const units = renderBackupUnits(trigger);
             const unitName = backupUnitName(args.tenant);

@@ -1,5 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import type { HomeserverFlavor } from "./homeservers";
 import { EXPORTS_DIR, installFileCommand, renderExportScript, SCRIPTS_DIR } from "./render/host";
 
 export interface DataExportArgs {
@@ -10,6 +11,11 @@ export interface DataExportArgs {
     requestedOn: string;
     /** The homeserver container; if it runs, it is asked for a fresh database backup first. */
     homeserverContainer: string;
+    /**
+     * The homeserver whose database backup and media are exported.
+     * @default DEFAULT_HOMESERVER
+     */
+    homeserver?: HomeserverFlavor;
     connection: command.types.input.remote.ConnectionArgs;
 }
 
@@ -30,7 +36,17 @@ export class DataExport extends pulumi.ComponentResource {
             `${name}-job`,
             {
                 connection: args.connection,
-                create: `${installFileCommand(scriptPath, renderExportScript({ tenant: args.tenant, recipient: args.recipient, label: args.requestedOn, homeserverContainer: args.homeserverContainer }), "0700")} && ${scriptPath}`,
+                create: `${installFileCommand(
+                    scriptPath,
+                    renderExportScript({
+                        tenant: args.tenant,
+                        recipient: args.recipient,
+                        label: args.requestedOn,
+                        homeserverContainer: args.homeserverContainer,
+                        flavor: args.homeserver,
+                    }),
+                    "0700",
+                )} && ${scriptPath}`,
                 triggers: [args.requestedOn, args.recipient],
             },
             { parent: this },

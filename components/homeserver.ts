@@ -1,16 +1,20 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import * as path from "node:path";
 import { ConfigCarrier } from "./configCarrier";
 import { configMount, dataMount, type ContainerLimits, FIXED_NAME, hardenedContainerArgs, type TenantContainerArgs } from "./hardening";
 import { CONFIG_REVISION_LABEL } from "./labels";
 import { containerName } from "./names";
-import { renderTuwunelConfig, TUWUNEL_CONFIG_PATH, TUWUNEL_DATA_PATH, TUWUNEL_PORT, TUWUNEL_TOKEN_PATH, type TuwunelConfigInput } from "./render/tuwunel";
+import { DEFAULT_HOMESERVER, type HomeserverFlavor, type HomeserverSettings } from "./homeservers";
 
 export interface HomeserverArgs extends TenantContainerArgs {
-    /** Everything the config file says (all known when the program runs: no generated value goes in it). */
-    config: TuwunelConfigInput;
+    /**
+     * Which server runs: its container contract, config files and data layout.
+     * @default DEFAULT_HOMESERVER (Tuwunel)
+     */
+    flavor?: HomeserverFlavor;
+    /** Everything the config says (all known when the program runs: no generated value goes in it). */
+    config: HomeserverSettings;
     /** The tenant's services network: the only network the homeserver joins. */
     servicesNetwork: pulumi.Input<string>;
     limits: ContainerLimits;
@@ -24,7 +28,7 @@ export interface HomeserverArgs extends TenantContainerArgs {
 /** Seconds Docker waits after SIGTERM before it kills the homeserver: time for the database to close cleanly (the provider's default is 0, an immediate kill). */
 export const HOMESERVER_STOP_GRACE_SECONDS = 30;
 
-/** The tenant's Matrix homeserver (Tuwunel): one rendered config file, no federation, on the services network only. */
+/** The tenant's Matrix homeserver (Tuwunel unless `flavor` says otherwise): rendered config files, no federation, on the services network only. */
 export class Homeserver extends pulumi.ComponentResource {
     /** The registration token (secret); also written to the token file. */
     public readonly registrationToken?: pulumi.Output<string>;
@@ -35,12 +39,13 @@ export class Homeserver extends pulumi.ComponentResource {
 
     constructor(name: string, args: HomeserverArgs, opts?: pulumi.ComponentResourceOptions) {
         super("redoubt:tenant:Homeserver", name, {}, opts);
+        const flavor = args.flavor ?? DEFAULT_HOMESERVER;
         this.containerName = containerName(args.tenant, "homeserver");
-        this.address = `${this.containerName}:${TUWUNEL_PORT}`;
+        this.address = `${this.containerName}:${flavor.port}`;
         this.registrationToken = args.config.registration === "token" ? registrationToken(name, this) : undefined;
         if (args.running ?? true) {
-            const carrier = writeConfig(name, args, this.containerName, this.registrationToken, this);
-            this.container = homeserverContainer(name, args, this.containerName, carrier.revision, this);
+            const carrier = writeConfig(name, args, flavor, this.containerName, this.registrationToken, this);
+            this.container = homeserverContainer(name, args, flavor, this.containerName, carrier.revision, this);
         }
         this.registerOutputs({ containerName: this.containerName, registrationToken: this.registrationToken });
     }
@@ -51,40 +56,47 @@ function registrationToken(name: string, parent: pulumi.Resource): pulumi.Output
     return pulumi.secret(token.result);
 }
 
-const CONFIG_DIR = path.posix.dirname(TUWUNEL_CONFIG_PATH);
-
-/** The config file (plain: every privacy setting is readable by the policy pack, even at preview) and the token file (secret). */
-function writeConfig(name: string, args: HomeserverArgs, serviceName: string, token: pulumi.Output<string> | undefined, parent: pulumi.Resource): ConfigCarrier {
-    const uid = args.user.split(":")[0];
-    const content = renderTuwunelConfig(args.config);
+/** The config files (plain: every privacy setting is readable by the policy pack, even at preview) and the token file (secret). */
+function writeConfig(
+    name: string,
+    args: HomeserverArgs,
+    flavor: HomeserverFlavor,
+    serviceName: string,
+    token: pulumi.Output<string> | undefined,
+    parent: pulumi.Resource,
+): ConfigCarrier {
     return new ConfigCarrier(
         `${name}-config`,
         {
             ...args,
             configures: "homeserver",
             serviceName,
-            mounts: [configMount(args.dataVolume, "homeserver", CONFIG_DIR, false)],
-            files: [{ path: TUWUNEL_CONFIG_PATH, content, permissions: "0444" }, ...(token ? [{ path: TUWUNEL_TOKEN_PATH, content: token, permissions: "0400", owner: uid }] : [])],
+            mounts: [configMount(args.dataVolume, "homeserver", flavor.configDir, false)],
+            files: flavor.configFiles(args.config, { registrationToken: token, owner: args.user.split(":")[0] }),
         },
         { parent },
     );
 }
 
-function homeserverContainer(name: string, args: HomeserverArgs, serviceName: string, revision: pulumi.Output<string>, parent: pulumi.Resource): docker.Container {
+function homeserverContainer(
+    name: string,
+    args: HomeserverArgs,
+    flavor: HomeserverFlavor,
+    serviceName: string,
+    revision: pulumi.Output<string>,
+    parent: pulumi.Resource,
+): docker.Container {
     return new docker.Container(
         `${name}-container`,
         {
             name: serviceName,
             image: args.image,
-            // Only the path of the one config file: any other TUWUNEL_* variable would silently override it. The
-            // path goes in the environment, not `-c`, because `tuwunel --health-check` (run by Docker without our
-            // arguments) reads its config from the same sources (src/main/health.rs: config_sources(args)).
-            envs: [`TUWUNEL_CONFIG=${TUWUNEL_CONFIG_PATH}`],
+            envs: flavor.container.envs,
             networksAdvanced: [{ name: args.servicesNetwork, aliases: [serviceName] }],
-            mounts: [dataMount(args.dataVolume, "tuwunel", TUWUNEL_DATA_PATH), configMount(args.dataVolume, "homeserver", CONFIG_DIR)],
+            mounts: [dataMount(args.dataVolume, flavor.data.subdir, flavor.data.mountPath), configMount(args.dataVolume, "homeserver", flavor.configDir)],
             // Durations in Go's own format: the provider reads them back that way ("60s" returns as "1m0s"), and any
             // other spelling would show as a change on every update.
-            healthcheck: { tests: ["CMD", "tuwunel", "--health-check"], interval: "30s", timeout: "10s", retries: 3, startPeriod: "1m0s" },
+            healthcheck: { tests: flavor.container.healthcheck, interval: "30s", timeout: "10s", retries: 3, startPeriod: "1m0s" },
             destroyGraceSeconds: HOMESERVER_STOP_GRACE_SECONDS,
             ...hardenedContainerArgs({
                 tenant: args.tenant,

@@ -8,6 +8,7 @@ import { EdgeAttachment, type Edge } from "./edge";
 import { EncryptedVolume } from "./encryptedVolume";
 import { tenantLabels, type TenantContainerArgs } from "./hardening";
 import { Homeserver } from "./homeserver";
+import { DEFAULT_HOMESERVER, type HomeserverFlavor } from "./homeservers";
 import type { Lifecycle } from "./lifecycle";
 import { containerName, sliceName } from "./names";
 import { OnionService } from "./onionService";
@@ -73,6 +74,8 @@ interface CellContext {
     slice: command.remote.Command;
     /** The proxy's fixed address on the services network: what tor and VPN peers reach. */
     proxyAddress: string;
+    /** The homeserver implementation: its container, config files and data layout (components/homeservers). */
+    homeserver: HomeserverFlavor;
 }
 
 /** How clients reach the server: the names they use, and what is built in front of the proxy. */
@@ -241,6 +244,7 @@ export class TenantCell extends pulumi.ComponentResource {
             volume,
             slice,
             proxyAddress: tenantHostAddress(tenant.id, "services", PROXY_HOST),
+            homeserver: DEFAULT_HOMESERVER,
         };
     }
 
@@ -268,6 +272,7 @@ export class TenantCell extends pulumi.ComponentResource {
             {
                 ...ctx.common,
                 image: tenant.homeserver.image ?? args.images.homeserver,
+                flavor: ctx.homeserver,
                 config: {
                     serverName: serverNameOf(tenant),
                     logLevel: tenant.logging.level,
@@ -325,6 +330,7 @@ export class TenantCell extends pulumi.ComponentResource {
                 onCalendar: onCalendar(backupTime(tenant.id, tenant.backups.schedule)),
                 egressNetwork: ctx.networks.egress.name,
                 homeserverContainer: homeserver.containerName,
+                homeserver: ctx.homeserver,
                 connection: args.connection,
                 scheduled: lifecycle.backedUp,
             },
@@ -343,6 +349,7 @@ export class TenantCell extends pulumi.ComponentResource {
                 recipient: tenant.export.recipient,
                 requestedOn: tenant.export.requestedOn,
                 homeserverContainer: homeserver.containerName,
+                homeserver: ctx.homeserver,
                 connection: args.connection,
             },
             { parent: this, dependsOn: [ctx.volume] },

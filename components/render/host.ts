@@ -2,6 +2,8 @@
 // Each is plain POSIX sh or a systemd unit, checked by shellcheck and run
 // against the real programs in the system tests.
 
+import { DEFAULT_HOMESERVER, HOMESERVER_FLAVORS, type HomeserverFlavor } from "../homeservers";
+
 /** Everything a tenant has on the host lives below this directory. */
 export const TENANTS_ROOT = "/srv/redoubt/tenants";
 export const SCRIPTS_DIR = "/usr/local/lib/redoubt";
@@ -28,7 +30,14 @@ export function tenantDataMount(tenant: string): string {
  * container's configuration (Docker copies files into a container with a
  * read-only root only when they land on a volume).
  */
-export const DATA_SUBDIRS = ["tuwunel", "caddy", "tor", "tor/onion", "restic", ...CONFIG_SUBDIRS.map((role) => `config/${role}`)] as const;
+export const DATA_SUBDIRS = [
+    ...new Set(Object.values(HOMESERVER_FLAVORS).map((flavor) => flavor.data.subdir)),
+    "caddy",
+    "tor",
+    "tor/onion",
+    "restic",
+    ...CONFIG_SUBDIRS.map((role) => `config/${role}` as const),
+] as const;
 /**
  * Subdirectories owned by root rather than the tenant's uid: the WireGuard
  * endpoint runs as uid 0 with every capability but NET_ADMIN dropped, so
@@ -36,6 +45,11 @@ export const DATA_SUBDIRS = ["tuwunel", "caddy", "tor", "tor/onion", "restic", .
  * (seen on the live host: "wg0.conf does not exist").
  */
 export const ROOT_OWNED_SUBDIRS: readonly (typeof DATA_SUBDIRS)[number][] = ["config/wireguard"];
+
+/** The host path of a tenant's homeserver data (database, its backups, media). */
+export function homeserverDataDir(tenant: string, flavor: HomeserverFlavor = DEFAULT_HOMESERVER): string {
+    return `${tenantDataMount(tenant)}/${flavor.data.subdir}`;
+}
 
 export interface LuksScriptInput {
     tenant: string;
@@ -201,19 +215,25 @@ export interface BackupTimerInput {
     homeserverContainer: string;
     backupContainer: string;
     onCalendar: string;
+    /**
+     * The server: where its database backup lands and which signal asks for one.
+     * @default DEFAULT_HOMESERVER
+     */
+    flavor?: HomeserverFlavor;
 }
 
 /**
  * Shell lines that ask a running homeserver for a consistent database backup
- * (SIGUSR2, admin_signal_execute) and wait until it is written; a stopped
- * homeserver's last backup is current, and `whenStopped` runs instead.
+ * (its flavor's signal, e.g. Tuwunel's SIGUSR2 and admin_signal_execute) and
+ * wait until it is written; a stopped homeserver's last backup is current, and
+ * `whenStopped` runs instead.
  */
-function freshDatabaseBackup(tenant: string, homeserverContainer: string, whenRunning: string, whenStopped: string): string {
-    return `marker=${tenantDataMount(tenant)}/tuwunel/backups/meta
+function freshDatabaseBackup(tenant: string, homeserverContainer: string, flavor: HomeserverFlavor, whenRunning: string, whenStopped: string): string {
+    return `marker=${homeserverDataDir(tenant, flavor)}/${flavor.data.backupMarker}
 before=$(stat -c %Y "$marker" 2>/dev/null || echo 0)
 if docker inspect -f '{{.State.Running}}' ${homeserverContainer} 2>/dev/null | grep -q true; then
     ${whenRunning}
-    docker kill --signal=USR2 ${homeserverContainer} >/dev/null
+    docker kill --signal=${flavor.backupSignal} ${homeserverContainer} >/dev/null
     waited=0
     while [ "$(stat -c %Y "$marker" 2>/dev/null || echo 0)" = "$before" ]; do
         [ "$waited" -lt 600 ] || { echo "no new database backup after 600 s" >&2; exit 1; }
@@ -230,7 +250,7 @@ export function renderBackupTrigger(input: BackupTimerInput): string {
     return `#!/bin/sh
 # Rendered by redoubt: nightly backup of tenant ${input.tenant}.
 set -eu
-${freshDatabaseBackup(input.tenant, input.homeserverContainer, `rm -f ${input.stoppedFlag}`, `touch ${input.stoppedFlag}`)}
+${freshDatabaseBackup(input.tenant, input.homeserverContainer, input.flavor ?? DEFAULT_HOMESERVER, `rm -f ${input.stoppedFlag}`, `touch ${input.stoppedFlag}`)}
 exec docker start --attach ${input.backupContainer}
 `;
 }
@@ -270,30 +290,37 @@ export interface ExportScriptInput {
     label: string;
     /** When given, a running homeserver is first asked for a fresh database backup, and the export waits for it. */
     homeserverContainer?: string;
+    /**
+     * The server whose database backup and media are exported.
+     * @default DEFAULT_HOMESERVER
+     */
+    flavor?: HomeserverFlavor;
 }
 
 /** Produces one archive of the tenant's data, encrypted to the customer's key only. */
 export function renderExportScript(input: ExportScriptInput): string {
+    const flavor = input.flavor ?? DEFAULT_HOMESERVER;
+    const { backups, media } = flavor.data;
     return `#!/bin/sh
 # Rendered by redoubt: data export of tenant ${input.tenant}, requested ${input.label}.
 # Usage: export.sh [data-dir] [output-dir]
 set -eu
-data=\${1:-${tenantDataMount(input.tenant)}/tuwunel}
+data=\${1:-${homeserverDataDir(input.tenant, flavor)}}
 out_dir=\${2:-${EXPORTS_DIR}}
 archive="$out_dir/${input.tenant}-${input.label}.tar.age"
 ${
     input.homeserverContainer
-        ? `${freshDatabaseBackup(input.tenant, input.homeserverContainer, ":", ":")}
+        ? `${freshDatabaseBackup(input.tenant, input.homeserverContainer, flavor, ":", ":")}
 `
         : ""
-}[ -d "$data/backups" ] || { echo "export: no database backup in $data/backups; run the tenant's backup first" >&2; exit 1; }
+}[ -d "$data/${backups}" ] || { echo "export: no database backup in $data/${backups}; run the tenant's backup first" >&2; exit 1; }
 mkdir -p "$out_dir"
 chmod 0700 "$out_dir"
 tmp="$archive.partial"
 media=""
-[ -d "$data/media" ] && media=media
+[ -d "$data/${media}" ] && media=${media}
 # shellcheck disable=SC2086 # media is empty or one word
-tar -C "$data" -cf - backups $media | age --encrypt -r '${input.recipient}' -o "$tmp"
+tar -C "$data" -cf - ${backups} $media | age --encrypt -r '${input.recipient}' -o "$tmp"
 mv "$tmp" "$archive"
 echo "$archive"
 `;

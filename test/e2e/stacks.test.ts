@@ -161,10 +161,28 @@ describe("homeserver and proxy configuration", () => {
         expect(uploadContent(carrierOf("nightowl", "tor"), "/etc/tor/torrc")).toMatch(/^HiddenServicePort 443 10\.128\.0\.138:8443$/m);
     });
 
-    it("the well-known client URL is each tenant's own address", () => {
-        const nightowl = parseToml(uploadContent(carrierOf("nightowl", "homeserver"), "/etc/tuwunel/tuwunel.toml")) as { global: { well_known: { client: string } } };
-        expect(nightowl.global.well_known.client).toMatch(/^https:\/\/[a-z2-7]{56}\.onion$/);
-        expect(plain<Record<string, { endpoint: string }>>(iceland.outputs.tenants).nightowl.endpoint).toBe(nightowl.global.well_known.client);
+    it("the well-known client URL is each tenant's own address, answered by its proxy", () => {
+        // What /.well-known/matrix/client returns, from the proxy's rendered Caddy config.
+        const wellKnownOf = (tenant: string) => {
+            const config = JSON.parse(uploadContent(carrierOf(tenant, "proxy"), "/etc/caddy/caddy.json")) as {
+                apps: { http: { servers: { tenant: { routes: { handle: { handler: string; routes?: { match?: { path?: string[] }[]; handle: { body?: string }[] }[] }[] }[] } } } };
+            };
+            const subroute = config.apps.http.servers.tenant.routes[0].handle.find((h) => h.handler === "subroute")!;
+            const route = subroute.routes!.find((r) => r.match?.[0].path?.includes("/.well-known/matrix/client"))!;
+            return (JSON.parse(route.handle[0].body!) as { "m.homeserver": { base_url: string } })["m.homeserver"].base_url;
+        };
+        const endpoints = plain<Record<string, { endpoint: string }>>(iceland.outputs.tenants);
+        expect(wellKnownOf("acme")).toBe("https://matrix.acme.example");
+        expect(wellKnownOf("harbor")).toBe(endpoints.harbor.endpoint);
+        // The tor proxy answers with the name the client asked for: its onion name (Caddy's placeholder).
+        expect(wellKnownOf("nightowl")).toBe("https://{http.request.host}");
+        expect(endpoints.nightowl.endpoint).toMatch(/^https:\/\/[a-z2-7]{56}\.onion$/);
+        // The homeserver's own config has no well-known: the proxy never passes that path on.
+        for (const tenant of ["acme", "nightowl", "harbor"]) {
+            expect(
+                (parseToml(uploadContent(carrierOf(tenant, "homeserver"), "/etc/tuwunel/tuwunel.toml")) as { global: Record<string, unknown> }).global.well_known,
+            ).toBeUndefined();
+        }
     });
 });
 

@@ -1,5 +1,6 @@
 // npm run tenant -- <preview|up|refresh> <tenant> [--stack NAME]...
 // npm run tenant -- unlock <tenant...|--all> [--stack NAME]
+// npm run tenant -- report <tenant> [--json]
 //
 // Brings one tenant up (or previews / refreshes it) across all its stacks,
 // backup stacks first, through the real Pulumi CLI (Automation API), targeting
@@ -8,23 +9,32 @@
 // missing CLI before anything starts (exit 1). Pulumi failures: exit 2.
 import { parseCommandLine, UsageError } from "../lib/cli-args";
 import { formatInputReport, inputReport } from "../lib/cli-report";
-import { OPERATIONS, runTenantOperation, runUnlock, TenantOpError, type TenantOperation } from "../lib/tenant-ops";
+import { formatInventory } from "../lib/inventory";
+import { OPERATIONS, reportTenant, runTenantOperation, runUnlock, TenantOpError, type TenantOperation } from "../lib/tenant-ops";
 import { UnlockError } from "../lib/unlock";
 
 const USAGE = `usage: npm run tenant -- <preview|up|refresh> <tenant> [--stack NAME]...
        npm run tenant -- unlock <tenant...|--all> [--stack NAME]
+       npm run tenant -- report <tenant> [--json]
   preview   pulumi preview of the tenant's resources, with the policy pack
   up        pulumi up of the tenant's resources, with the policy pack (backup stacks first)
   refresh   pulumi refresh of the tenant's resources
   unlock    after a host reboot: open the tenants' encrypted volumes with their keys from the
             primary stack's state and start their containers and the edge
+  report    what we hold for the tenant and where: data and backup copies by country, retention,
+            generated secrets and the state holding each, resources (offline; no credentials)
   --stack NAME  only this stack (repeatable); for unlock, the primary stack (default: the project's)
-  --all     unlock: every tenant with a volume in the state`;
+  --all     unlock: every tenant with a volume in the state
+  --json    report: one JSON document instead of the text`;
 
 async function main(argv: string[]): Promise<number> {
     let parsed;
     try {
-        parsed = parseCommandLine(argv, { stack: { type: "string", multiple: true }, all: { type: "boolean" }, help: { type: "boolean", short: "h" } }, true);
+        parsed = parseCommandLine(
+            argv,
+            { stack: { type: "string", multiple: true }, all: { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+            true,
+        );
     } catch (e) {
         throw e instanceof UsageError ? new TenantOpError(`${e.message}\n${USAGE}`) : e;
     }
@@ -41,6 +51,13 @@ async function main(argv: string[]): Promise<number> {
         if (stacks.length > 1) throw new TenantOpError(`unlock reads one primary stack; give --stack once\n${USAGE}`);
         const plan = await runUnlock({ tenants: all ? undefined : tenants, stack: stacks[0], log: (line) => process.stderr.write(`${line}\n`) });
         process.stderr.write(`tenant: unlocked ${plan.tenants.map((t) => t.tenant).join(", ") || "(no tenant)"}\n`);
+        return 0;
+    }
+    if (positional[0] === "report") {
+        const [, tenant, ...extra] = positional;
+        if (!tenant || extra.length > 0 || stacks.length > 0 || all) throw new TenantOpError(`report takes one tenant name (and --json)\n${USAGE}`);
+        const inventory = await reportTenant({ tenant });
+        process.stdout.write(parsed.values.json ? `${JSON.stringify(inventory, null, 2)}\n` : formatInventory(inventory));
         return 0;
     }
     const [operation, tenant, ...rest] = positional;

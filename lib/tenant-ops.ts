@@ -12,6 +12,7 @@ import { asOfDate, parseStackConfig, runAsOf, type StackConfig } from "../stacks
 import { lifecycleOf, todayUtc } from "../components/lifecycle";
 import { DEFAULT_STACKS, PROJECT_DIR, readStackConfigFile, runStacks, type CapturedResource } from "./mock-run";
 import { SshConnection } from "./live/ssh";
+import { tenantInventory, type TenantInventory } from "./inventory";
 import { tenantsOf, validateInputs } from "./plan";
 import { unlock, unlockPlan, type StateResourceLike, type UnlockPlan } from "./unlock";
 
@@ -91,6 +92,27 @@ export async function planTenantOperation(options: TenantOpOptions): Promise<Ten
         );
     }
     return { tenant: tenant.name, phase, steps };
+}
+
+/**
+ * What we hold for one tenant and where (`npm run tenant -- report <tenant>`): validated like every
+ * operation, then built from a mock run of every stack. No Pulumi CLI, no credentials.
+ */
+export async function reportTenant(options: { tenant: string; projectDir?: string }): Promise<TenantInventory> {
+    const projectDir = options.projectDir ?? PROJECT_DIR;
+    const explicitAsOf = runAsOf();
+    const validated = validateInputs({ projectDir, asOf: explicitAsOf });
+    const configs = new Map<string, StackConfig>([...validated.configs].map(([stack, { config }]) => [stack, config]));
+    const tenant = [...validated.tenants.values()].flat().find((l) => l.tenant.name === options.tenant)?.tenant;
+    if (!tenant) {
+        const known = [...new Set([...validated.tenants.values()].flat().map((l) => l.tenant.name))].sort();
+        throw new TenantOpError(`unknown tenant '${options.tenant}' (known: ${known.join(", ") || "none"})`);
+    }
+    const primary = [...configs.values()].find((c) => c.role === "primary");
+    const asOf = primary ? asOfDate(primary, explicitAsOf) : (explicitAsOf ?? todayUtc());
+    const stacks = [...configs.keys()];
+    const runs = await runStacks({ stacks, projectDir, configOverrides: explicitAsOf ? Object.fromEntries(stacks.map((s) => [s, { "redoubt:asOf": explicitAsOf }])) : undefined });
+    return tenantInventory(tenant, configs, runs, asOf);
 }
 
 /** URNs of the resources no tenant owns (host baseline, images, edge): a tenant's change can change them. */

@@ -128,6 +128,26 @@ export function stackNames(projectDir: string): string[] {
 }
 
 /**
+ * The stacks a plan covers when none are named: every stack file of the
+ * project, backup stacks first (the primary reads their outputs), the shipped
+ * ones in their usual order. A new backup site's stack file is planned, and
+ * its boxes checked by the policy pack, without anyone listing it in code.
+ */
+export function projectStacks(projectDir: string = PROJECT_DIR): string[] {
+    const known = stackNames(projectDir);
+    const shipped: readonly string[] = DEFAULT_STACKS;
+    const ordered = [...shipped.filter((s) => known.includes(s)), ...known.filter((s) => !shipped.includes(s))];
+    const isBackup = (stack: string): boolean => {
+        try {
+            return readStackConfigFile(stack, projectDir)["redoubt:role"] === "backup";
+        } catch {
+            return stack.startsWith("backup-"); // validateInputs reports the broken file
+        }
+    };
+    return [...ordered.filter(isBackup), ...ordered.filter((s) => !isBackup(s))];
+}
+
+/**
  * Validates every stack config, the tenant set, and the set as a whole
  * (stack-set checks: coverage, backup sites, dates, images) before anything
  * runs; throws StackConfigError / TenantSetError / StackSetError.
@@ -137,7 +157,7 @@ export function validateInputs(options: PlanOptions): { configs: Map<string, { r
     const tenants = new Map<string, LoadedTenant[]>();
     const projectDir = options.projectDir ?? PROJECT_DIR;
     const known = stackNames(projectDir);
-    const planned = options.stacks ?? DEFAULT_STACKS;
+    const planned = options.stacks ?? projectStacks(projectDir);
     for (const stack of planned) {
         if (!known.includes(stack)) {
             throw new StackConfigError(`stacks/Pulumi.${stack}.yaml`, [
@@ -197,7 +217,7 @@ function tenantsDirOf(config: StackConfig, options: PlanOptions): string {
 /** The config overrides runStacks needs to apply --as-of and the caller's overrides. */
 function overridesFor(stacks: readonly string[], options: PlanOptions): Record<string, Record<string, string>> {
     const out: Record<string, Record<string, string>> = {};
-    const all = new Set([...stacks, ...DEFAULT_STACKS, ...Object.keys(options.configOverrides ?? {})]);
+    const all = new Set([...stacks, ...projectStacks(options.projectDir ?? PROJECT_DIR), ...Object.keys(options.configOverrides ?? {})]);
     for (const s of all) {
         out[s] = { ...options.configOverrides?.[s], ...(options.asOf ? { "redoubt:asOf": options.asOf } : {}) };
     }
@@ -396,8 +416,8 @@ function policyConfigFor(session: PolicyPackSession, asOf: string, extra: Policy
 
 /** Runs the whole offline plan. Throws StackConfigError / TenantSetError before starting anything when inputs are invalid. */
 export async function buildPlan(options: PlanOptions = {}): Promise<PlanDocument> {
-    const stacks = options.stacks ?? DEFAULT_STACKS;
     const projectDir = options.projectDir ?? PROJECT_DIR;
+    const stacks = options.stacks ?? projectStacks(projectDir);
     const { configs, tenants } = validateInputs(options);
     const progress = options.progress;
     // Start the pack first: it type-checks itself (seconds) in its own process while the mocks run here.

@@ -1,7 +1,8 @@
 // Checks across the whole set of stacks and tenants, before anything runs:
 // what no single stack file or tenant file can show on its own. Every active
 // tenant is served by exactly one primary stack and backed up by the stacks
-// its primary names for its sites; those stacks are where they say they are;
+// its primary names for its sites; the sites are the project's backup stacks
+// (not a list in code); those stacks are where they say they are;
 // no date is left pinned; no secret is committed in plain text; every image a
 // tenant names comes from a registry the catalog uses.
 import * as path from "node:path";
@@ -69,8 +70,9 @@ export function checkStackSet(entries: StackEntry[], options: { today: string; p
         }
     }
     problems.push(...coverageProblems(entries, byStack));
+    const served = backupSitesOf(entries);
     for (const entry of entries) {
-        if (entry.config.role === "primary") problems.push(...backupSiteProblems(entry, byStack), ...imageProblems(entry, options.projectDir));
+        if (entry.config.role === "primary") problems.push(...backupSiteProblems(entry, byStack, served), ...imageProblems(entry, options.projectDir));
     }
     return dedupe(problems);
 }
@@ -122,16 +124,60 @@ function coverageProblems(entries: StackEntry[], byStack: Map<string, StackEntry
     return problems;
 }
 
-/** The backup stacks a primary names exist, are at that site and in that country, and hold every tenant that backs up there. */
-function backupSiteProblems(primary: StackEntry, byStack: Map<string, StackEntry>): SetProblem[] {
+/**
+ * The backup sites of the project: each backup stack's redoubt:site, with the
+ * stacks that serve it. This set, not a list in code, is what a primary's
+ * redoubt:backupSites and a tenant's backups.sites may name.
+ */
+export function backupSitesOf(entries: readonly StackEntry[]): Map<string, StackEntry[]> {
+    const sites = new Map<string, StackEntry[]>();
+    for (const entry of entries) {
+        if (entry.config.role === "backup") sites.set(entry.config.site, [...(sites.get(entry.config.site) ?? []), entry]);
+    }
+    return new Map([...sites].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** Where a stack's data is: a backup stack's location decides its country. */
+function countryOf(entry: StackEntry): string {
+    return entry.config.role === "backup" ? STORAGE_BOX_LOCATIONS[entry.config.location] : entry.config.country;
+}
+
+/** "falkenstein (backup-falkenstein, DE), helsinki (backup-helsinki, FI)": what an operator may name instead. */
+function describeSites(sites: Map<string, StackEntry[]>): string {
+    if (sites.size === 0) return "none (there is no stacks/Pulumi.<stack>.yaml with redoubt:role: backup)";
+    return [...sites].map(([site, stacks]) => `${site} (${stacks.map((s) => `${s.stack}, ${countryOf(s)}`).join("; ")})`).join(", ");
+}
+
+/**
+ * The backup stacks a primary names exist, are at that site and in that
+ * country, and hold every tenant that backs up there; every site a tenant
+ * names has a backup stack and an entry in its primary; a tenant's sites are
+ * in different countries.
+ */
+function backupSiteProblems(primary: StackEntry, byStack: Map<string, StackEntry>, served: Map<string, StackEntry[]>): SetProblem[] {
     if (primary.config.role !== "primary") return [];
     const problems: SetProblem[] = [];
+    const backupSites = primary.config.backupSites;
     const field = (site: string, key: string) => `redoubt:backupSites.${site}.${key}`;
-    for (const [site, ref] of Object.entries(primary.config.backupSites)) {
+    const existing = describeSites(served);
+    for (const [site, ref] of Object.entries(backupSites)) {
         const stackName = ref.stack.split("/").pop()!;
         const backup = byStack.get(stackName);
         if (!backup) {
-            problems.push({ file: primary.file, field: field(site, "stack"), message: `names stack '${ref.stack}', which has no stacks/Pulumi.${stackName}.yaml` });
+            const serving = served.get(site);
+            problems.push(
+                serving
+                    ? {
+                          file: primary.file,
+                          field: field(site, "stack"),
+                          message: `names stack '${ref.stack}', which has no stacks/Pulumi.${stackName}.yaml; site ${site} is served by ${serving.map((s) => s.stack).join(", ")}`,
+                      }
+                    : {
+                          file: primary.file,
+                          field: `redoubt:backupSites.${site}`,
+                          message: `names backup site ${site}, which no backup stack of this project serves: there is no stacks/Pulumi.${stackName}.yaml and no stack file with redoubt:role: backup and redoubt:site: ${site}. Add that stack file (redoubt:role, redoubt:site, redoubt:country, redoubt:location) or remove this entry; the backup sites that exist: ${existing}`,
+                      },
+            );
             continue;
         }
         const config = backup.config;
@@ -140,7 +186,12 @@ function backupSiteProblems(primary: StackEntry, byStack: Map<string, StackEntry
             continue;
         }
         if (config.site !== site) {
-            problems.push({ file: primary.file, field: field(site, "stack"), message: `names stack '${ref.stack}', whose redoubt:site is ${config.site}, not ${site}` });
+            const serving = served.get(site);
+            problems.push({
+                file: primary.file,
+                field: field(site, "stack"),
+                message: `names stack '${ref.stack}', whose redoubt:site is ${config.site}, not ${site}; ${serving ? `site ${site} is served by ${serving.map((s) => s.stack).join(", ")}` : `no backup stack serves ${site}; the backup sites that exist: ${existing}`}`,
+            });
         }
         const actual = STORAGE_BOX_LOCATIONS[config.location];
         if (ref.country !== actual) {
@@ -152,7 +203,7 @@ function backupSiteProblems(primary: StackEntry, byStack: Map<string, StackEntry
         }
         const held = new Set(declaredBy(backup).map((l) => l.tenant.name));
         for (const { tenant, file } of declaredBy(primary)) {
-            if (tenant.backups.sites.includes(site as never) && !held.has(tenant.name)) {
+            if (tenant.backups.sites.includes(site) && !held.has(tenant.name)) {
                 problems.push({
                     file: backup.file,
                     field: "redoubt:tenants",
@@ -161,16 +212,43 @@ function backupSiteProblems(primary: StackEntry, byStack: Map<string, StackEntry
             }
         }
     }
-    // A tenant naming a site its primary has no stack for.
+    // Each tenant's sites: served by a backup stack, listed by its primary, in different countries.
+    const usable = Object.keys(backupSites).filter((site) => served.has(site));
     for (const { tenant, file } of declaredBy(primary)) {
         for (const site of tenant.backups.sites) {
-            if (!(site in primary.config.backupSites)) {
+            if (!served.has(site)) {
                 problems.push({
                     file,
                     field: "backups.sites",
-                    message: `names ${site}, but ${primary.file} has no redoubt:backupSites.${site}; use one of: ${Object.keys(primary.config.backupSites).join(", ")}`,
+                    message: `names ${site}, which no backup stack of this project serves (no stacks/Pulumi.<stack>.yaml has redoubt:role: backup and redoubt:site: ${site}); the backup sites that exist: ${existing}`,
+                });
+            } else if (!(site in backupSites)) {
+                problems.push({
+                    file,
+                    field: "backups.sites",
+                    message: `names ${site}, but ${primary.file}, the primary stack serving this tenant, has no redoubt:backupSites.${site}; add that entry (stack ${served
+                        .get(site)!
+                        .map((s) => s.stack)
+                        .join(" or ")}), or use one of: ${usable.join(", ") || "none"}`,
                 });
             }
+        }
+        const byCountry = new Map<string, string[]>();
+        for (const site of tenant.backups.sites) {
+            const country = backupSites[site]?.country;
+            if (country !== undefined) byCountry.set(country, [...(byCountry.get(country) ?? []), site]);
+        }
+        for (const [country, sites] of byCountry) {
+            if (sites.length < 2) continue;
+            problems.push({
+                file,
+                field: "backups.sites",
+                message: `names ${sites.join(" and ")}, which are ${sites.length === 2 ? "both" : "all"} in ${country}; a tenant's backup sites must be in different countries (the privacy page promises geographically separate backups). Sites and countries: ${Object.entries(
+                    backupSites,
+                )
+                    .map(([s, r]) => `${s} (${r.country})`)
+                    .join(", ")}`,
+            });
         }
     }
     return problems;

@@ -43,15 +43,25 @@ export const PLANS = {
 export type PlanName = keyof typeof PLANS;
 export type PlanSize = (typeof PLANS)[PlanName];
 
-/** Backup sites a tenant can choose; each is a backup stack in a country other than Iceland. */
-export const BACKUP_SITE_NAMES = ["helsinki", "falkenstein"] as const;
-export type BackupSiteName = (typeof BACKUP_SITE_NAMES)[number];
+/**
+ * A site's name (`redoubt:site` of a stack, a key of the primary's
+ * `redoubt:backupSites`, an entry of a tenant's `backups.sites`): a DNS-label-like
+ * word, 2 to 32 lower-case letters, digits or inner hyphens, starting with a
+ * letter. Which backup sites exist is not a list in code: it is the set of
+ * backup stacks (`stacks/Pulumi.<stack>.yaml` with `redoubt:role: backup`),
+ * checked across files by lib/stack-set.ts.
+ */
+export const SITE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
+export const siteName = z
+    .string({ error: "must be a site name (text), e.g. helsinki" })
+    .regex(SITE_NAME_PATTERN, "must be a lower-case site name: 2 to 32 letters, digits or inner hyphens, starting with a letter, e.g. helsinki");
+export type SiteName = z.infer<typeof siteName>;
 /**
  * The sites a tenant backs up to when its file names none. A fixed list, not
- * "every site": adding a site to BACKUP_SITE_NAMES must not give every
- * existing tenant a new Storage Box; tenants opt in by naming it.
+ * "every backup stack": adding a backup stack must not give every existing
+ * tenant a new Storage Box; tenants opt in by naming the new site.
  */
-export const DEFAULT_BACKUP_SITES: readonly BackupSiteName[] = ["helsinki", "falkenstein"];
+export const DEFAULT_BACKUP_SITES: readonly SiteName[] = ["helsinki", "falkenstein"];
 
 /** A real calendar date written YYYY-MM-DD (shared by tenant files and stack config). */
 export const isoDate = z
@@ -154,11 +164,13 @@ export const BackupsSchema = strictObject({
         .prefault({})
         .describe("How many daily, weekly and monthly snapshots restic keeps."),
     sites: z
-        .array(z.enum(BACKUP_SITE_NAMES, { error: `must be one of: ${BACKUP_SITE_NAMES.join(", ")}` }))
+        .array(siteName.describe("A backup site: the redoubt:site of one of the project's backup stacks (stacks/Pulumi.<stack>.yaml with redoubt:role: backup)."))
         .min(2, "at least two backup sites are required (the privacy page promises geographically separate backups)")
         .refine((sites) => new Set(sites).size === sites.length, "must not name a site twice")
         .default([...DEFAULT_BACKUP_SITES])
-        .describe("Backup sites, each in a country other than Iceland."),
+        .describe(
+            "Backup sites, each in a country other than Iceland and other than each other's. The sites are the project's backup stacks (stacks/Pulumi.<stack>.yaml with redoubt:role: backup and that redoubt:site), listed in the primary's redoubt:backupSites; the plan refuses a site no backup stack serves. Default: helsinki, falkenstein (a site added later is used only by tenants that name it).",
+        ),
 });
 
 export const ExportSchema = strictObject({

@@ -1,7 +1,6 @@
 // `npm run plan -- --diff`: diffPlans on plans of two tenant directories
 // (mocks only, fast), and one real `--diff REF` against a temporary git
 // repository holding a copy of this tree.
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -11,10 +10,10 @@ import { addDays } from "../../components/lifecycle";
 import { PLANS } from "../../tenants/schema";
 import { runCli } from "../cli-run";
 import { examplesPlus, EXAMPLE_TENANTS_DIR, publicTenant } from "../unit/tenant-fixtures";
+import { repoOfThisTree } from "./stack-helpers";
 
 jest.setTimeout(180_000);
 
-const ROOT = path.join(__dirname, "..", "..");
 const AS_OF = "2026-03-01";
 
 function copyExamples(edit: (dir: string) => void): string {
@@ -115,24 +114,6 @@ describe("diffPlans", () => {
         expect([...flat.keys()]).toEqual(["labels[redoubt.tenant].label", "labels[redoubt.tenant].value", "uploads[/etc/x].file", "uploads[/etc/x].content", "capAdd"]);
     });
 });
-
-/** A temporary git repository holding this tree as its one commit. */
-function repoOfThisTree(): string {
-    const repo = fs.mkdtempSync(path.join(os.tmpdir(), "redoubt-plan-repo-"));
-    const files = execFileSync("git", ["ls-files", "-co", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" }).split("\n").filter(Boolean);
-    for (const f of files) {
-        const from = path.join(ROOT, f);
-        if (!fs.existsSync(from) || !fs.statSync(from).isFile()) continue;
-        fs.mkdirSync(path.dirname(path.join(repo, f)), { recursive: true });
-        fs.copyFileSync(from, path.join(repo, f));
-    }
-    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(repo, "node_modules"), "dir");
-    const git = (...args: string[]) => execFileSync("git", ["-c", "user.email=t@example.invalid", "-c", "user.name=t", ...args], { cwd: repo, stdio: "pipe" });
-    git("init", "-q");
-    git("add", "-A");
-    git("commit", "-qm", "base");
-    return repo;
-}
 
 describe("npm run plan -- --diff REF (real git revision)", () => {
     it("compares with a temporary commit of this tree and shows exactly the changed tenant", async () => {

@@ -1,5 +1,35 @@
-// Helpers for reading what a mocked stack run declared.
+// Helpers for reading what a mocked stack run declared, and for planning a
+// changed copy of this tree.
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { isSecretValue, type CapturedResource, type StackRun } from "../../lib/mock-run";
+
+const ROOT = path.join(__dirname, "..", "..");
+
+/**
+ * A temporary git repository holding this tree (tracked and untracked files,
+ * not ignored ones) as its one commit, with this checkout's node_modules
+ * linked in: `cli/plan.ts` runs there as in a clone, and `git diff` shows
+ * what a test changed. The caller removes it.
+ */
+export function repoOfThisTree(): string {
+    const repo = fs.mkdtempSync(path.join(os.tmpdir(), "redoubt-plan-repo-"));
+    const files = execFileSync("git", ["ls-files", "-co", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" }).split("\n").filter(Boolean);
+    for (const f of files) {
+        const from = path.join(ROOT, f);
+        if (!fs.existsSync(from) || !fs.statSync(from).isFile()) continue;
+        fs.mkdirSync(path.dirname(path.join(repo, f)), { recursive: true });
+        fs.copyFileSync(from, path.join(repo, f));
+    }
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(repo, "node_modules"), "dir");
+    const git = (...args: string[]) => execFileSync("git", ["-c", "user.email=t@example.invalid", "-c", "user.name=t", ...args], { cwd: repo, stdio: "pipe" });
+    git("init", "-q");
+    git("add", "-A");
+    git("commit", "-qm", "base");
+    return repo;
+}
 
 export const CONTAINER = "docker:index/container:Container";
 export const NETWORK = "docker:index/network:Network";

@@ -87,6 +87,12 @@ const helsinki = (p: Project) => p.stacks["backup-helsinki"];
 const falkenstein = (p: Project) => p.stacks["backup-falkenstein"];
 const tenant = (p: Project, name: string) => p.tenants[`${name}.yaml`] as Doc;
 const sub = (doc: Doc, key: string) => doc[key] as Doc;
+/** The README's recipe for a third backup site: its stack file and the primary's entry. */
+const NUREMBERG_STACK = { "redoubt:role": "backup", "redoubt:site": "nuremberg", "redoubt:country": "DE", "redoubt:location": "nbg1" };
+const addNuremberg = (p: Project) => {
+    p.stacks["backup-nuremberg"] = { ...NUREMBERG_STACK };
+    sub(iceland(p), "redoubt:backupSites").nuremberg = { stack: "backup-nuremberg", country: "DE" };
+};
 /** A new tenant file, issued in the ledger as ops would. */
 const addTenant = (p: Project, doc: Doc & { name: string; id: number }) => {
     p.tenants[`${doc.name}.yaml`] = doc;
@@ -139,11 +145,33 @@ const stackCases: Case[] = [
         message: /fsn1 \(DE\), nbg1 \(DE\), hel1 \(FI\)/,
     },
     {
-        what: "backup site name not a site",
-        edit: (p) => (helsinki(p)["redoubt:site"] = "paris"),
+        what: "backup stack site name with capitals",
+        edit: (p) => (helsinki(p)["redoubt:site"] = "Helsinki"),
         file: HELSINKI,
         field: /^redoubt:site$/,
-        message: /one of: helsinki, falkenstein/,
+        message: /lower-case site name: 2 to 32 letters, digits or inner hyphens/,
+    },
+    {
+        what: "backup stack site name with an underscore",
+        edit: (p) => (helsinki(p)["redoubt:site"] = "hel_1"),
+        file: HELSINKI,
+        field: /^redoubt:site$/,
+        message: /lower-case site name/,
+    },
+    {
+        what: "backup stack renamed to another site: the primary's entry no longer has its stack",
+        edit: (p) => (helsinki(p)["redoubt:site"] = "paris"),
+        file: ICELAND,
+        field: /^redoubt:backupSites\.helsinki\.stack$/,
+        message:
+            /whose redoubt:site is paris, not helsinki; no backup stack serves helsinki; the backup sites that exist: falkenstein \(backup-falkenstein, DE\), paris \(backup-helsinki, FI\)/,
+    },
+    {
+        what: "backup stack renamed to another site: tenants still naming the old one",
+        edit: (p) => (helsinki(p)["redoubt:site"] = "paris"),
+        file: file("acme"),
+        field: /^backups\.sites$/,
+        message: /names helsinki, which no backup stack of this project serves .*the backup sites that exist: falkenstein \(backup-falkenstein, DE\), paris/,
     },
     {
         what: "backup stack with a primary's setting",
@@ -156,8 +184,15 @@ const stackCases: Case[] = [
         what: "primary says Helsinki is in Germany",
         edit: (p) => (sub(sub(iceland(p), "redoubt:backupSites"), "helsinki").country = "DE"),
         file: ICELAND,
-        field: /^redoubt:backupSites\.(helsinki|falkenstein)\.country$/,
-        message: /is DE, like site (helsinki|falkenstein); each backup site must be in a different country/,
+        field: /^redoubt:backupSites\.helsinki\.country$/,
+        message: /is DE, but stack 'backup-helsinki' keeps its boxes in hel1, which is in FI/,
+    },
+    {
+        what: "primary says Helsinki is in Germany: every default tenant would back up twice to DE",
+        edit: (p) => (sub(sub(iceland(p), "redoubt:backupSites"), "helsinki").country = "DE"),
+        file: file("acme"),
+        field: /^backups\.sites$/,
+        message: /names helsinki and falkenstein, which are both in DE; a tenant's backup sites must be in different countries/,
     },
     {
         what: "primary's site country disagrees with the backup stack's location",
@@ -195,11 +230,37 @@ const stackCases: Case[] = [
         message: /whose redoubt:site is falkenstein, not helsinki/,
     },
     {
-        what: "unknown backup site in the primary",
+        what: "a primary backupSites entry that no backup stack serves",
         edit: (p) => (sub(iceland(p), "redoubt:backupSites").paris = { stack: "backup-paris", country: "FR" }),
         file: ICELAND,
         field: /^redoubt:backupSites\.paris$/,
-        message: /not a backup site; allowed: helsinki, falkenstein/,
+        message:
+            /names backup site paris, which no backup stack of this project serves: there is no stacks\/Pulumi\.backup-paris\.yaml .*the backup sites that exist: falkenstein \(backup-falkenstein, DE\), helsinki \(backup-helsinki, FI\)$/,
+    },
+    {
+        what: "a primary backupSites entry whose stack file is missing while another stack serves the site",
+        edit: (p) => {
+            addNuremberg(p);
+            delete p.stacks["backup-nuremberg"];
+            p.stacks["backup-nbg"] = { ...NUREMBERG_STACK };
+        },
+        file: ICELAND,
+        field: /^redoubt:backupSites\.nuremberg\.stack$/,
+        message: /names stack 'backup-nuremberg', which has no stacks\/Pulumi\.backup-nuremberg\.yaml; site nuremberg is served by backup-nbg/,
+    },
+    {
+        what: "a primary backupSites key that is not a site name",
+        edit: (p) => (sub(iceland(p), "redoubt:backupSites").Nuremberg = { stack: "backup-nuremberg", country: "DE" }),
+        file: ICELAND,
+        field: /^redoubt:backupSites\.Nuremberg$/,
+        message: /is not a site name: 2 to 32 lower-case letters/,
+    },
+    {
+        what: "a primary backupSites key of one letter",
+        edit: (p) => (sub(iceland(p), "redoubt:backupSites").n = { stack: "backup-nuremberg", country: "DE" }),
+        file: ICELAND,
+        field: /^redoubt:backupSites\.n$/,
+        message: /is not a site name/,
     },
     {
         what: "backup site entry with an unknown key",
@@ -623,11 +684,70 @@ const tenantCases: Case[] = [
         message: /error|warn|info/,
     },
     {
-        what: "backup site unknown",
-        edit: (p) => (sub(tenant(p, "acme"), "backups").sites = ["oslo"]),
+        what: "a backup site no backup stack serves",
+        edit: (p) => (sub(tenant(p, "acme"), "backups").sites = ["helsinki", "oslo"]),
         file: file("acme"),
-        field: /^backups\.sites\.0$/,
-        message: /helsinki|falkenstein/,
+        field: /^backups\.sites$/,
+        message:
+            /names oslo, which no backup stack of this project serves .*the backup sites that exist: falkenstein \(backup-falkenstein, DE\), helsinki \(backup-helsinki, FI\)$/,
+    },
+    {
+        what: "a backup site in Iceland (the primary is a site, not a backup site)",
+        edit: (p) => (sub(tenant(p, "acme"), "backups").sites = ["helsinki", "iceland"]),
+        file: file("acme"),
+        field: /^backups\.sites$/,
+        message: /names iceland, which no backup stack of this project serves/,
+    },
+    {
+        what: "a backup site whose stack exists but the primary does not list",
+        edit: (p) => {
+            addNuremberg(p);
+            delete sub(iceland(p), "redoubt:backupSites").nuremberg;
+            sub(tenant(p, "acme"), "backups").sites = ["helsinki", "nuremberg"];
+        },
+        file: file("acme"),
+        field: /^backups\.sites$/,
+        message:
+            /names nuremberg, but stacks\/Pulumi\.iceland\.yaml, the primary stack serving this tenant, has no redoubt:backupSites\.nuremberg; add that entry \(stack backup-nuremberg\), or use one of: helsinki, falkenstein$/,
+    },
+    {
+        what: "two backup sites in one country",
+        edit: (p) => {
+            addNuremberg(p);
+            sub(tenant(p, "acme"), "backups").sites = ["falkenstein", "nuremberg"];
+        },
+        file: file("acme"),
+        field: /^backups\.sites$/,
+        message:
+            /names falkenstein and nuremberg, which are both in DE; a tenant's backup sites must be in different countries .*helsinki \(FI\), falkenstein \(DE\), nuremberg \(DE\)/,
+    },
+    {
+        what: "a backup site name with capitals",
+        edit: (p) => (sub(tenant(p, "acme"), "backups").sites = ["helsinki", "Falkenstein"]),
+        file: file("acme"),
+        field: /^backups\.sites\.1$/,
+        message: /lower-case site name/,
+    },
+    {
+        what: "a backup site name ending in a hyphen",
+        edit: (p) => (sub(tenant(p, "acme"), "backups").sites = ["helsinki", "falkenstein-"]),
+        file: file("acme"),
+        field: /^backups\.sites\.1$/,
+        message: /lower-case site name/,
+    },
+    {
+        what: "a backup site name too long",
+        edit: (p) => (sub(tenant(p, "acme"), "backups").sites = ["helsinki", `f${"a".repeat(32)}`]),
+        file: file("acme"),
+        field: /^backups\.sites\.1$/,
+        message: /2 to 32/,
+    },
+    {
+        what: "a single backup site",
+        edit: (p) => (sub(tenant(p, "acme"), "backups").sites = ["helsinki"]),
+        file: file("acme"),
+        field: /^backups\.sites$/,
+        message: /at least two backup sites/,
     },
     {
         what: "backup site twice",
@@ -722,6 +842,14 @@ const tenantCases: Case[] = [
 describe("the plan refuses bad input before planning anything", () => {
     it("accepts the repository's own stacks and tenants (the baseline every case edits)", () => {
         expect(problemsOf(exampleProject())).toEqual([]);
+    });
+
+    it("accepts a third backup site added by the recipe (a stack file and the primary's entry), with and without a tenant naming it", () => {
+        const project = exampleProject();
+        addNuremberg(project);
+        expect(problemsOf(project)).toEqual([]);
+        sub(tenant(project, "acme"), "backups").sites = ["helsinki", "nuremberg"];
+        expect(problemsOf(project)).toEqual([]);
     });
 
     it.each([...stackCases, ...tenantCases].map((c) => [c.what, c] as const))("%s", (_what, c) => {

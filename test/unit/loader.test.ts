@@ -24,6 +24,11 @@ describe("loading the example tenants", () => {
         expect(nightowl.backups.keep).toEqual({ daily: 7, weekly: 4, monthly: 6 });
         expect(nightowl.homeserver.push).toBe("off");
     });
+
+    it("takes any well-formed backup site name: which sites exist is the project's backup stacks (lib/stack-set.ts refuses the rest)", () => {
+        const dir = tenantDir({ "good.yaml": { ...publicTenant("good", 1), backups: { sites: ["helsinki", "nuremberg"] } } });
+        expect(loadTenants(dir).map((l) => l.tenant.backups.sites)).toEqual([["helsinki", "nuremberg"]]);
+    });
 });
 
 describe("refusing bad tenant files: every error names the file and field, and nothing is loaded", () => {
@@ -52,7 +57,8 @@ describe("refusing bad tenant files: every error names the file and field, and n
         ["retention beyond the promise", { ...publicTenant("bad", 2), logging: { retentionDays: 45 } }, "logging.retentionDays", /at most 30/],
         ["a single backup site", { ...publicTenant("bad", 2), backups: { sites: ["helsinki"] } }, "backups.sites", /at least two/],
         ["a backup site twice", { ...publicTenant("bad", 2), backups: { sites: ["helsinki", "helsinki"] } }, "backups.sites", /twice/],
-        ["a backup site in Iceland", { ...publicTenant("bad", 2), backups: { sites: ["helsinki", "reykjavik"] } }, "backups.sites.1", /helsinki, falkenstein/],
+        ["a backup site name with capitals", { ...publicTenant("bad", 2), backups: { sites: ["helsinki", "Reykjavik"] } }, "backups.sites.1", /lower-case site name/],
+        ["a backup site name that is a number", { ...publicTenant("bad", 2), backups: { sites: ["helsinki", 7] } }, "backups.sites.1", /must be a site name/],
         ["tor without server name", { ...publicTenant("bad", 2), access: { mode: "tor" } }, "homeserver.serverName", /required for tor/],
         ["vpn without peers", { ...publicTenant("bad", 2), access: { mode: "vpn", peers: [] }, homeserver: { serverName: "bad.example" } }, "access.peers", /at least one/],
         [

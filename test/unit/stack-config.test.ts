@@ -37,17 +37,19 @@ describe("stack config", () => {
             /primary site's own country/,
         ],
         [
-            "two backup sites in one country",
-            { "redoubt:backupSites": JSON.stringify({ helsinki: { stack: "backup-helsinki", country: "DE" }, falkenstein: { stack: "backup-falkenstein", country: "DE" } }) },
-            "redoubt:backupSites.falkenstein.country",
-            /like site helsinki/,
+            "a backup site name with capitals",
+            { "redoubt:backupSites": JSON.stringify({ Reykjavik: { stack: "backup-reykjavik", country: "SE" } }) },
+            "redoubt:backupSites.Reykjavik",
+            /is not a site name: 2 to 32 lower-case letters, digits or inner hyphens/,
         ],
         [
-            "an unknown backup site",
-            { "redoubt:backupSites": JSON.stringify({ reykjavik: { stack: "backup-reykjavik", country: "IS" } }) },
-            "redoubt:backupSites.reykjavik",
-            /helsinki, falkenstein/,
+            "a backup site name of 33 characters",
+            { "redoubt:backupSites": JSON.stringify({ [`s${"x".repeat(32)}`]: { stack: "backup-x", country: "SE" } }) },
+            `redoubt:backupSites.s${"x".repeat(32)}`,
+            /is not a site name/,
         ],
+        ["backup sites that are a list", { "redoubt:backupSites": JSON.stringify(["helsinki"]) }, "redoubt:backupSites", /mapping of backup site name/],
+        ["a site name with an underscore", { "redoubt:site": "ice_land" }, "redoubt:site", /lower-case site name/],
         ["an unknown role", { "redoubt:role": "tertiary" }, "redoubt:role", /primary or backup/],
     ])("refuses %s, naming the file and setting", (_title, change, field, message) => {
         const raw: Record<string, string> = { ...primary() };
@@ -57,6 +59,17 @@ describe("stack config", () => {
         }
         const problems = problemsOf(raw);
         expect(problems).toEqual(expect.arrayContaining([expect.objectContaining({ field, message: expect.stringMatching(message) })]));
+    });
+
+    it("takes any well-formed site name: which sites exist is the set of backup stacks, checked across files (lib/stack-set.ts)", () => {
+        const sites = {
+            helsinki: { stack: "backup-helsinki", country: "FI" },
+            nuremberg: { stack: "backup-nuremberg", country: "DE" },
+            "falkenstein-2": { stack: "o/p/s", country: "DE" },
+        };
+        expect(parseStackConfig({ ...primary(), "redoubt:backupSites": JSON.stringify(sites) }, FILE)).toMatchObject({ backupSites: sites });
+        const backup = { ...readStackConfigFile("backup-falkenstein"), "redoubt:site": "nuremberg", "redoubt:location": "nbg1" };
+        expect(parseStackConfig(backup, "x")).toMatchObject({ role: "backup", site: "nuremberg", location: "nbg1", country: "DE" });
     });
 
     it("ignores other namespaces (providers' own settings) and never validates secrets into plain values", () => {

@@ -12,4 +12,18 @@ describe("tenants/tenant.schema.json", () => {
         expect(schema.required).toEqual(expect.arrayContaining(["name", "id", "contact", "access"]));
         expect(schema.additionalProperties).toBe(false);
     });
+
+    it("gives backup sites as a name pattern, not a list: the sites are the project's backup stacks", () => {
+        type Sites = { default: string[]; description: string; minItems: number; items: { type: string; pattern?: string; enum?: string[]; description: string } };
+        const schema = JSON.parse(renderTenantJsonSchema()) as { properties: { backups: { properties: { sites: Sites } } } };
+        const sites = schema.properties.backups.properties.sites;
+        expect(sites.default).toEqual(["helsinki", "falkenstein"]);
+        expect(sites.minItems).toBe(2);
+        expect(sites.items.enum).toBeUndefined();
+        const pattern = new RegExp(sites.items.pattern!);
+        expect(["helsinki", "nuremberg", "falkenstein-2", "ab"].filter((s) => !pattern.test(s))).toEqual([]);
+        expect(["Helsinki", "a", "hel_1", "x-", "-x", `s${"x".repeat(32)}`].filter((s) => pattern.test(s))).toEqual([]);
+        expect(sites.description).toMatch(/backup stacks \(stacks\/Pulumi\.<stack>\.yaml with redoubt:role: backup/);
+        expect(sites.items.description).toMatch(/redoubt:site of one of the project's backup stacks/);
+    });
 });

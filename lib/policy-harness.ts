@@ -68,7 +68,12 @@ export interface PolicyPackOptions {
     /** Stack config as `project:key` -> string, passed as PULUMI_CONFIG and in ConfigureStack. */
     stackConfig?: Record<string, string>;
     stackTags?: Record<string, string>;
-    /** Whole-run time limit, including the pack's start (ts-node type-checks it). Default 60 s. */
+    /**
+     * How long the pack may take to start and print its port (ts-node type-checks it first).
+     * Every call after that has its own deadline (PACK_CALL_DEADLINES_MS), so a long run is not
+     * cut short by one budget for everything.
+     * @default 60000
+     */
     timeoutMs?: number;
     dryRun?: boolean;
     /** Called with the pack's process id right after it is spawned (tests use it to check it is gone). */
@@ -163,9 +168,31 @@ function resourceOptions(r: CapturedResource): any {
     return opts;
 }
 
-function unary<Req>(client: any, method: string, req: Req, deadlineMs: number): Promise<any> {
+/** Each call's own deadline, in ms: one resource's Analyze, the whole stack's AnalyzeStack, and the set-up calls. */
+export const PACK_CALL_DEADLINES_MS = {
+    getAnalyzerInfo: 30_000,
+    configureStack: 30_000,
+    configure: 30_000,
+    analyze: 30_000,
+    analyzeStack: 300_000,
+} as const;
+export type PackCall = keyof typeof PACK_CALL_DEADLINES_MS;
+
+/** grpc's status code for a call whose deadline passed (@grpc/grpc-js status.DEADLINE_EXCEEDED). */
+const DEADLINE_EXCEEDED = 4;
+
+/** A failed call to the pack as an error that says which call, for what, and (on a deadline) how long it had. */
+export function packCallError(err: Error & { code?: number }, method: PackCall, subject?: string): Error {
+    const what = `policy pack call ${method}${subject ? ` for ${subject}` : ""}`;
+    if (err.code === DEADLINE_EXCEEDED) return new Error(`${what} got no answer within its ${PACK_CALL_DEADLINES_MS[method]} ms deadline`, { cause: err });
+    return new Error(`${what} failed: ${err.message}`, { cause: err });
+}
+
+function unary<Req>(client: any, method: PackCall, req: Req, subject?: string): Promise<any> {
     return new Promise((resolve, reject) => {
-        client[method](req, { deadline: new Date(Date.now() + deadlineMs) }, (err: Error | null, res: any) => (err ? reject(err) : resolve(res)));
+        client[method](req, { deadline: new Date(Date.now() + PACK_CALL_DEADLINES_MS[method]) }, (err: (Error & { code?: number }) | null, res: any) =>
+            err ? reject(packCallError(err, method, subject)) : resolve(res),
+        );
     });
 }
 
@@ -305,8 +332,8 @@ interface AnalyzerInfo {
 }
 
 /** GetAnalyzerInfo: the pack's name, version, policies with their config defaults, and its initial config. */
-async function readAnalyzerInfo(client: any, deadlineMs: number): Promise<AnalyzerInfo> {
-    const info = await unary(client, "getAnalyzerInfo", new emptypb.Empty(), deadlineMs);
+async function readAnalyzerInfo(client: any): Promise<AnalyzerInfo> {
+    const info = await unary(client, "getAnalyzerInfo", new emptypb.Empty());
     const initial = new Map<string, Record<string, unknown>>();
     info.getInitialconfigMap().forEach((v: any, k: string) => {
         initial.set(k, { ...(v.getProperties()?.toJavaScript() ?? {}), enforcementLevel: levelName(v.getEnforcementlevel()) });
@@ -322,7 +349,7 @@ async function readAnalyzerInfo(client: any, deadlineMs: number): Promise<Analyz
 }
 
 /** ConfigureStack (present in this proto): the CLI always sends it for a stack. */
-async function configureStack(client: any, opts: PolicyPackOptions, names: { project: string; stack: string; organization: string }, deadlineMs: number): Promise<void> {
+async function configureStack(client: any, opts: PolicyPackOptions, names: { project: string; stack: string; organization: string }): Promise<void> {
     if (typeof client.configureStack !== "function") return;
     const req = new analyzerpb.AnalyzerStackConfigureRequest();
     req.setStack(names.stack);
@@ -331,11 +358,11 @@ async function configureStack(client: any, opts: PolicyPackOptions, names: { pro
     req.setDryRun(opts.dryRun ?? true);
     for (const [k, v] of Object.entries(opts.stackConfig ?? {})) req.getConfigMap().set(k, v);
     for (const [k, v] of Object.entries(opts.stackTags ?? {})) req.getTagsMap().set(k, v);
-    await unary(client, "configureStack", req, deadlineMs);
+    await unary(client, "configureStack", req);
 }
 
 /** Configure: every policy's level and properties, its defaults overlaid by the pack's initial config and the caller's. */
-async function configurePolicies(client: any, info: AnalyzerInfo, config: PolicyConfig, deadlineMs: number): Promise<void> {
+async function configurePolicies(client: any, info: AnalyzerInfo, config: PolicyConfig): Promise<void> {
     const req = new analyzerpb.ConfigureAnalyzerRequest();
     for (const p of info.policies) {
         const merged: Record<string, unknown> = { ...p.configDefaults, ...(info.initial.get(p.name) ?? {}), ...(config["all"] ?? {}), ...(config[p.name] ?? {}) };
@@ -346,7 +373,7 @@ async function configurePolicies(client: any, info: AnalyzerInfo, config: Policy
         pc.setProperties(structpb.Struct.fromJavaScript(merged));
         req.getPolicyconfigMap().set(p.name, pc);
     }
-    await unary(client, "configure", req, deadlineMs);
+    await unary(client, "configure", req);
 }
 
 /** AnalyzeRequest and AnalyzerResource share these fields. */
@@ -364,13 +391,13 @@ function describeResource<M extends { setType(v: string): void; setProperties(v:
 }
 
 /** Analyze each resource (its inputs), then AnalyzeStack (every resource's outputs), as the engine calls them. */
-async function analyzeResources(client: any, resources: CapturedResource[], deadline: () => number): Promise<{ diagnostics: PolicyDiagnostic[]; notApplicable: NotApplicable[] }> {
+async function analyzeResources(client: any, resources: CapturedResource[]): Promise<{ diagnostics: PolicyDiagnostic[]; notApplicable: NotApplicable[] }> {
     const diagnostics: PolicyDiagnostic[] = [];
     const notApplicable: NotApplicable[] = [];
     for (const r of resources) {
         // Analyze (per resource, before it is created or updated) sees the inputs.
         const req = describeResource(new analyzerpb.AnalyzeRequest(), r, r.inputs);
-        readDiagnostics(await unary(client, "analyze", req, deadline()), diagnostics, notApplicable, r.urn);
+        readDiagnostics(await unary(client, "analyze", req, r.urn), diagnostics, notApplicable, r.urn);
     }
     const stackReq = new analyzerpb.AnalyzeStackRequest();
     stackReq.setResourcesList(
@@ -384,7 +411,7 @@ async function analyzeResources(client: any, resources: CapturedResource[], dead
             return ar;
         }),
     );
-    readDiagnostics(await unary(client, "analyzeStack", stackReq, deadline()), diagnostics, notApplicable);
+    readDiagnostics(await unary(client, "analyzeStack", stackReq, `${resources.length} resources`), diagnostics, notApplicable);
     return { diagnostics, notApplicable };
 }
 
@@ -398,15 +425,14 @@ export async function startPolicyPack(opts: PolicyPackOptions): Promise<PolicyPa
     try {
         const port = await waitForPort(pack, packDir, timeoutMs);
         const startMs = Date.now() - started;
-        const remaining = () => Math.max(1_000, timeoutMs - (Date.now() - started));
         const client = new analyzergrpc.AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
         pack.client = client;
-        const info = await readAnalyzerInfo(client, remaining());
-        await configureStack(client, opts, names, remaining());
+        const info = await readAnalyzerInfo(client);
+        await configureStack(client, opts, names);
         const analyze = async (resources: CapturedResource[], config: PolicyConfig = opts.config ?? {}) => {
             if (pack.isClosed()) throw new Error("policy pack session is closed");
-            await configurePolicies(client, info, config, remaining());
-            return analyzeResources(client, resources, remaining);
+            await configurePolicies(client, info, config);
+            return analyzeResources(client, resources);
         };
         return {
             pid: pack.child.pid!,
@@ -414,25 +440,19 @@ export async function startPolicyPack(opts: PolicyPackOptions): Promise<PolicyPa
             policyPackName: info.name,
             policyPackVersion: info.version,
             policies: info.policies,
-            analyze: (resources, config) => withTimeout(analyze(resources, config), remaining(), pack.close, pack.stderr),
+            // No budget for the whole analysis: every call has its own deadline, and a failed call stops the pack.
+            analyze: (resources, config) =>
+                analyze(resources, config).catch(async (e: unknown) => {
+                    const stderr = pack.stderr();
+                    await pack.close();
+                    throw e instanceof Error && stderr ? new Error(`${e.message}\n${stderr}`, { cause: e }) : e;
+                }),
             close: pack.close,
         };
     } catch (e) {
         await pack.close();
         throw e;
     }
-}
-
-/** Rejects (and stops the pack) if `p` takes longer than `ms`. */
-function withTimeout<X>(p: Promise<X>, ms: number, close: () => Promise<void>, stderr: () => string): Promise<X> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-            void close();
-            reject(new Error(`policy pack analysis took longer than ${ms} ms; the pack was stopped\n${stderr()}`));
-        }, ms);
-    });
-    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Starts the pack, analyzes `resources` (each, then the stack), and always stops the pack. */

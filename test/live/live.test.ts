@@ -406,7 +406,11 @@ describe("growing the host", () => {
         const pids = async () => Number((await host.run(`cat /sys/fs/cgroup${cgroup}/pids.current`)).trim());
         const storm = host.exec(`docker exec ${containerName("alpha", "proxy")} bash -c 'for i in $(seq ${limit + 60}); do sleep 90 & done; wait'`, { timeoutMs: 300_000 });
         const peak = await waitFor("the storm to reach the limit", async () => ((await pids()) >= limit - 2 ? await pids() : undefined), 150_000, 3_000);
-        expect(peak).toBeLessThanOrEqual(limit);
+        // fork() and clone() never pass pids.max; a process attached from outside does ("it is possible to have
+        // pids.current > pids.max ... by attaching enough processes to the cgroup", the kernel's cgroup-v2.rst,
+        // PID controller). Docker's health check of alpha's homeserver is such an attach (`docker exec`), every 30 s.
+        // The storm's own forks are refused at the limit (its stderr, below).
+        expect(peak).toBeLessThanOrEqual(limit + 2);
         // Meanwhile another tenant answers its clients.
         const charlie = await fetchOnce(edge(publicDomain("charlie")), "/_matrix/client/versions");
         expect(charlie.status).toBe(200);

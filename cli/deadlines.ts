@@ -7,7 +7,7 @@
 // deadline has passed, 5 when one has (a broken promise to act on now).
 import * as fs from "node:fs";
 import { parseCommandLine, UsageError } from "../lib/cli-args";
-import { formatInputReport, inputReport } from "../lib/cli-report";
+import { exitAfterOutput, formatInputReport, inputReport } from "../lib/cli-report";
 import { deadlineNotices, formatNotices } from "../lib/deadlines";
 import { validateInputs } from "../lib/plan";
 import { asOfDate, runAsOf } from "../stacks/config";
@@ -53,9 +53,11 @@ function reportError(e: unknown): number {
 }
 
 if (require.main === module) {
+    let code: number;
     try {
-        process.exit(main(process.argv.slice(2)));
+        code = main(process.argv.slice(2));
     } catch (e) {
-        process.exit(reportError(e));
+        code = reportError(e);
     }
+    exitAfterOutput(code);
 }

@@ -13,7 +13,7 @@ import { isoDate } from "../tenants/schema";
 import * as fs from "node:fs";
 import { runAsOf } from "../stacks/config";
 import { parseCommandLine, UsageError } from "../lib/cli-args";
-import { formatInputReport, inputReport } from "../lib/cli-report";
+import { exitAfterOutput, formatInputReport, inputReport } from "../lib/cli-report";
 import { PROJECT_DIR } from "../lib/mock-run";
 import { buildPlan, PolicyConfigError, planExitCode, renderPlan, type PlanOptions } from "../lib/plan";
 import { diffPlans, renderDiff, type PlanDiff } from "../lib/plan-diff";
@@ -21,7 +21,7 @@ import { planAtRevision, RevisionNotFoundError, RevisionPlanError } from "../lib
 import type { PolicyConfig } from "../lib/policy-harness";
 
 const USAGE = `usage: npm run plan -- [options]
-  --stack NAME          plan only this stack (repeatable; default: backup-helsinki, backup-falkenstein, iceland)
+  --stack NAME          plan only this stack (repeatable; default: every stacks/Pulumi.<stack>.yaml, backup stacks first)
   --tenants DIR         read tenant files from DIR instead of the stack config's tenantsDir
   --json                print one JSON document (secrets replaced by "[secret]") instead of the summary
   --diff REF            compare with the plan at git revision REF (e.g. origin/main)
@@ -207,8 +207,8 @@ function reportError(e: unknown): number {
 }
 
 if (require.main === module) {
-    process.on("unhandledRejection", (e) => process.exit(reportError(e)));
+    process.on("unhandledRejection", (e) => exitAfterOutput(reportError(e)));
     main()
-        .then((code) => process.exit(code))
-        .catch((e) => process.exit(reportError(e)));
+        .then((code) => exitAfterOutput(code))
+        .catch((e) => exitAfterOutput(reportError(e)));
 }

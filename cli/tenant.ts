@@ -8,7 +8,7 @@
 // policy pack in policies/. Refuses unknown tenants, invalid tenant sets and a
 // missing CLI before anything starts (exit 1). Pulumi failures: exit 2.
 import { parseCommandLine, UsageError } from "../lib/cli-args";
-import { formatInputReport, inputReport } from "../lib/cli-report";
+import { exitAfterOutput, formatInputReport, inputReport } from "../lib/cli-report";
 import { formatInventory } from "../lib/inventory";
 import { OPERATIONS, reportTenant, runTenantOperation, runUnlock, TenantOpError, type TenantOperation } from "../lib/tenant-ops";
 import { UnlockError } from "../lib/unlock";
@@ -93,6 +93,6 @@ function report(e: unknown): number {
 
 if (require.main === module) {
     main(process.argv.slice(2))
-        .then((code) => process.exit(code))
-        .catch((e) => process.exit(report(e)));
+        .then((code) => exitAfterOutput(code))
+        .catch((e) => exitAfterOutput(report(e)));
 }

@@ -32,3 +32,13 @@ export function inputReport(e: unknown): InputReport | undefined {
 export function formatInputReport(command: string, report: InputReport, notDone: string): string {
     return `${command}: ${report.what}; nothing was ${notDone}:\n${report.lines.map((l) => `  ${l}`).join("\n")}\n`;
 }
+
+/**
+ * Exits with `code` once everything written to stdout and stderr has gone out.
+ * `process.exit` right after a write drops what is still queued when the stream
+ * is a pipe (Node writes to pipes asynchronously): a large `--json` document was
+ * cut off mid-way.
+ */
+export function exitAfterOutput(code: number): void {
+    process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
+}

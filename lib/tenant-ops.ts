@@ -10,10 +10,10 @@ import * as path from "node:path";
 import { automation } from "@pulumi/pulumi";
 import { asOfDate, parseStackConfig, runAsOf, type StackConfig } from "../stacks/config";
 import { lifecycleOf, todayUtc } from "../components/lifecycle";
-import { DEFAULT_STACKS, PROJECT_DIR, readStackConfigFile, runStacks, type CapturedResource } from "./mock-run";
+import { PROJECT_DIR, readStackConfigFile, runStacks, type CapturedResource } from "./mock-run";
 import { SshConnection } from "./live/ssh";
 import { tenantInventory, type TenantInventory } from "./inventory";
-import { tenantsOf, validateInputs } from "./plan";
+import { projectStacks, tenantsOf, validateInputs } from "./plan";
 import { unlock, unlockPlan, type StateResourceLike, type UnlockPlan } from "./unlock";
 
 export type TenantOperation = "preview" | "up" | "refresh";
@@ -52,7 +52,7 @@ export interface TenantOpOptions {
 /** Validates the tenant set and the tenant, then computes each stack's targets under mocks. No Pulumi CLI involved. */
 export async function planTenantOperation(options: TenantOpOptions): Promise<TenantOpPlan> {
     const projectDir = options.projectDir ?? PROJECT_DIR;
-    const stacks = options.stacks && options.stacks.length > 0 ? [...options.stacks] : [...DEFAULT_STACKS];
+    const stacks = options.stacks && options.stacks.length > 0 ? [...options.stacks] : projectStacks(projectDir);
     // The plan's whole validation: every stack file, every tenant directory, the set as a whole
     // (StackConfigError / TenantSetError / StackSetError): nothing runs from a set with any error.
     const explicitAsOf = runAsOf();
@@ -232,7 +232,7 @@ export interface UnlockOptions {
  */
 export async function runUnlock(options: UnlockOptions): Promise<UnlockPlan> {
     const projectDir = options.projectDir ?? PROJECT_DIR;
-    const primaries = (options.stack ? [options.stack] : [...DEFAULT_STACKS]).map((stack) => ({
+    const primaries = (options.stack ? [options.stack] : projectStacks(projectDir)).map((stack) => ({
         stack,
         config: parseStackConfig(readStackConfigFile(stack, projectDir), `stacks/Pulumi.${stack}.yaml`),
     }));

@@ -139,7 +139,9 @@ export const storageBoxSettings: ResourceValidationPolicy = {
             );
         } else {
             if (country === primaryCountry) {
-                report(`The ${where} is in ${primaryCountry} (location ${location}), the primary site's country; put backups in another country (helsinki FI or falkenstein DE).`);
+                report(
+                    `The ${where} is in ${primaryCountry} (location ${location}), the primary site's country; put backups in another country (a backup stack whose redoubt:location is outside ${primaryCountry}).`,
+                );
             }
             if (labels[COUNTRY_LABEL] !== undefined && labels[COUNTRY_LABEL] !== country) {
                 report(

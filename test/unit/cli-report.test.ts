@@ -1,6 +1,7 @@
 // Every command reports invalid input the same way: what is wrong, then a
 // line per problem naming the file (relative to where ops stand), the line
 // where known, and the field.
+import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { parseArgs as parsePlanArgs } from "../../cli/plan";
 import { UsageError } from "../../lib/cli-args";
@@ -64,5 +65,14 @@ describe("the commands' argument parsing", () => {
     it("plan reads repeated and inline flags", () => {
         const args = parsePlanArgs(["--stack", "iceland", "--stack=backup-helsinki", "--as-of=2026-03-01", "--no-policy", "--json"]);
         expect(args).toMatchObject({ stacks: ["iceland", "backup-helsinki"], asOf: "2026-03-01", policy: false, json: true });
+    });
+});
+
+describe("exitAfterOutput", () => {
+    it("exits with the code only after a large write to a pipe has gone out", () => {
+        const module = require.resolve("../../lib/cli-report");
+        const script = `require("ts-node").register({ transpileOnly: true }); const big = "x".repeat(2 * 1024 * 1024); process.stdout.write(big); require(${JSON.stringify(module)}).exitAfterOutput(3);`;
+        const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", maxBuffer: 8 * 1024 * 1024 });
+        expect({ status: r.status, length: r.stdout.length }).toEqual({ status: 3, length: 2 * 1024 * 1024 });
     });
 });

@@ -23,12 +23,13 @@ const common = {
         .default(MAX_DELETION_GRACE_DAYS),
 };
 
-const strict = <T extends z.ZodRawShape>(shape: T) =>
+/** A strict object whose unknown keys are refused naming the allowed ones: stack settings (`redoubt:key`) by default, or plain fields inside a setting's value. */
+const strict = <T extends z.ZodRawShape>(shape: T, keys: "settings" | "fields" = "settings") =>
     z.strictObject(shape, {
         error: (issue) =>
             issue.code === "unrecognized_keys"
-                ? `is not a known setting; allowed: ${Object.keys(shape)
-                      .map((k) => `${NAMESPACE}:${k}`)
+                ? `is not a known ${keys === "settings" ? "setting" : "field"}; allowed: ${Object.keys(shape)
+                      .map((k) => (keys === "settings" ? `${NAMESPACE}:${k}` : k))
                       .join(", ")}`
                 : undefined,
     });
@@ -63,10 +64,13 @@ export const PrimaryStackConfigSchema = strict({
     backupSites: z
         .record(
             siteName,
-            strict({
-                stack: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,2}$/, "must be a stack name, optionally org/project/stack"),
-                country,
-            }),
+            strict(
+                {
+                    stack: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,2}$/, "must be a stack name, optionally org/project/stack"),
+                    country,
+                },
+                "fields",
+            ),
             {
                 error: (issue) =>
                     issue.code === "invalid_key"

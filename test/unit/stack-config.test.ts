@@ -49,6 +49,17 @@ describe("stack config", () => {
             /is not a site name/,
         ],
         ["backup sites that are a list", { "redoubt:backupSites": JSON.stringify(["helsinki"]) }, "redoubt:backupSites", /mapping of backup site name/],
+        [
+            "an unknown field in a backup site entry (named without the redoubt: prefix of settings)",
+            {
+                "redoubt:backupSites": JSON.stringify({
+                    helsinki: { stack: "backup-helsinki", country: "FI", region: "x" },
+                    falkenstein: { stack: "backup-falkenstein", country: "DE" },
+                }),
+            },
+            "redoubt:backupSites.helsinki.region",
+            /^is not a known field; allowed: stack, country$/,
+        ],
         ["a site name with an underscore", { "redoubt:site": "ice_land" }, "redoubt:site", /lower-case site name/],
         ["an unknown role", { "redoubt:role": "tertiary" }, "redoubt:role", /primary or backup/],
     ])("refuses %s, naming the file and setting", (_title, change, field, message) => {

@@ -267,7 +267,7 @@ const stackCases: Case[] = [
         edit: (p) => (sub(sub(iceland(p), "redoubt:backupSites"), "helsinki").bucket = "x"),
         file: ICELAND,
         field: /^redoubt:backupSites\.helsinki\.bucket$/,
-        message: /not a known setting/,
+        message: /^is not a known field; allowed: stack, country$/,
     },
     // Every active tenant served by exactly one primary and backed up where it says.
     { what: "primary with redoubt:tenants: []", edit: (p) => (iceland(p)["redoubt:tenants"] = []), file: ICELAND, field: /^redoubt:tenants$/, message: /leaves out tenant 'acme'/ },

@@ -165,8 +165,9 @@ export class EdgeAttachment extends pulumi.ComponentResource {
             {
                 connection: args.connection,
                 // By container id: a replaced edge container gets a new attachment, and the old one's delete
-                // (which runs last) finds nothing to disconnect. The id comes on stdin (the provider sends it to
-                // create, update and delete alike), so the script text is known in a first preview.
+                // (which runs last) finds nothing to disconnect. The id comes on stdin (pulumi-command's remote
+                // run() sets the session's stdin for create, update and delete alike), so the script text is
+                // known in a first preview.
                 create: pulumi.interpolate`read -r id; [ -n "$(docker inspect -f '{{if index .NetworkSettings.Networks "${args.network}"}}on{{end}}' "$id")" ] || docker network connect ${args.network} "$id"`,
                 delete: pulumi.interpolate`read -r id; if docker inspect "$id" >/dev/null 2>&1; then docker network disconnect ${args.network} "$id"; fi`,
                 stdin: pulumi.interpolate`${id}\n`,

@@ -397,5 +397,11 @@ if ! printf '%s\\n' "$config" | grep -q '^Unattended-Upgrade::Origins-Pattern:: 
     echo "redoubt: unattended-upgrades on the Docker host does not take Debian's security updates (no Unattended-Upgrade::Origins-Pattern with label=Debian-Security); restore /etc/apt/apt.conf.d/50unattended-upgrades from the package" >&2
     exit 1
 fi
+for timer in ${APT_TIMERS.join(" ")}; do
+    if [ "$(systemctl is-enabled "$timer" 2>/dev/null || true)" = masked ]; then
+        echo "redoubt: $timer is masked on the Docker host, so apt never runs on its own; unmask it (systemctl unmask $timer) so security updates are installed" >&2
+        exit 1
+    fi
+done
 `;
 }

@@ -151,7 +151,7 @@ describe("host scripts and units", () => {
             "};",
             "",
         ].join("\n");
-        const hostWith = (name: string, files: Record<string, string>, withUnattendedUpgrades = true) => {
+        const hostWith = (name: string, files: Record<string, string>, withUnattendedUpgrades = true, timerState = "enabled") => {
             const root = join(dir, `apt-${name}`);
             const parts = join(root, "apt.conf.d");
             const bin = join(root, "bin");
@@ -162,6 +162,8 @@ describe("host scripts and units", () => {
             // Only the programs the check calls: a host without unattended-upgrades really has none on PATH.
             for (const program of ["apt-config", "grep"]) symlinkSync(requireProgram(program, program === "grep" ? "grep" : "apt"), join(bin, program));
             if (withUnattendedUpgrades) writeFileSync(join(bin, "unattended-upgrade"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+            // `systemctl is-enabled <timer>` as systemd answers it (no systemd in this container).
+            writeFileSync(join(bin, "systemctl"), `#!/bin/sh\n[ "$1" = is-enabled ] || exit 2\necho ${timerState}\n`, { mode: 0o755 });
             return { ...process.env, PATH: bin, APT_CONFIG: join(root, "apt.conf") };
         };
         const check = (env: NodeJS.ProcessEnv) => run(requireProgram("sh", "dash"), ["-c", renderSecurityUpdatesCheck()], { env });
@@ -182,6 +184,12 @@ describe("host scripts and units", () => {
             const r = check(hostWith("reboot", { ...ours, "60local": 'Unattended-Upgrade::Automatic-Reboot "true";\n' }));
             expect(r.code).toBe(1);
             expect(r.stderr).toMatch(/does not end up with Unattended-Upgrade::Automatic-Reboot "false";.*overrides \/etc\/apt\/apt.conf.d\/52redoubt-security-updates/);
+        });
+
+        test("a host whose apt timers are masked is refused, saying what to unmask", () => {
+            const r = check(hostWith("masked", ours, true, "masked"));
+            expect(r.code).toBe(1);
+            expect(r.stderr).toMatch(/apt-daily\.timer is masked on the Docker host.*systemctl unmask apt-daily\.timer/);
         });
 
         test("a host whose unattended-upgrades does not take Debian-Security is refused", () => {

@@ -106,8 +106,10 @@ EOF
     # Under emulation every unit costs seconds: periodic maintenance would
     # compete for the CPU during a test, and these do nothing for a headless
     # Docker host reached over SSH (no display, no EFI, no FUSE, no logins on
-    # a console, no logind sessions: libpam-systemd is not installed).
-    systemctl --root="$host" mask --quiet apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer \
+    # a console, no logind sessions: libpam-systemd is not installed). apt's
+    # timers stay: the host baseline requires them (security updates), as on
+    # a production host; offline, a run fails fast.
+    systemctl --root="$host" mask --quiet dpkg-db-backup.timer \
         e2scrub_all.timer e2scrub_reap.service fstrim.timer \
         modprobe@drm.service modprobe@efi_pstore.service modprobe@configfs.service modprobe@fuse.service \
         getty@tty1.service serial-getty@ttyS0.service systemd-logind.service \

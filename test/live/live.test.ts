@@ -404,8 +404,12 @@ describe("growing the host", () => {
         // A slice's cgroup lies under its parent slices' (redoubt-alpha.slice is inside redoubt.slice): ask systemd.
         const cgroup = (await host.run(`systemctl show ${sliceName("alpha")} -p ControlGroup --value`)).trim();
         const pids = async () => Number((await host.run(`cat /sys/fs/cgroup${cgroup}/pids.current`)).trim());
-        const storm = host.exec(`docker exec ${containerName("alpha", "proxy")} bash -c 'for i in $(seq ${limit + 60}); do sleep 90 & done; wait'`, { timeoutMs: 300_000 });
-        const peak = await waitFor("the storm to reach the limit", async () => ((await pids()) >= limit - 2 ? await pids() : undefined), 150_000, 3_000);
+        // Each process lives until the test stops the storm: under emulation, starting a few hundred takes minutes
+        // (a storm of `sleep 90` never reached the limit once: the first ones ended before the last began).
+        const storm = host.exec(`docker exec ${containerName("alpha", "proxy")} bash -c 'for i in $(seq ${limit + 60}); do sleep 900 & done; wait'`, {
+            timeoutMs: 900_000,
+        });
+        const peak = await waitFor("the storm to reach the limit", async () => ((await pids()) >= limit - 2 ? await pids() : undefined), 420_000, 3_000);
         // fork() and clone() never pass pids.max; a process attached from outside does ("it is possible to have
         // pids.current > pids.max ... by attaching enough processes to the cgroup", the kernel's cgroup-v2.rst,
         // PID controller). Docker's health check of alpha's homeserver is such an attach (`docker exec`), every 30 s.
@@ -414,7 +418,9 @@ describe("growing the host", () => {
         // Meanwhile another tenant answers its clients.
         const charlie = await fetchOnce(edge(publicDomain("charlie")), "/_matrix/client/versions");
         expect(charlie.status).toBe(200);
-        await host.run(`pkill -x -f 'sleep 90' || true`);
+        // The loop first (it keeps retrying the refused forks), then its processes. "90[0]": the pattern must not
+        // match the shell that runs this very command line.
+        await host.run(`pkill -f 'sleep 90[0] & done' || true; pkill -x -f 'sleep 900' || true`);
         const result = await storm;
         // bash could not fork past the limit: the kernel refused (EAGAIN) inside the container.
         expect(result.stderr).toMatch(/fork: (retry: )?Resource temporarily unavailable/);

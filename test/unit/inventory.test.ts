@@ -80,6 +80,13 @@ describe("npm run tenant -- report", () => {
         expect(JSON.parse(json.stdout)).toMatchObject({ tenant: "nightowl", data: expect.arrayContaining([expect.objectContaining({ country: "IS" })]) });
     }, 60_000);
 
+    it("exits 1 on a report of two tenants or with --stack, saying what it takes", async () => {
+        for (const args of [["report", "acme", "harbor"], ["report", "acme", "--stack", "iceland"], ["report"]]) {
+            const run = await runCli(cli, args, { env: { REDOUBT_AS_OF: AS_OF } });
+            expect({ args, code: run.code, stderr: run.stderr }).toEqual({ args, code: 1, stderr: expect.stringMatching(/^tenant: report takes one tenant name \(and --json\)/) });
+        }
+    }, 90_000);
+
     it("exits 1 on an unknown tenant, naming the known ones", async () => {
         const run = await runCli(cli, ["report", "nobody"], { env: { REDOUBT_AS_OF: AS_OF } });
         expect(run.code).toBe(1);

@@ -178,6 +178,25 @@ export function tuwunelGlobal(props: Props): Parsed<Record<string, unknown>> | u
 }
 
 /**
+ * The Caddy JSON config a proxy's config carrier uploads, for a policy that
+ * checks it: undefined (after reporting why) when it is missing or not JSON.
+ * `checking` finishes the sentence "upload the rendered Caddy JSON there so …".
+ */
+export function proxyCaddyConfig(props: Props, where: string, report: ReportViolation, checking: string): { value: unknown } | undefined {
+    const text = uploadText(props, CADDY_CONFIG_PATH);
+    if (text === undefined) {
+        report(`The proxy's config carrier ${where} writes no Caddy config to ${CADDY_CONFIG_PATH}; upload the rendered Caddy JSON there so ${checking}.`);
+        return undefined;
+    }
+    const parsed = parseJsonText(text);
+    if (!parsed.ok) {
+        report(`The proxy's config carrier ${where} writes a Caddy config at ${CADDY_CONFIG_PATH} that is not valid JSON (${parsed.error}); render it with JSON.stringify.`);
+        return undefined;
+    }
+    return { value: parsed.value };
+}
+
+/**
  * The role whose configuration a container's uploads are: a config carrier's
  * CONFIGURES_LABEL. Service containers carry no uploads (Docker cannot write
  * into a read-only container); their carrier does (components/configCarrier.ts).

@@ -8,7 +8,7 @@
 // host-journal-retention checks its MaxFileSec + MaxRetentionSec, the longest
 // an entry can live, and that a stack with journald containers has one.
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { CADDY_CONFIG_PATH, LOG_RETENTION_LABEL, T, configOf, describe, isRecord, labelsOf, parseJsonText, configuredRoleOf, tuwunelGlobal, uploadText } from "./common";
+import { LOG_RETENTION_LABEL, T, configOf, describe, isRecord, labelsOf, configuredRoleOf, proxyCaddyConfig, tuwunelGlobal } from "./common";
 
 const TIME_BOUNDED_DRIVERS = ["journald", "none"];
 
@@ -63,19 +63,9 @@ export const proxyNoAccessLog: ResourceValidationPolicy = {
     validateResource: (args, report) => {
         if (args.type !== T.container || configuredRoleOf(args.props) !== "proxy") return;
         const where = describe(args.type, args.name);
-        const text = uploadText(args.props, CADDY_CONFIG_PATH);
-        if (text === undefined) {
-            report(
-                `The proxy's config carrier ${where} writes no Caddy config to ${CADDY_CONFIG_PATH}; upload the rendered Caddy JSON there so the access log can be checked off.`,
-            );
-            return;
-        }
-        const parsed = parseJsonText(text);
-        if (!parsed.ok) {
-            report(`The proxy's config carrier ${where} writes a Caddy config that is not valid JSON (${parsed.error}); render it with JSON.stringify.`);
-            return;
-        }
-        for (const server of caddyAccessLogServers(parsed.value)) {
+        const caddy = proxyCaddyConfig(args.props, where, report, "the access log can be checked off");
+        if (caddy === undefined) return;
+        for (const server of caddyAccessLogServers(caddy.value)) {
             report(
                 `The Caddy server "${server}" written by the config carrier ${where} has a "logs" key, which turns on access logging with client IPs; remove "logs" from apps.http.servers.${server}.`,
             );

@@ -7,7 +7,7 @@
 // Not visible in resources: what Tuwunel does with these settings at run time
 // (the live host test asks the running proxy for the endpoints it must hide).
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { CADDY_CONFIG_PATH, PROXIED_PATHS, T, TUWUNEL_CONFIG_PATH, asArray, configuredRoleOf, describe, isRecord, parseJsonText, tuwunelGlobal, uploadText } from "./common";
+import { PROXIED_PATHS, T, TUWUNEL_CONFIG_PATH, asArray, configuredRoleOf, describe, isRecord, proxyCaddyConfig, tuwunelGlobal } from "./common";
 
 /** A setting that must have exactly this value (its default is the leaky one), and why. */
 interface Required {
@@ -129,17 +129,9 @@ export const proxyClientApiOnly: ResourceValidationPolicy = {
     validateResource: (args, report) => {
         if (args.type !== T.container || configuredRoleOf(args.props) !== "proxy") return;
         const where = describe(args.type, args.name);
-        const text = uploadText(args.props, CADDY_CONFIG_PATH);
-        if (text === undefined) {
-            report(`The proxy's config carrier ${where} writes no Caddy config to ${CADDY_CONFIG_PATH}; upload the rendered Caddy JSON there so its routes can be checked.`);
-            return;
-        }
-        const parsed = parseJsonText(text);
-        if (!parsed.ok) {
-            report(`The proxy's config carrier ${where} writes a Caddy config at ${CADDY_CONFIG_PATH} that is not valid JSON (${parsed.error}); render it with JSON.stringify.`);
-            return;
-        }
-        for (const problem of caddyProxiedPathProblems(parsed.value)) report(`In the Caddy config written by the proxy's config carrier ${where}, ${problem}.`);
+        const caddy = proxyCaddyConfig(args.props, where, report, "its routes can be checked");
+        if (caddy === undefined) return;
+        for (const problem of caddyProxiedPathProblems(caddy.value)) report(`In the Caddy config written by the proxy's config carrier ${where}, ${problem}.`);
     },
 };
 

@@ -6,7 +6,7 @@
 // ACME certificates Caddy obtains at run time (the system tests handshake
 // against the generated Caddy config for that).
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { CADDY_CONFIG_PATH, T, asArray, configOf, configuredRoleOf, describe, isRecord, parseJsonText, roleOf, uploadText } from "./common";
+import { T, asArray, configOf, configuredRoleOf, describe, isRecord, proxyCaddyConfig, roleOf } from "./common";
 
 const ECDSA_CURVES = ["P256", "P384", "P521"];
 const MIN_RSA_BITS = 3072;
@@ -98,17 +98,9 @@ export const proxyTls: ResourceValidationPolicy = {
     validateResource: (args, report) => {
         if (args.type !== T.container || configuredRoleOf(args.props) !== "proxy") return;
         const where = describe(args.type, args.name);
-        const text = uploadText(args.props, CADDY_CONFIG_PATH);
-        if (text === undefined) {
-            report(`The proxy's config carrier ${where} writes no Caddy config to ${CADDY_CONFIG_PATH}; upload the rendered Caddy JSON there so its TLS settings can be checked.`);
-            return;
-        }
-        const parsed = parseJsonText(text);
-        if (!parsed.ok) {
-            report(`The proxy's config carrier ${where} writes a Caddy config at ${CADDY_CONFIG_PATH} that is not valid JSON (${parsed.error}); render it with JSON.stringify.`);
-            return;
-        }
-        for (const problem of caddyTlsProblems(parsed.value)) report(`In the Caddy config written by the proxy's config carrier ${where}, ${problem}.`);
+        const caddy = proxyCaddyConfig(args.props, where, report, "its TLS settings can be checked");
+        if (caddy === undefined) return;
+        for (const problem of caddyTlsProblems(caddy.value)) report(`In the Caddy config written by the proxy's config carrier ${where}, ${problem}.`);
     },
 };
 

@@ -6,8 +6,8 @@
 // (an invalid tenant set or stack file: exit 1, nothing listed). Exit 0 when no
 // deadline has passed, 5 when one has (a broken promise to act on now).
 import * as fs from "node:fs";
-import { parseCommandLine, UsageError } from "../lib/cli-args";
-import { exitAfterOutput, formatInputReport, inputReport } from "../lib/cli-report";
+import { parseCommandLine } from "../lib/cli-args";
+import { exitAfterOutput, reportCommandError } from "../lib/cli-report";
 import { deadlineNotices, formatNotices } from "../lib/deadlines";
 import { validateInputs } from "../lib/plan";
 import { asOfDate, runAsOf } from "../stacks/config";
@@ -39,17 +39,7 @@ function main(argv: string[]): number {
 }
 
 function reportError(e: unknown): number {
-    const input = inputReport(e);
-    if (input) {
-        process.stderr.write(formatInputReport("deadlines", input, "listed"));
-        return 1;
-    }
-    if (e instanceof UsageError) {
-        process.stderr.write(`deadlines: ${e.message}\n${USAGE}\n`);
-        return 1;
-    }
-    process.stderr.write(`deadlines: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    return 3;
+    return reportCommandError(e, { command: "deadlines", usage: USAGE, notDone: "listed" });
 }
 
 if (require.main === module) {

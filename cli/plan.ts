@@ -13,7 +13,7 @@ import { isoDate } from "../tenants/schema";
 import * as fs from "node:fs";
 import { runAsOf } from "../stacks/config";
 import { parseCommandLine, UsageError } from "../lib/cli-args";
-import { exitAfterOutput, formatInputReport, inputReport } from "../lib/cli-report";
+import { exitAfterOutput, reportCommandError } from "../lib/cli-report";
 import { PROJECT_DIR } from "../lib/mock-run";
 import { buildPlan, PolicyConfigError, planExitCode, renderPlan, type PlanOptions } from "../lib/plan";
 import { diffPlans, renderDiff, type PlanDiff } from "../lib/plan-diff";
@@ -181,17 +181,13 @@ export function unacknowledgedDataLoss(diff: PlanDiff, accepted: readonly string
 }
 
 function reportError(e: unknown): number {
-    const input = inputReport(e);
-    if (input) {
-        process.stderr.write(formatInputReport("plan", input, "planned"));
-        return 1;
-    }
+    return reportCommandError(e, { command: "plan", usage: USAGE, notDone: "planned", own: reportPlanError });
+}
+
+/** The plan's own errors: a refused --policy-config, a --diff revision that is missing or cannot be planned. */
+function reportPlanError(e: unknown): number | undefined {
     if (e instanceof PolicyConfigError) {
         process.stderr.write(`plan: --policy-config is refused; nothing was planned:\n${e.problems.map((p) => `  ${p}`).join("\n")}\n`);
-        return 1;
-    }
-    if (e instanceof UsageError) {
-        process.stderr.write(`plan: ${e.message}\n${USAGE}\n`);
         return 1;
     }
     if (e instanceof RevisionNotFoundError) {
@@ -202,8 +198,7 @@ function reportError(e: unknown): number {
         process.stderr.write(`plan: ${e.message}\n`);
         return 3;
     }
-    process.stderr.write(`plan: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    return 3;
+    return undefined;
 }
 
 if (require.main === module) {

@@ -4,6 +4,7 @@
 import * as path from "node:path";
 import { StackConfigError } from "../stacks/config";
 import { formatProblem, TenantSetError } from "../tenants/loader";
+import { UsageError } from "./cli-args";
 import { StackSetError } from "./stack-set";
 
 export interface InputReport {
@@ -41,4 +42,36 @@ export function formatInputReport(command: string, report: InputReport, notDone:
  */
 export function exitAfterOutput(code: number): void {
     process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
+}
+
+export interface CommandErrorReport {
+    /** The command's name, the first word of every message, e.g. "plan". */
+    command: string;
+    /** Printed after a usage error. */
+    usage: string;
+    /** What did not happen, e.g. "planned": "nothing was planned". */
+    notDone: string;
+    /** The command's own errors: writes its message and returns the exit status, or undefined for others. */
+    own?: (e: unknown) => number | undefined;
+}
+
+/**
+ * Writes a command's error to stderr and returns its exit status: 1 for bad input
+ * (tenant files, stack config, usage) and whatever `own` says for the command's
+ * own errors; anything else is unexpected, printed with its stack, exit 3.
+ */
+export function reportCommandError(e: unknown, report: CommandErrorReport): number {
+    const input = inputReport(e);
+    if (input) {
+        process.stderr.write(formatInputReport(report.command, input, report.notDone));
+        return 1;
+    }
+    if (e instanceof UsageError) {
+        process.stderr.write(`${report.command}: ${e.message}\n${report.usage}\n`);
+        return 1;
+    }
+    const own = report.own?.(e);
+    if (own !== undefined) return own;
+    process.stderr.write(`${report.command}: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 3;
 }

@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { parseArgs as parsePlanArgs } from "../../cli/plan";
 import { UsageError } from "../../lib/cli-args";
-import { formatInputReport, inputReport, shownPath } from "../../lib/cli-report";
+import { formatInputReport, inputReport, reportCommandError, shownPath } from "../../lib/cli-report";
 import { StackSetError } from "../../lib/stack-set";
 import { StackConfigError } from "../../stacks/config";
 import { TenantSetError } from "../../tenants/loader";
@@ -65,6 +65,38 @@ describe("the commands' argument parsing", () => {
     it("plan reads repeated and inline flags", () => {
         const args = parsePlanArgs(["--stack", "iceland", "--stack=backup-helsinki", "--as-of=2026-03-01", "--no-policy", "--json"]);
         expect(args).toMatchObject({ stacks: ["iceland", "backup-helsinki"], asOf: "2026-03-01", policy: false, json: true });
+    });
+});
+
+describe("reportCommandError", () => {
+    class OwnError extends Error {}
+    const report = { command: "demo", usage: "usage: demo <x>", notDone: "done", own: (e: unknown) => (e instanceof OwnError ? 7 : undefined) };
+    let written: string[];
+    beforeEach(() => {
+        written = [];
+        jest.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+            written.push(String(chunk));
+            return true;
+        });
+    });
+    afterEach(() => jest.restoreAllMocks());
+
+    it("gives bad input exit 1 with the command's name and what was not done", () => {
+        const code = reportCommandError(new StackConfigError("stacks/Pulumi.x.yaml", [{ field: "redoubt:site", message: "is required" }]), report);
+        expect(code).toBe(1);
+        expect(written.join("")).toBe("demo: the stack config is invalid; nothing was done:\n  stacks/Pulumi.x.yaml: redoubt:site: is required\n");
+    });
+    it("gives a usage error exit 1 followed by the usage", () => {
+        expect(reportCommandError(new UsageError("--x is not an option"), report)).toBe(1);
+        expect(written.join("")).toBe("demo: --x is not an option\nusage: demo <x>\n");
+    });
+    it("lets the command report its own errors with its own exit status", () => {
+        expect(reportCommandError(new OwnError("mine"), report)).toBe(7);
+        expect(written).toEqual([]);
+    });
+    it("calls anything else unexpected, exit 3, with its stack", () => {
+        expect(reportCommandError(new Error("boom"), report)).toBe(3);
+        expect(written.join("")).toMatch(/^demo: unexpected error: Error: boom\n\s+at /);
     });
 });
 

@@ -51,6 +51,23 @@ const SECRETS_DIR = path.posix.dirname(BACKUP_SCRIPT_PATH);
 const STOPPED_FLAG = "homeserver-stopped";
 const CACHE_DIR = "/cache";
 
+/** The agent's files for one site, by name in its secrets and cache directories. */
+export const backupSiteFiles = (site: string) => ({ password: `restic-${site}`, sshKey: `ssh-${site}`, knownHosts: "known_hosts" });
+
+/**
+ * Where those files are on the host, below the tenant's data mount (its
+ * secrets directory is the volume's config/backup, its cache directory the
+ * volume's restic): the restore command reads them there.
+ */
+export function backupSiteHostPaths(dataMount: string, site: string): { passwordFile: string; sshKeyFile: string; knownHostsFile: string } {
+    const files = backupSiteFiles(site);
+    return {
+        passwordFile: `${dataMount}/config/backup/${files.password}`,
+        sshKeyFile: `${dataMount}/config/backup/${files.sshKey}`,
+        knownHostsFile: `${dataMount}/restic/${files.knownHosts}`,
+    };
+}
+
 /**
  * The tenant's backup agent: a restic container, started nightly by a host
  * timer after the homeserver has written a consistent database backup. It
@@ -66,16 +83,16 @@ export class BackupAgent extends pulumi.ComponentResource {
         if (new Set(sites).size !== sites.length)
             throw new pulumi.ResourceError(`BackupAgent ${name}: a site appears twice in ${sites.join(", ")}; give each backup site once`, this);
         this.containerName = containerName(args.tenant, "backup-agent");
-        const knownHosts = `${CACHE_DIR}/known_hosts`;
+        const knownHosts = `${CACHE_DIR}/${backupSiteFiles("").knownHosts}`;
         const homeserver = args.homeserver ?? DEFAULT_HOMESERVER;
         const script = pulumi.all(args.targets.map((t) => pulumi.all([t.host, t.user]).apply(([host, user]) => ({ site: t.site, host, user })))).apply((targets) =>
             renderBackupScript({
                 repositories: targets.map((t) => ({
                     site: t.site,
                     repository: storageBoxRepository(t.user, t.host),
-                    passwordFile: `${SECRETS_DIR}/restic-${t.site}`,
+                    passwordFile: `${SECRETS_DIR}/${backupSiteFiles(t.site).password}`,
                     // Host keys are learnt on the first backup and pinned from then on (kept on the encrypted volume).
-                    sftpCommand: storageBoxSftpCommand({ user: t.user, host: t.host, keyFile: `${SECRETS_DIR}/ssh-${t.site}`, knownHostsFile: knownHosts }),
+                    sftpCommand: storageBoxSftpCommand({ user: t.user, host: t.host, keyFile: `${SECRETS_DIR}/${backupSiteFiles(t.site).sshKey}`, knownHostsFile: knownHosts }),
                 })),
                 paths: [`${BACKUP_SOURCE_PATH}/${homeserver.data.backups}`, `${BACKUP_SOURCE_PATH}/${homeserver.data.media}`],
                 keep: args.keep,
@@ -88,8 +105,8 @@ export class BackupAgent extends pulumi.ComponentResource {
         const files: ConfigFile[] = [
             { path: BACKUP_SCRIPT_PATH, content: script, executable: true, permissions: "0555" },
             ...args.targets.flatMap((t) => [
-                { path: `${SECRETS_DIR}/restic-${t.site}`, content: pulumi.secret(t.resticPassword), permissions: "0400", owner: uid },
-                { path: `${SECRETS_DIR}/ssh-${t.site}`, content: pulumi.secret(t.sshPrivateKey), permissions: "0400", owner: uid },
+                { path: `${SECRETS_DIR}/${backupSiteFiles(t.site).password}`, content: pulumi.secret(t.resticPassword), permissions: "0400", owner: uid },
+                { path: `${SECRETS_DIR}/${backupSiteFiles(t.site).sshKey}`, content: pulumi.secret(t.sshPrivateKey), permissions: "0400", owner: uid },
             ]),
         ];
         const carrier = new ConfigCarrier(

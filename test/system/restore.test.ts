@@ -1,0 +1,228 @@
+// The rendered restore script, run by sh with Debian's restic against a local
+// repository filled by the real rendered backup script. Docker and
+// mountpoint are stand-ins on PATH (the homeserver's one-off database restore
+// needs its image; the live host test runs that part): the docker stand-in
+// logs each call and answers `inspect` the way `docker inspect -f` prints
+// those fields.
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { backupSiteHostPaths } from "../../components/backupAgent";
+import { DEFAULT_HOMESERVER } from "../../components/homeservers";
+import { containerName } from "../../components/names";
+import { renderBackupScript } from "../../components/render/backup";
+import { renderRestoreScript, SNAPSHOT_TAG, type RestoreScriptInput } from "../../components/render/restore";
+import { fileTree, makeTempDir, removeDir, run, runOk } from "./helpers";
+import { requireProgram } from "./programs";
+
+jest.setTimeout(120_000);
+
+/** Each file's SHA-256 by path: byte-for-byte comparison with short failure messages. */
+const tree = (dir: string): Record<string, string> =>
+    Object.fromEntries(Object.entries(fileTree(dir)).map(([p, b64]) => [p, createHash("sha256").update(Buffer.from(b64, "base64")).digest("hex")]));
+
+describe("restore script (restic, local repository)", () => {
+    const flavor = DEFAULT_HOMESERVER;
+    const tenant = "acme";
+    const site = `helsinki-${randomBytes(3).toString("hex")}`;
+    let restic: string;
+    let sh: string;
+    let dir: string;
+    let mount: string;
+    let data: string;
+    let bin: string;
+    let dockerLog: string;
+    let original: Record<string, string>;
+    const repo = () => join(dir, "repo");
+
+    function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+        return { PATH: `${bin}:${process.env.PATH}`, HOME: join(dir, "home"), TMPDIR: join(dir, "tmp"), DOCKER_LOG: dockerLog, ...extra };
+    }
+    const resticIn = (args: string[]) =>
+        runOk(restic, ["--no-cache", ...args], { env: { ...env(), RESTIC_REPOSITORY: repo(), RESTIC_PASSWORD_FILE: backupSiteHostPaths(mount, site).passwordFile } });
+    const snapshots = () => JSON.parse(resticIn(["snapshots", "--json"]).stdout) as { id: string; time: string }[];
+
+    const restoreScript = (extra: Partial<RestoreScriptInput> = {}): string =>
+        renderRestoreScript({
+            tenant,
+            site,
+            repository: repo(),
+            force: false,
+            restic: "local",
+            flavor,
+            paths: { sourceMount: mount, targetMount: mount, snapshotRoot: data },
+            ...extra,
+        });
+    const runRestore = (extra: Partial<RestoreScriptInput> = {}, envExtra: NodeJS.ProcessEnv = {}) => {
+        writeFileSync(dockerLog, "");
+        return run(sh, ["-c", restoreScript(extra)], { env: env(envExtra), timeout: 120_000 });
+    };
+    const dockerCalls = () =>
+        readFileSync(dockerLog, "utf8")
+            .split("\n")
+            .filter((l) => l && !l.startsWith("inspect"));
+    /** The data as a backup takes it: the database backup and media, not the live database. */
+    const backedUp = () => Object.fromEntries(Object.entries(tree(data)).filter(([p]) => p.startsWith(`${flavor.data.backups}/`) || p.startsWith(`${flavor.data.media}/`)));
+
+    function backup(): void {
+        const script = join(dir, "backup.sh");
+        writeFileSync(
+            script,
+            renderBackupScript({
+                repositories: [{ site, repository: repo(), passwordFile: backupSiteHostPaths(mount, site).passwordFile }],
+                paths: [join(data, flavor.data.backups), join(data, flavor.data.media)],
+                keep: { daily: 7, weekly: 4, monthly: 6 },
+                freshnessMarker: join(data, flavor.data.backupMarker),
+            }),
+        );
+        const r = run(sh, [script], { env: env(), timeout: 120_000 });
+        expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    }
+
+    beforeAll(() => {
+        restic = requireProgram("restic", "restic");
+        sh = requireProgram("sh", "dash");
+        dir = makeTempDir("restore");
+        for (const d of ["home", "tmp", "bin"]) mkdirSync(join(dir, d), { recursive: true });
+        mount = join(dir, "mount");
+        data = join(mount, flavor.data.subdir);
+        bin = join(dir, "bin");
+        dockerLog = join(dir, "docker.log");
+        const passwordFile = backupSiteHostPaths(mount, site).passwordFile;
+        mkdirSync(join(passwordFile, ".."), { recursive: true });
+        writeFileSync(passwordFile, `${randomBytes(24).toString("base64")}\n`, { mode: 0o600 });
+        // The stand-ins: mountpoint says "mounted" unless MOUNTPOINT_CLOSED is set; docker logs its
+        // arguments, answers inspect, and fails `run` (the database restore) when DOCKER_RUN_FAILS is set.
+        writeFileSync(join(bin, "mountpoint"), '#!/bin/sh\n[ -z "${MOUNTPOINT_CLOSED:-}" ]\n', { mode: 0o755 });
+        writeFileSync(
+            join(bin, "docker"),
+            [
+                "#!/bin/sh",
+                'echo "$*" >> "$DOCKER_LOG"',
+                'case "$1 $3" in',
+                '    "inspect {{.Config.User}}") echo "$(id -u):$(id -g)" ;;',
+                '    "inspect {{.State.Running}}") echo true ;;',
+                '    "inspect {{.Image}}") echo sha256:0123 ;;',
+                '    "run "*) [ -z "${DOCKER_RUN_FAILS:-}" ] ;;',
+                "esac",
+                "",
+            ].join("\n"),
+            { mode: 0o755 },
+        );
+        mkdirSync(join(data, flavor.data.backups, "shared_checksum"), { recursive: true });
+        mkdirSync(join(data, flavor.data.media), { recursive: true });
+        writeFileSync(join(data, flavor.data.backups, "shared_checksum", "000012_s1.sst"), randomBytes(512 * 1024));
+        writeFileSync(join(data, flavor.data.media, "abcdef"), randomBytes(100 * 1024));
+        writeFileSync(join(data, flavor.data.media, "empty"), "");
+        writeFileSync(join(data, flavor.data.backupMarker), "backup 1\n");
+        // The live database: never in a backup.
+        writeFileSync(join(data, "000010.sst"), randomBytes(1024));
+        original = backedUp();
+        backup();
+    });
+    afterAll(() => {
+        removeDir(dir);
+        rmSync(`/tmp/restic-${site}.err`, { force: true });
+    });
+
+    test("the rendered script passes shellcheck", () => {
+        const shellcheck = requireProgram("shellcheck", "shellcheck");
+        for (const script of [restoreScript(), restoreScript({ restic: "agent-image", storageBox: { user: "u1", host: "u1.example" } }), restoreScript({ target: "drill" })]) {
+            const r = run(shellcheck, ["-s", "sh", "-S", "style", "-"], { input: script });
+            expect({ code: r.code, findings: r.stdout + r.stderr }).toEqual({ code: 0, findings: "" });
+        }
+    });
+
+    test("refuses while the volume is closed, touching nothing", () => {
+        const before = tree(data);
+        const r = runRestore({ force: true }, { MOUNTPOINT_CLOSED: "1" });
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain("is not mounted");
+        expect(dockerCalls()).toEqual([]);
+        expect(tree(data)).toEqual(before);
+    });
+
+    test("refuses when the live data is newer than the snapshot, stopping nothing", () => {
+        // Damage after the backup: a changed media file and a newer live database.
+        writeFileSync(join(data, flavor.data.media, "abcdef"), randomBytes(100 * 1024));
+        rmSync(join(data, flavor.data.backups, "shared_checksum", "000012_s1.sst"));
+        writeFileSync(join(data, "000011.sst"), randomBytes(1024));
+        // A minute after the snapshot: no race with its second.
+        runOk("touch", ["-d", `@${Math.floor(Date.parse(snapshots()[0].time) / 1000) + 60}`, join(data, "000011.sst")]);
+        const before = tree(data);
+        const r = runRestore();
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toMatch(/after the snapshot; restoring would lose it\. Give --force/);
+        expect(dockerCalls()).toEqual([]);
+        expect(tree(data)).toEqual(before);
+        expect(readdirSync(mount).filter((e) => e.startsWith("."))).toEqual([]);
+    });
+
+    test("--force restores the snapshot byte for byte, with the homeserver stopped, restored and started in that order", () => {
+        const damaged = tree(data);
+        const r = runRestore({ force: true });
+        expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+        // Exactly the backed-up tree: no live database file survives into the restored directory.
+        expect(tree(data)).toEqual(original);
+        const homeserver = containerName(tenant, "homeserver");
+        const calls = dockerCalls();
+        expect(calls.map((c) => c.split(" ")[0])).toEqual(["stop", "run", "start"]);
+        expect(calls[0]).toBe(`stop ${homeserver}`);
+        expect(calls[1]).toContain(`-v ${data}:${flavor.data.mountPath}`);
+        expect(calls[1]).toContain("--network none");
+        expect(calls[1]).toMatch(/--restore-backup/);
+        expect(calls[2]).toBe(`start ${homeserver}`);
+        // The data it replaced is kept beside it, untouched.
+        const previous = readdirSync(mount).filter((e) => e.startsWith(`${flavor.data.subdir}.before-restore-`));
+        expect(previous).toHaveLength(1);
+        expect(tree(join(mount, previous[0]))).toEqual(damaged);
+        expect(existsSync(join(mount, ".restore-staging"))).toBe(false);
+        expect(r.stdout).toContain(`restored from snapshot ${snapshots()[0].id.slice(0, 8)}`);
+        rmSync(join(mount, previous[0]), { recursive: true });
+    });
+
+    test("a given snapshot ID is the one restored", () => {
+        const first = snapshots()[0].id;
+        writeFileSync(join(data, flavor.data.media, "later"), randomBytes(1024));
+        writeFileSync(join(data, flavor.data.backupMarker), "backup 2\n");
+        // A second snapshot the way the backup script takes it (its retention would keep only one per day).
+        resticIn(["backup", "--host", "redoubt", "--tag", SNAPSHOT_TAG, join(data, flavor.data.backups), join(data, flavor.data.media)]);
+        expect(snapshots()).toHaveLength(2);
+        const r = runRestore({ force: true, snapshot: first.slice(0, 8) });
+        expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+        expect(tree(data)).toEqual(original);
+        expect(r.stdout).toContain(`snapshot ${first.slice(0, 8)}`);
+        for (const e of readdirSync(mount).filter((e) => e.includes(".before-restore-"))) rmSync(join(mount, e), { recursive: true });
+    });
+
+    test("when the homeserver cannot restore its database, the previous data goes back and the server is started again", () => {
+        writeFileSync(join(data, "000020.sst"), randomBytes(1024));
+        const before = tree(data);
+        const r = runRestore({ force: true, snapshot: snapshots()[0].id }, { DOCKER_RUN_FAILS: "1" });
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain("the previous data is back in place");
+        expect(tree(data)).toEqual(before);
+        expect(dockerCalls().map((c) => c.split(" ")[0])).toEqual(["stop", "run", "start"]);
+        expect(tree(join(mount, `${flavor.data.subdir}.failed-restore`))).toEqual(original);
+    });
+
+    test("a lost data directory (a fresh volume) is restored without --force", () => {
+        rmSync(data, { recursive: true });
+        const r = runRestore({ snapshot: snapshots()[0].id });
+        expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+        expect(tree(data)).toEqual(original);
+    });
+
+    test("a drill refuses a target tenant that is not fresh, unless forced", () => {
+        const r = runRestore({ target: "drill" });
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain("drill is not fresh");
+        expect(dockerCalls()).toEqual([]);
+    });
+
+    test("no snapshot with the backup's tag: a clear refusal", () => {
+        const r = run(sh, ["-c", restoreScript({ force: true }).replace(`--tag ${SNAPSHOT_TAG}`, "--tag no-such-tag")], { env: env(), timeout: 120_000 });
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain("restore: no snapshot");
+    });
+});

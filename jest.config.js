@@ -9,6 +9,7 @@ const base = {
 };
 module.exports = {
     reporters: ["default", "<rootDir>/test/summary-reporter.js"],
+    globalSetup: "<rootDir>/test/global-setup.ts",
     projects: [
         { ...base, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts", "<rootDir>/test/policy/**/*.test.ts", "<rootDir>/test/e2e/**/*.test.ts"] },
         { ...base, displayName: "system", testMatch: ["<rootDir>/test/system/**/*.test.ts"] },

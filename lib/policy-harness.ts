@@ -6,6 +6,7 @@
 //
 // Used by the policy tests and by the offline `npm run plan`.
 import { spawn, type ChildProcess } from "node:child_process";
+import { ensurePackBuilt } from "./policy-build";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { RESOURCE_SIGNATURE, SECRET_SIGNATURE, SECRET_SIGNATURE_KEY, UNKNOWN_VALUE } from "./sdk-wire";
@@ -69,7 +70,8 @@ export interface PolicyPackOptions {
     stackConfig?: Record<string, string>;
     stackTags?: Record<string, string>;
     /**
-     * How long the pack may take to start and print its port (ts-node type-checks it first).
+     * How long the pack may take to start and print its port (a TypeScript `main` is type-checked by
+     * ts-node first; ours is compiled, see lib/policy-build.ts).
      * Every call after that has its own deadline (PACK_CALL_DEADLINES_MS), so a long run is not
      * cut short by one budget for everything.
      * @default 60000
@@ -421,6 +423,7 @@ export async function startPolicyPack(opts: PolicyPackOptions): Promise<PolicyPa
     const started = Date.now();
     const packDir = path.resolve(opts.packDir);
     const names = { project: opts.project ?? "redoubt", stack: opts.stack ?? "policy-test", organization: opts.organization ?? "organization" };
+    ensurePackBuilt(packDir);
     const pack = spawnPack(opts, packDir, names);
     try {
         const port = await waitForPort(pack, packDir, timeoutMs);

@@ -23,6 +23,10 @@ export function repoOfThisTree(): string {
         fs.mkdirSync(path.dirname(path.join(repo, f)), { recursive: true });
         fs.copyFileSync(from, path.join(repo, f));
     }
+    // The pack's build is ignored by git but copied (after its sources, so it is as fresh there as
+    // here): every plan in the copy would otherwise compile the pack first (lib/policy-build.ts).
+    const packBuild = path.join(ROOT, "policies", "bin");
+    if (fs.existsSync(packBuild)) fs.cpSync(packBuild, path.join(repo, "policies", "bin"), { recursive: true });
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(repo, "node_modules"), "dir");
     const git = (...args: string[]) => execFileSync("git", ["-c", "user.email=t@example.invalid", "-c", "user.name=t", ...args], { cwd: repo, stdio: "pipe" });
     git("init", "-q");

@@ -1,10 +1,15 @@
-// Writes tenants/tenant.schema.json from the zod schema (npm run schema).
-// A unit test fails when the committed file is out of date.
+// Writes tenants/tenant.schema.json from the zod schema and
+// monitoring/redoubt-alerts.rules.yml from the alert rules (npm run schema).
+// Unit tests fail when a committed file is out of date.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { renderAlertRules } from "../components/render/monitoring";
 import { tenantJsonSchema } from "../tenants/schema";
 
 export const SCHEMA_FILE = path.join(__dirname, "..", "tenants", "tenant.schema.json");
+
+/** The Prometheus rule file ops load: the alert rules as rendered from components/render/monitoring.ts. */
+export const ALERT_RULES_FILE = path.join(__dirname, "..", "monitoring", "redoubt-alerts.rules.yml");
 
 export function renderTenantJsonSchema(): string {
     return `${JSON.stringify(tenantJsonSchema(), null, 2)}\n`;
@@ -13,4 +18,7 @@ export function renderTenantJsonSchema(): string {
 if (require.main === module) {
     fs.writeFileSync(SCHEMA_FILE, renderTenantJsonSchema());
     process.stderr.write(`wrote ${path.relative(process.cwd(), SCHEMA_FILE)}\n`);
+    fs.mkdirSync(path.dirname(ALERT_RULES_FILE), { recursive: true });
+    fs.writeFileSync(ALERT_RULES_FILE, renderAlertRules());
+    process.stderr.write(`wrote ${path.relative(process.cwd(), ALERT_RULES_FILE)}\n`);
 }

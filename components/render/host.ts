@@ -8,6 +8,8 @@ import { DEFAULT_HOMESERVER, HOMESERVER_FLAVORS, type HomeserverFlavor } from ".
 export const TENANTS_ROOT = "/srv/redoubt/tenants";
 export const SCRIPTS_DIR = "/usr/local/lib/redoubt";
 export const EXPORTS_DIR = "/srv/redoubt/exports";
+/** Per tenant and backup site, the time of the last successful backup (written by the backup trigger, read by monitoring). */
+export const BACKUP_SUCCESS_DIR = "/var/lib/redoubt/backup-success";
 
 /** Roles whose configuration lives in `config/<role>` on the tenant's volume. */
 export const CONFIG_SUBDIRS = ["homeserver", "proxy", "backup", "tor", "wireguard", "push-proxy"] as const;
@@ -251,7 +253,18 @@ export function renderBackupTrigger(input: BackupTimerInput): string {
 # Rendered by redoubt: nightly backup of tenant ${input.tenant}.
 set -eu
 ${freshDatabaseBackup(input.tenant, input.homeserverContainer, input.flavor ?? DEFAULT_HOMESERVER, `rm -f ${input.stoppedFlag}`, `touch ${input.stoppedFlag}`)}
-exec docker start --attach ${input.backupContainer}
+# The agent prints "backup: <site> done" for each site it backed up: that site's success time, for monitoring.
+out=$(mktemp)
+status=0
+docker start --attach ${input.backupContainer} >"$out" || status=$?
+cat "$out"
+success_dir=\${REDOUBT_BACKUP_SUCCESS_DIR:-${BACKUP_SUCCESS_DIR}}/${input.tenant}
+mkdir -p "$success_dir"
+sed -n 's/^backup: \\([A-Za-z0-9_.-]*\\) done$/\\1/p' "$out" | while IFS= read -r site; do
+    date +%s > "$success_dir/$site.tmp" && mv "$success_dir/$site.tmp" "$success_dir/$site"
+done
+rm -f "$out"
+exit "$status"
 `;
 }
 

@@ -278,6 +278,7 @@ export class TenantCell extends pulumi.ComponentResource {
                     logLevel: tenant.logging.level,
                     registration: tenant.homeserver.registration,
                     pushProxy: pushProxy ? { url: pushProxy.url, gateways: pushGateways } : undefined,
+                    mediaRetentionDays: PLANS[tenant.plan].mediaRetentionDays,
                 },
                 servicesNetwork: ctx.networks.services.name,
                 limits: { memoryMiB: PLANS[tenant.plan].memoryMiB, cpus: PLANS[tenant.plan].cpus },

@@ -10,6 +10,7 @@ import { logRetentionPolicies } from "./log-retention";
 import { metadataPrivacyPolicies } from "./metadata-privacy";
 import { noFederationPolicies } from "./no-federation";
 import { resourceLimitPolicies } from "./resource-limits";
+import { retentionPolicies } from "./retention";
 import { secretsPolicies } from "./secrets";
 import { supplyChainPolicies } from "./supply-chain";
 import { tlsPolicies } from "./tls";
@@ -21,6 +22,7 @@ new PolicyPack("redoubt-privacy", {
         ...resourceLimitPolicies,
         ...noFederationPolicies,
         ...metadataPrivacyPolicies,
+        ...retentionPolicies,
         ...tlsPolicies,
         ...logRetentionPolicies,
         ...backupPolicies,

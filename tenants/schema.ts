@@ -34,11 +34,16 @@ export const MAX_VPN_TENANT_ID = 65535 - 51820;
 /** The longest log retention the privacy page allows. */
 export const MAX_LOG_RETENTION_DAYS = 30;
 
-/** Resource sizes a plan stands for; every tenant container is limited by them. */
+/**
+ * Resource sizes a plan stands for; every tenant container is limited by them.
+ * `mediaRetentionDays`: uploaded files (images, attachments, avatars) older than
+ * this are deleted at each nightly backup (components/render/tuwunel.ts); the
+ * plan, not the tenant file, sets it, so the promise is one number per plan.
+ */
 export const PLANS = {
-    small: { memoryMiB: 1024, cpus: 1, pids: 256, storageGiB: 20, storageBoxType: "bx11" },
-    medium: { memoryMiB: 4096, cpus: 2, pids: 512, storageGiB: 100, storageBoxType: "bx21" },
-    large: { memoryMiB: 8192, cpus: 4, pids: 1024, storageGiB: 500, storageBoxType: "bx31" },
+    small: { memoryMiB: 1024, cpus: 1, pids: 256, storageGiB: 20, storageBoxType: "bx11", mediaRetentionDays: 30 },
+    medium: { memoryMiB: 4096, cpus: 2, pids: 512, storageGiB: 100, storageBoxType: "bx21", mediaRetentionDays: 90 },
+    large: { memoryMiB: 8192, cpus: 4, pids: 1024, storageGiB: 500, storageBoxType: "bx31", mediaRetentionDays: 365 },
 } as const;
 export type PlanName = keyof typeof PLANS;
 export type PlanSize = (typeof PLANS)[PlanName];

@@ -14,6 +14,8 @@ export interface HomeserverSettings {
     registration: "token" | "closed";
     /** Push gateways reached through the tenant's push proxy; absent: no push leaves the server. */
     pushProxy?: { url: string; gateways: string[] };
+    /** Media older than this many days are deleted (the tenant's plan: PLANS in tenants/schema.ts). */
+    mediaRetentionDays: number;
 }
 
 /** Where a server keeps its data on the tenant's encrypted volume, and what a backup takes from it. */
@@ -38,6 +40,12 @@ export interface HomeserverFlavor {
     data: HomeserverData;
     /** The signal (as `docker kill --signal` takes it) that asks the running server for a consistent database backup. */
     backupSignal: string;
+    /**
+     * The server's own commands that delete media older than `days`, local uploads included. The config runs them
+     * on `backupSignal` before the database backup, so they run daily with the host's backup timer and finish
+     * before the backup agent reads the media.
+     */
+    mediaRetentionCommands(days: number): string[];
     /** The directory the config files live in inside the container (a read-only mount of the carrier's files). */
     configDir: string;
     /** The config files the server runs with: the configuration plain (the policy pack reads it), secrets in files of their own. */

@@ -1,7 +1,15 @@
 // Tuwunel (1.9), the default homeserver: ../../../shared/reference/TUWUNEL.md
 // has the facts, ../render/tuwunel.ts the configuration.
 import * as path from "node:path";
-import { renderTuwunelConfig, TUWUNEL_BACKUP_PATH, TUWUNEL_CONFIG_PATH, TUWUNEL_DATA_PATH, TUWUNEL_PORT, TUWUNEL_TOKEN_PATH } from "../render/tuwunel";
+import {
+    renderTuwunelConfig,
+    TUWUNEL_BACKUP_PATH,
+    TUWUNEL_CONFIG_PATH,
+    TUWUNEL_DATA_PATH,
+    TUWUNEL_PORT,
+    TUWUNEL_TOKEN_PATH,
+    tuwunelMediaRetentionCommands,
+} from "../render/tuwunel";
 import type { HomeserverFlavor } from "./flavor";
 
 export const TUWUNEL: HomeserverFlavor = {
@@ -15,8 +23,10 @@ export const TUWUNEL: HomeserverFlavor = {
         backupMarker: `${path.posix.relative(TUWUNEL_DATA_PATH, TUWUNEL_BACKUP_PATH)}/meta`,
         media: "media",
     },
-    // admin_signal_execute = ["server backup-database"] (render/tuwunel.ts) runs on SIGUSR2.
+    // admin_signal_execute (render/tuwunel.ts) runs on SIGUSR2: the media retention commands, then
+    // "server backup-database".
     backupSignal: "USR2",
+    mediaRetentionCommands: tuwunelMediaRetentionCommands,
     configDir: path.posix.dirname(TUWUNEL_CONFIG_PATH),
     configFiles: (settings, { registrationToken, owner }) => [
         { path: TUWUNEL_CONFIG_PATH, content: renderTuwunelConfig(settings), permissions: "0444" },

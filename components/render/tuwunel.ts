@@ -9,12 +9,33 @@ export const TUWUNEL_DATA_PATH = "/var/lib/tuwunel";
 export const TUWUNEL_BACKUP_PATH = `${TUWUNEL_DATA_PATH}/backups`;
 export const TUWUNEL_PORT = 8008;
 
+/** The admin command that writes a consistent database backup to database_backup_path (src/admin/server). */
+export const TUWUNEL_BACKUP_COMMAND = "server backup-database";
+
+/**
+ * The admin commands that delete every media file older than `days`, local
+ * uploads included (there is no federation: all media are local). Tuwunel
+ * 1.9's parser, src/admin/media/mod.rs (MediaCommand::DeleteRange): a
+ * positional duration (cyborgtime, e.g. "30d"), exactly one of --older-than
+ * or --newer-than, and --yes-i-want-to-delete-local-media, without which local
+ * media are skipped. src/service/media/mod.rs (delete_range) ages a file by its
+ * modification time on the storage provider (the upload time; restic restores
+ * it) and deletes file and database entry together, avatars included (the
+ * admin command has no keep_profiles).
+ */
+export function tuwunelMediaRetentionCommands(days: number): string[] {
+    if (!Number.isInteger(days) || days < 1) throw new RangeError(`mediaRetentionDays must be a whole number of days, at least 1; got ${days}`);
+    return [`media delete-range ${days}d --older-than --yes-i-want-to-delete-local-media`];
+}
+
 export interface TuwunelConfigInput {
     serverName: string;
     logLevel: "error" | "warn";
     registration: "token" | "closed";
     /** Push gateways reached through the tenant's push proxy; absent: no push leaves the server. */
     pushProxy?: { url: string; gateways: string[] };
+    /** Media older than this many days are deleted at every nightly backup (the tenant's plan says how many). */
+    mediaRetentionDays: number;
 }
 
 type TomlValue = string | number | boolean | string[];
@@ -96,10 +117,15 @@ export function renderTuwunelConfig(input: TuwunelConfigInput): string {
         allow_registration: input.registration === "token",
         ...(input.registration === "token" ? { registration_token_file: TUWUNEL_TOKEN_PATH } : {}),
         grant_admin_to_first_user: true,
-        // Consistent database backups on SIGUSR2, which the host's backup timer sends.
+        // Consistent database backups on SIGUSR2, which the host's backup timer sends daily.
         database_backup_path: TUWUNEL_BACKUP_PATH,
         database_backups_to_keep: 1,
-        admin_signal_execute: ["server backup-database"],
+        // Media retention first, then the backup (src/service/admin/execute.rs: signal_execute runs the list in
+        // order, each command to its end). The backup's marker is written last, so the trigger starts restic only
+        // once the expired media are gone: no snapshot races the deletion, and the database backup names no media
+        // the snapshot lacks. A failing deletion stops the list (admin_execute_errors_ignore is false): no new
+        // backup, and the trigger fails loudly after its wait.
+        admin_signal_execute: [...tuwunelMediaRetentionCommands(input.mediaRetentionDays), TUWUNEL_BACKUP_COMMAND],
     };
     const lines = [
         "# Rendered by redoubt from the tenant file; do not edit on the host.",

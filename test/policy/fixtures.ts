@@ -2,6 +2,7 @@
 // Each test derives one violating variant from these.
 import { renderCaddyConfig } from "../../components/render/caddy";
 import { TUWUNEL_CONFIG_PATH, renderTuwunelConfig } from "../../components/render/tuwunel";
+import { PLANS } from "../../tenants/schema";
 import type { Res } from "./helpers";
 import { labels } from "./helpers";
 
@@ -9,7 +10,7 @@ export const DIGEST = "ghcr.io/matrix-construct/tuwunel:v1.9.0@sha256:" + "a".re
 export const CADDY_DIGEST = "docker.io/library/caddy:2.8@sha256:" + "b".repeat(64);
 
 /** The homeserver config as the real renderer writes it. */
-export const TUWUNEL_TOML = renderTuwunelConfig({ serverName: "chat.acme.example", logLevel: "warn", registration: "token" });
+export const TUWUNEL_TOML = renderTuwunelConfig({ serverName: "chat.acme.example", logLevel: "warn", registration: "token", mediaRetentionDays: PLANS.small.mediaRetentionDays });
 
 /** The proxy config as the real renderer writes it. */
 export const CADDY_JSON = JSON.stringify(

@@ -20,7 +20,10 @@ import {
     systemctlCommand,
 } from "../../components/render/host";
 import { sliceName } from "../../components/names";
-import { defaultBackupTime, onCalendar } from "../../components/schedule";
+import { backupTime, defaultBackupTime, onCalendar } from "../../components/schedule";
+import { containerName } from "../../components/names";
+import { DEFAULT_HOMESERVER } from "../../components/homeservers";
+import { loadTenants } from "../../tenants/loader";
 import { makeTempDir, removeDir, run, runOk } from "./helpers";
 import { requireProgram } from "./programs";
 
@@ -345,5 +348,39 @@ describe("host scripts and units", () => {
             const total = file + retention;
             expect(total).toBeLessThanOrEqual(days * 24 * 3600 * 1e6);
         });
+    });
+});
+
+// Media retention runs inside the homeserver on the backup signal (components/render/tuwunel.ts,
+// admin_signal_execute); what the host adds is the schedule and the signal: each example tenant's
+// backup trigger and timer, rendered as the stack renders them, through shellcheck and systemd.
+describe("media retention schedule of every example tenant", () => {
+    const tenants = loadTenants(join(__dirname, "../../tenants")).map((l) => l.tenant);
+    const triggerOf = (tenant: (typeof tenants)[number]) => ({
+        tenant: tenant.name,
+        homeserverContainer: containerName(tenant.name, "homeserver"),
+        backupContainer: containerName(tenant.name, "backup-agent"),
+        onCalendar: onCalendar(backupTime(tenant.id, tenant.backups.schedule)),
+        stoppedFlag: `/srv/redoubt/tenants/${tenant.name}/data/restic/homeserver-stopped`,
+    });
+
+    test.each(tenants.map((t) => [t.name, t] as const))("%s: the trigger that sends the signal passes shellcheck, and its timer fires every 24 hours", (_name, tenant) => {
+        const input = triggerOf(tenant);
+        const script = renderBackupTrigger(input);
+        expect(script).toContain(`docker kill --signal=${DEFAULT_HOMESERVER.backupSignal} ${input.homeserverContainer}`);
+        const shellcheck = requireProgram("shellcheck", "shellcheck");
+        const r = run(shellcheck, ["-s", "sh", "-S", "style", "-"], { input: script });
+        expect({ code: r.code, output: r.stdout }).toEqual({ code: 0, output: "" });
+
+        const analyze = requireProgram("systemd-analyze", "systemd");
+        const timer = renderBackupUnits(input).timer;
+        const calendar = /^OnCalendar=(.*)$/m.exec(timer)?.[1] ?? "";
+        const out = runOk(analyze, ["calendar", "--iterations=3", calendar]).stdout;
+        const elapses = [...out.matchAll(/(?:Next elapse|Iter\. #\d+): \w+ (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) UTC/g)].map((m) => Date.parse(`${m[1]}T${m[2]}Z`) / 1000);
+        expect(elapses).toHaveLength(3);
+        expect([elapses[1] - elapses[0], elapses[2] - elapses[1]]).toEqual([86_400, 86_400]);
+        // So a file is deleted at most a day (plus the timer's randomized delay) after it passes the plan's days.
+        const delay = Number(/^RandomizedDelaySec=(\d+)$/m.exec(timer)?.[1]);
+        expect(delay).toBeLessThan(3600);
     });
 });

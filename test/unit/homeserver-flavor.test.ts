@@ -10,6 +10,7 @@ const OTHER: HomeserverFlavor = {
     port: 6167,
     data: { subdir: "other-db", mountPath: "/srv/other", backups: "dumps", backupMarker: "dumps/DONE", media: "files" },
     backupSignal: "HUP",
+    mediaRetentionCommands: (days) => [`expire-files ${days}`],
     configDir: "/etc/other",
     configFiles: () => [{ path: "/etc/other/other.conf", content: "x", permissions: "0444" }],
     container: { envs: ["OTHER_CONFIG=/etc/other/other.conf"], healthcheck: ["CMD", "other", "--check"] },
@@ -24,9 +25,9 @@ describe("homeserver flavors", () => {
         expect(DEFAULT_HOMESERVER.port).toBe(TUWUNEL_PORT);
         expect(DEFAULT_HOMESERVER.data.mountPath).toBe(TUWUNEL_DATA_PATH);
         expect(`${DEFAULT_HOMESERVER.data.mountPath}/${DEFAULT_HOMESERVER.data.backups}`).toBe(TUWUNEL_BACKUP_PATH);
-        expect(DEFAULT_HOMESERVER.configFiles({ serverName: "a.example", logLevel: "warn", registration: "closed" }, { owner: "1" }).map((f) => f.path)).toEqual([
-            TUWUNEL_CONFIG_PATH,
-        ]);
+        expect(
+            DEFAULT_HOMESERVER.configFiles({ serverName: "a.example", logLevel: "warn", registration: "closed", mediaRetentionDays: 30 }, { owner: "1" }).map((f) => f.path),
+        ).toEqual([TUWUNEL_CONFIG_PATH]);
         // Tuwunel runs admin_signal_execute on SIGUSR2 (../shared/reference/TUWUNEL.md).
         expect(DEFAULT_HOMESERVER.backupSignal).toBe("USR2");
     });

@@ -24,6 +24,7 @@ import { backupTime, defaultBackupTime, onCalendar } from "../../components/sche
 import { containerName } from "../../components/names";
 import { DEFAULT_HOMESERVER } from "../../components/homeservers";
 import { loadTenants } from "../../tenants/loader";
+import { EXAMPLE_TENANTS_DIR } from "../unit/tenant-fixtures";
 import { makeTempDir, removeDir, run, runOk } from "./helpers";
 import { requireProgram } from "./programs";
 
@@ -355,7 +356,7 @@ describe("host scripts and units", () => {
 // admin_signal_execute); what the host adds is the schedule and the signal: each example tenant's
 // backup trigger and timer, rendered as the stack renders them, through shellcheck and systemd.
 describe("media retention schedule of every example tenant", () => {
-    const tenants = loadTenants(join(__dirname, "../../tenants")).map((l) => l.tenant);
+    const tenants = loadTenants(EXAMPLE_TENANTS_DIR).map((l) => l.tenant);
     const triggerOf = (tenant: (typeof tenants)[number]) => ({
         tenant: tenant.name,
         homeserverContainer: containerName(tenant.name, "homeserver"),

@@ -264,3 +264,8 @@ export function collector(): { report: ReportViolation; messages: { message: str
 }
 
 export type { PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs };
+
+/** Monitoring's allow-lists, copied from components/render/monitoring.ts (test/policy/monitoring.test.ts compares them). */
+export const MONITORING_TYPE = "redoubt:host:Monitoring";
+export const MONITORING_LABELS: readonly string[] = ["tenant", "role", "site", "kind"];
+export const NODE_EXPORTER_COLLECTORS: readonly string[] = ["cpu", "meminfo", "filesystem", "loadavg", "diskstats", "pressure", "textfile"];

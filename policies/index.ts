@@ -8,6 +8,7 @@ import { deletionDeadlinePolicies } from "./deletion-deadline";
 import { isolationPolicies } from "./isolation";
 import { logRetentionPolicies } from "./log-retention";
 import { metadataPrivacyPolicies } from "./metadata-privacy";
+import { monitoringPolicies } from "./monitoring";
 import { noFederationPolicies } from "./no-federation";
 import { resourceLimitPolicies } from "./resource-limits";
 import { retentionPolicies } from "./retention";
@@ -30,5 +31,6 @@ new PolicyPack("redoubt-privacy", {
         ...deletionDeadlinePolicies,
         ...supplyChainPolicies,
         ...secretsPolicies,
+        ...monitoringPolicies,
     ],
 });

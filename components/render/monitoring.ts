@@ -219,13 +219,38 @@ export interface NodeExporterInput {
     listenAddress?: string;
 }
 
-/** The exporter's command line: only our collectors, our textfile directory, the chosen address. */
+/** The component type whose inputs are the host's monitoring configuration (read by the monitoring-no-user-data policy). */
+export const MONITORING_TYPE = "redoubt:host:Monitoring";
+
+/** The monitoring configuration as typed inputs: what the exporter runs and what the collector writes. */
+export interface MonitoringInputs {
+    /** --collector.disable-defaults: every collector not listed is off. */
+    disableDefaults: boolean;
+    collectors: string[];
+    textfileDirectory: string;
+    listenAddress: string;
+    /** The collector's metrics and the labels each carries. */
+    metrics: { name: string; labels: string[] }[];
+}
+
+export function monitoringInputs(input: NodeExporterInput = {}): MonitoringInputs {
+    return {
+        disableDefaults: true,
+        collectors: [...NODE_EXPORTER_COLLECTORS],
+        textfileDirectory: NODE_EXPORTER_TEXTFILE_DIR,
+        listenAddress: input.listenAddress ?? NODE_EXPORTER_LISTEN_DEFAULT,
+        metrics: Object.entries(COLLECTOR_METRICS).map(([name, m]) => ({ name, labels: [...m.labels] })),
+    };
+}
+
+/** The exporter's command line, from the typed inputs: only our collectors, our textfile directory, the chosen address. */
 export function nodeExporterArgs(input: NodeExporterInput = {}): string[] {
+    const inputs = monitoringInputs(input);
     return [
-        "--collector.disable-defaults",
-        ...NODE_EXPORTER_COLLECTORS.map((c) => `--collector.${c}`),
-        `--collector.textfile.directory=${NODE_EXPORTER_TEXTFILE_DIR}`,
-        `--web.listen-address=${input.listenAddress ?? NODE_EXPORTER_LISTEN_DEFAULT}`,
+        ...(inputs.disableDefaults ? ["--collector.disable-defaults"] : []),
+        ...inputs.collectors.map((c) => `--collector.${c}`),
+        `--collector.textfile.directory=${inputs.textfileDirectory}`,
+        `--web.listen-address=${inputs.listenAddress}`,
     ];
 }
 

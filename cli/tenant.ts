@@ -1,6 +1,7 @@
 // npm run tenant -- <preview|up|refresh> <tenant> [--stack NAME]...
 // npm run tenant -- unlock <tenant...|--all> [--stack NAME]
 // npm run tenant -- report <tenant> [--json]
+// npm run tenant -- restore <tenant> --from <site> [--snapshot ID] [--as <tenant>] [--force] [--dry-run]
 //
 // Brings one tenant up (or previews / refreshes it) across all its stacks,
 // backup stacks first, through the real Pulumi CLI (Automation API), targeting
@@ -10,12 +11,13 @@
 import { parseCommandLine, UsageError } from "../lib/cli-args";
 import { exitAfterOutput, formatInputReport, inputReport } from "../lib/cli-report";
 import { formatInventory } from "../lib/inventory";
-import { OPERATIONS, reportTenant, runTenantOperation, runUnlock, TenantOpError, type TenantOperation } from "../lib/tenant-ops";
+import { OPERATIONS, reportTenant, runRestore, runTenantOperation, runUnlock, TenantOpError, type TenantOperation } from "../lib/tenant-ops";
 import { UnlockError } from "../lib/unlock";
 
 const USAGE = `usage: npm run tenant -- <preview|up|refresh> <tenant> [--stack NAME]...
        npm run tenant -- unlock <tenant...|--all> [--stack NAME]
        npm run tenant -- report <tenant> [--json]
+       npm run tenant -- restore <tenant> --from <site> [--snapshot ID] [--as <tenant>] [--force] [--dry-run]
   preview   pulumi preview of the tenant's resources, with the policy pack
   up        pulumi up of the tenant's resources, with the policy pack (backup stacks first)
   refresh   pulumi refresh of the tenant's resources
@@ -23,6 +25,13 @@ const USAGE = `usage: npm run tenant -- <preview|up|refresh> <tenant> [--stack N
             primary stack's state and start their containers and the edge
   report    what we hold for the tenant and where: data and backup copies by country, retention,
             generated secrets and the state holding each, resources (offline; no credentials)
+  restore   restore the tenant's homeserver data (database backup and media) from a backup site onto its
+            volume, the homeserver stopped and started again; refuses data newer than the snapshot
+  --from SITE   restore: the backup site (one of the tenant's backups.sites)
+  --snapshot ID restore: a restic snapshot ID (default: the newest)
+  --as TENANT   restore: onto this other, fresh tenant instead (a restore drill)
+  --force       restore: also over data newer than the snapshot (or a drill tenant's data)
+  --dry-run     restore: print the script that would run on the host, run nothing
   --stack NAME  only this stack (repeatable); for unlock, the primary stack (default: the project's)
   --all     unlock: every tenant with a volume in the state
   --json    report: one JSON document instead of the text`;
@@ -32,7 +41,17 @@ async function main(argv: string[]): Promise<number> {
     try {
         parsed = parseCommandLine(
             argv,
-            { stack: { type: "string", multiple: true }, all: { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+            {
+                stack: { type: "string", multiple: true },
+                all: { type: "boolean" },
+                json: { type: "boolean" },
+                from: { type: "string" },
+                snapshot: { type: "string" },
+                as: { type: "string" },
+                force: { type: "boolean" },
+                "dry-run": { type: "boolean" },
+                help: { type: "boolean", short: "h" },
+            },
             true,
         );
     } catch (e) {
@@ -45,6 +64,19 @@ async function main(argv: string[]): Promise<number> {
     const positional = parsed.positionals;
     const stacks = parsed.values.stack ?? [];
     const all = parsed.values.all ?? false;
+    const { from, snapshot, as, force } = parsed.values;
+    const restoreFlags = Object.entries({ "--from": from, "--snapshot": snapshot, "--as": as, "--force": force, "--dry-run": parsed.values["dry-run"] })
+        .filter(([, v]) => v !== undefined)
+        .map(([flag]) => flag);
+    if (positional[0] === "restore") {
+        const [, tenant, ...extra] = positional;
+        if (!tenant || extra.length > 0) throw new TenantOpError(`restore takes one tenant name${extra.length > 0 ? `, not ${extra.join(" ")}` : ""}\n${USAGE}`);
+        if (stacks.length > 0 || all || parsed.values.json) throw new TenantOpError(`restore takes no --stack, --all or --json: it runs on the primary stack's host\n${USAGE}`);
+        const out = await runRestore({ tenant, from, snapshot, as, force: force ?? false, dryRun: parsed.values["dry-run"], log: (line) => process.stderr.write(`${line}\n`) });
+        process.stdout.write(out);
+        return 0;
+    }
+    if (restoreFlags.length > 0) throw new TenantOpError(`${restoreFlags.join(", ")}: only for restore\n${USAGE}`);
     if (positional[0] === "unlock") {
         const tenants = positional.slice(1);
         if (all === tenants.length > 0) throw new TenantOpError(`unlock takes tenant names or --all\n${USAGE}`);

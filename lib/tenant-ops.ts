@@ -15,6 +15,8 @@ import { SshConnection } from "./live/ssh";
 import { tenantInventory, type TenantInventory } from "./inventory";
 import { projectStacks, tenantsOf, validateInputs } from "./plan";
 import { unlock, unlockPlan, type StateResourceLike, type UnlockPlan } from "./unlock";
+import { renderRestoreScript } from "../components/render/restore";
+import type { Tenant } from "../tenants/schema";
 
 export type TenantOperation = "preview" | "up" | "refresh";
 export const OPERATIONS: readonly TenantOperation[] = ["preview", "up", "refresh"];
@@ -256,4 +258,132 @@ export async function runUnlock(options: UnlockOptions): Promise<UnlockPlan> {
         ssh.close();
     }
     return plan;
+}
+
+/** `npm run tenant -- restore` as typed: what the command line gave. */
+export interface RestoreArgs {
+    tenant: string;
+    /** --from: the backup site to restore from. */
+    from?: string;
+    /** --snapshot: a restic snapshot ID; default the newest. */
+    snapshot?: string;
+    /** --as: restore onto this other tenant instead (a drill). */
+    as?: string;
+    /** --force: restore over data newer than the snapshot (or a drill tenant's data). */
+    force: boolean;
+}
+
+/** A restore the tenant files allow. */
+export interface RestoreRequest {
+    tenant: string;
+    target: string;
+    site: string;
+    snapshot?: string;
+    force: boolean;
+}
+
+/** restic snapshot IDs as `restic snapshots` prints them: 8 hex digits (short) up to the full 64. */
+const SNAPSHOT_ID = /^[0-9a-f]{8,64}$/;
+
+/** Checks a restore against the tenant files; every refusal names the argument and what is allowed. Pure. */
+export function restoreRequest(args: RestoreArgs, tenants: readonly Tenant[]): RestoreRequest {
+    const names = tenants.map((t) => t.name).sort();
+    const source = tenants.find((t) => t.name === args.tenant);
+    if (!source) throw new TenantOpError(`restore: unknown tenant '${args.tenant}': no tenant file names it (known: ${names.join(", ") || "none"})`);
+    const sites = source.backups.sites;
+    if (!args.from) throw new TenantOpError(`restore: --from is required: the backup site to restore ${source.name} from (${source.name} backs up to ${sites.join(", ")})`);
+    if (!sites.includes(args.from)) {
+        throw new TenantOpError(`restore: --from ${args.from}: ${source.name} does not back up to ${args.from}; its backups.sites are ${sites.join(", ")}`);
+    }
+    if (args.snapshot !== undefined && !SNAPSHOT_ID.test(args.snapshot)) {
+        throw new TenantOpError(
+            `restore: --snapshot ${JSON.stringify(args.snapshot)} is not a restic snapshot ID; give 8 to 64 lower-case hex digits as \`restic snapshots\` lists them, or leave it out for the newest`,
+        );
+    }
+    let target = source.name;
+    if (args.as !== undefined) {
+        const other = tenants.find((t) => t.name === args.as);
+        if (args.as === source.name)
+            throw new TenantOpError(`restore: --as ${args.as} names the tenant restored from; leave --as out to restore ${source.name} onto its own volume`);
+        if (!other) {
+            throw new TenantOpError(
+                `restore: --as ${args.as}: no tenant file names it; a drill restores onto a fresh tenant that is deployed and has no data yet (known: ${names.filter((n) => n !== source.name).join(", ") || "none"})`,
+            );
+        }
+        if (other.status !== "active") {
+            throw new TenantOpError(`restore: --as ${args.as}: that tenant is ${other.status}; a drill needs a fresh, active tenant whose homeserver runs (status: active)`);
+        }
+        target = other.name;
+    }
+    return { tenant: source.name, target, site: args.from, snapshot: args.snapshot, force: args.force };
+}
+
+/** The Storage Box user and host in a repository string `sftp:<user>@<host>:<path>` (render/backup.ts storageBoxRepository). */
+export function storageBoxOf(repository: string): { user: string; host: string } | undefined {
+    const m = /^sftp:([^@:/\s]+)@([^:/\s]+):/.exec(repository);
+    return m ? { user: m[1], host: m[2] } : undefined;
+}
+
+export interface RestoreOptions extends RestoreArgs {
+    /** Print the script instead of running it (no SSH). */
+    dryRun?: boolean;
+    projectDir?: string;
+    log?: (line: string) => void;
+}
+
+/** How long a restore may run on the host: restic fetches the whole snapshot from the Storage Box. */
+const RESTORE_TIMEOUT_MS = 6 * 60 * 60 * 1000;
+
+/**
+ * `npm run tenant -- restore <tenant> --from <site>`: validates against the tenant files, reads the
+ * repository's address from the primary stack's outputs (no secrets: the password and ssh key stay on
+ * the tenant's volume, where the backup agent has them), renders the restore script
+ * (components/render/restore.ts) and runs it as root on the Docker host over SSH with its pinned key.
+ * Returns the script (dry run) or its output.
+ */
+export async function runRestore(options: RestoreOptions): Promise<string> {
+    const projectDir = options.projectDir ?? PROJECT_DIR;
+    const validated = validateInputs({ projectDir, asOf: runAsOf() });
+    const request = restoreRequest(
+        options,
+        [...validated.tenants.values()].flat().map((l) => l.tenant),
+    );
+    const primary = [...validated.configs].find(([, { config }]) => config.role === "primary");
+    if (!primary || primary[1].config.role !== "primary") throw new TenantOpError("restore: the project has no primary stack; the restore runs on its Docker host");
+    const [stackName, { config }] = primary;
+    if (!findOnPath("pulumi")) throw new TenantOpError(PULUMI_INSTALL_HINT);
+    const stack = await automation.LocalWorkspace.selectStack({ stackName, workDir: projectDir });
+    const outputs = await stack.outputs();
+    const tenantsOutput = outputs.tenants?.value as Record<string, { backups?: Record<string, string> }> | undefined;
+    const repository = tenantsOutput?.[request.tenant]?.backups?.[request.site];
+    if (typeof repository !== "string" || repository.length === 0) {
+        throw new TenantOpError(
+            `restore: stack ${stackName}'s outputs have no tenants.${request.tenant}.backups.${request.site}; bring the tenant up first (npm run tenant -- up ${request.tenant})`,
+        );
+    }
+    const script = renderRestoreScript({
+        tenant: request.tenant,
+        target: request.target,
+        site: request.site,
+        repository,
+        storageBox: storageBoxOf(repository),
+        snapshot: request.snapshot,
+        force: request.force,
+        restic: "agent-image",
+    });
+    if (options.dryRun) return script;
+    const url = new URL(config.dockerHost);
+    let privateKey: string | undefined;
+    try {
+        privateKey = (await stack.getConfig("redoubt:sshPrivateKey")).value;
+    } catch {
+        privateKey = undefined; // not set: the SSH agent, as for the Docker provider
+    }
+    const ssh = new SshConnection({ host: url.hostname, port: url.port ? Number(url.port) : 22, user: url.username, privateKey, hostKey: config.sshHostKey });
+    options.log?.(`restore: ${request.target}${request.target === request.tenant ? "" : ` (from ${request.tenant})`} from ${request.site} on ${url.hostname}`);
+    try {
+        return await ssh.run("sh -s", { stdin: script, timeoutMs: RESTORE_TIMEOUT_MS });
+    } finally {
+        ssh.close();
+    }
 }

@@ -3,8 +3,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { z } from "zod";
+import { addDays } from "./lifecycle";
+import { isoDate, TENANT_NAME_PATTERN } from "../tenants/schema";
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
+/** The longest a canary rollout may hold the other tenants on the previous release. */
+export const MAX_SOAK_DAYS = 14;
 
 export const ImageEntrySchema = z.strictObject({
     repository: z.string().regex(/^([a-z0-9.-]+(:[0-9]+)?\/)?[a-z0-9._-]+(\/[a-z0-9._-]+)*$/, "must be [registry[:port]/]repository/path in lower case"),
@@ -12,8 +16,31 @@ export const ImageEntrySchema = z.strictObject({
     digest: z.string().regex(DIGEST, "must be sha256:<64 hex digits>"),
     verified: z.boolean(),
 });
+/**
+ * A homeserver release rolled out canary first: the canary tenants run the
+ * entry's digest from `since`; every other tenant keeps `previous` until the
+ * canaries have run it for `soakDays` (ops watch them meanwhile: a failing
+ * canary means removing the tenant from `canary` and its digest from the entry,
+ * not waiting). Remove `rollout` once every tenant runs the new digest.
+ */
+export const RolloutSchema = z.strictObject({
+    canary: z
+        .array(z.string().regex(TENANT_NAME_PATTERN, "must be a tenant name"))
+        .min(1, "must name at least one tenant: the canary that runs the new release first")
+        .describe("Tenants that run the new release from `since`."),
+    since: isoDate.describe("The day the canaries got the new release."),
+    soakDays: z
+        .number()
+        .int("must be a whole number of days")
+        .min(1, "must be at least 1 day")
+        .max(MAX_SOAK_DAYS, `must be at most ${MAX_SOAK_DAYS} days: a release is not held back longer`)
+        .describe("Days the canaries run it before every other tenant does."),
+    previous: z.strictObject({ tag: ImageEntrySchema.shape.tag, digest: ImageEntrySchema.shape.digest }).describe("The release every other tenant keeps meanwhile."),
+});
+export type Rollout = z.infer<typeof RolloutSchema>;
+
 export const ImageCatalogSchema = z.strictObject({
-    homeserver: ImageEntrySchema,
+    homeserver: ImageEntrySchema.extend({ rollout: RolloutSchema.optional() }),
     proxy: ImageEntrySchema,
     backupAgent: ImageEntrySchema,
     edge: ImageEntrySchema,
@@ -66,4 +93,27 @@ export function registryOf(reference: string): string {
 /** The registries a catalog pulls from: the only ones a tenant's image override may name. */
 export function catalogRegistries(catalog: ImageCatalog): string[] {
     return [...new Set(Object.values(catalog).map((entry) => registryOf(entry.repository)))].sort();
+}
+
+/** The homeserver release a tenant runs under the catalog's rollout, as of a day. */
+export interface HomeserverRelease {
+    /** The pinned reference (repository:tag@digest). */
+    pinned: string;
+    /** Why: the catalog's current release, the canary's, or the previous one while the canaries soak. */
+    reason: "current" | "canary" | "previous";
+}
+
+/**
+ * The catalog's homeserver release for one tenant on `asOf`: a canary runs the
+ * new release, every other tenant the previous one until `since + soakDays`.
+ * (A tenant's own `homeserver.image` overrides the catalog and is not rolled out.)
+ */
+export function homeserverReleaseFor(catalog: ImageCatalog, tenant: string, asOf: string): HomeserverRelease {
+    const entry = catalog.homeserver;
+    const current = pinnedReference(entry);
+    const rollout = entry.rollout;
+    if (rollout === undefined) return { pinned: current, reason: "current" };
+    if (rollout.canary.includes(tenant)) return { pinned: current, reason: "canary" };
+    if (asOf >= addDays(rollout.since, rollout.soakDays)) return { pinned: current, reason: "current" };
+    return { pinned: pinnedReference({ ...entry, ...rollout.previous }), reason: "previous" };
 }

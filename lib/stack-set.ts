@@ -6,7 +6,7 @@
 // no date is left pinned; no secret is committed in plain text; every image a
 // tenant names comes from a registry the catalog uses.
 import * as path from "node:path";
-import { catalogRegistries, loadImageCatalog, registryOf } from "../components/images";
+import { catalogRegistries, loadImageCatalog, registryOf, type ImageCatalog } from "../components/images";
 import { datingProblems, lifecycleOf } from "../components/lifecycle";
 import { STORAGE_BOX_LOCATIONS, stalePinProblem, type StackConfig } from "../stacks/config";
 import type { LoadedTenant } from "../tenants/loader";
@@ -257,13 +257,27 @@ function backupSiteProblems(primary: StackEntry, byStack: Map<string, StackEntry
 /** A tenant's image override comes from a registry the catalog already pulls from. */
 function imageProblems(primary: StackEntry, projectDir: string): SetProblem[] {
     if (primary.config.role !== "primary") return [];
-    let registries: string[];
+    let catalog: ImageCatalog;
     try {
-        registries = catalogRegistries(loadImageCatalog(path.resolve(projectDir, primary.config.imageCatalog)));
+        catalog = loadImageCatalog(path.resolve(projectDir, primary.config.imageCatalog));
     } catch (e) {
         return [{ file: primary.file, field: "redoubt:imageCatalog", message: `cannot be read: ${(e as Error).message.split("\n").join(" ")}` }];
     }
+    const registries = catalogRegistries(catalog);
     const problems: SetProblem[] = [];
+    // A canary must be a tenant whose homeserver runs the catalog's release: otherwise nobody runs it first.
+    const canaries = new Map(primary.tenants.map(({ tenant }) => [tenant.name, tenant]));
+    for (const name of catalog.homeserver.rollout?.canary ?? []) {
+        const tenant = canaries.get(name);
+        const why = tenant === undefined ? "no tenant file declares it" : tenant.homeserver.image !== undefined ? "it runs its own homeserver.image" : undefined;
+        if (why !== undefined) {
+            problems.push({
+                file: primary.config.imageCatalog,
+                field: "homeserver.rollout.canary",
+                message: `names ${name}, but ${why}; name a tenant that runs the catalog's homeserver`,
+            });
+        }
+    }
     for (const { tenant, file } of primary.tenants) {
         const image = tenant.homeserver.image;
         if (image === undefined) continue;

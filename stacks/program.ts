@@ -9,7 +9,7 @@ import { BackupBucket, type BackupBucketCredentials } from "../components/backup
 import type { BackupTarget } from "../components/backupAgent";
 import { Edge } from "../components/edge";
 import { HostBaseline } from "../components/hostBaseline";
-import { loadImageCatalog } from "../components/images";
+import { homeserverReleaseFor, loadImageCatalog, pinnedReference } from "../components/images";
 import { datingProblems, lifecycleOf, type Lifecycle } from "../components/lifecycle";
 import { storageBoxRepository } from "../components/render/backup";
 import { edgeRouteOf, TenantCell } from "../components/tenantCell";
@@ -168,13 +168,17 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
     const provider = new docker.Provider("docker-host", { host: config.dockerHost }, { transformations });
     const connection = sshConnection(config);
     const retention = Math.min(...tenants.map((t) => t.tenant.logging.retentionDays), 30);
+    // Each tenant's homeserver image: its own override, else the catalog's release under its rollout (canary first).
+    const asOf = options.asOf ?? asOfDate(config);
+    const homeserverImages = tenants.map(({ tenant }) => tenant.homeserver.image ?? homeserverReleaseFor(catalog, tenant.name, asOf).pinned);
+    const catalogHomeserver = pinnedReference(catalog.homeserver);
     const host = new HostBaseline(
         "host",
         {
             connection,
             logRetentionDays: retention,
             catalog,
-            extraImages: tenants.flatMap((t) => (t.tenant.homeserver.image ? [t.tenant.homeserver.image] : [])),
+            extraImages: homeserverImages.filter((image) => image !== catalogHomeserver),
             provider,
         },
         { transformations },
@@ -208,7 +212,7 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
                     tenant,
                     lifecycle,
                     images: {
-                        homeserver: tenant.homeserver.image ? host.extraImages[tenant.homeserver.image] : host.images.homeserver,
+                        homeserver: homeserverImages[i] === catalogHomeserver ? host.images.homeserver : host.extraImages[homeserverImages[i]],
                         proxy: host.images.proxy,
                         backupAgent: host.images.backupAgent,
                         tor: host.images.tor,

@@ -16,6 +16,7 @@ import { PushProxy } from "./pushProxy";
 import { CADDY_TLS_PORT } from "./render/caddy";
 import type { EdgeRoute } from "./render/edge";
 import { installFileCommand, renderSlice, systemctlCommand } from "./render/host";
+import { renderUpgradeGate, upgradeGatePath } from "./render/upgrade";
 import { backupTime, onCalendar } from "./schedule";
 import { TenantCertificates } from "./tenantCertificates";
 import { TenantNetworks } from "./tenantNetworks";
@@ -267,11 +268,13 @@ export class TenantCell extends pulumi.ComponentResource {
                       { parent: this, dependsOn: [ctx.slice, ctx.volume] },
                   )
                 : undefined;
+        const image = tenant.homeserver.image ?? args.images.homeserver;
+        const gate = this.upgradeGate(ctx, image);
         return new Homeserver(
             `${ctx.name}-homeserver`,
             {
                 ...ctx.common,
-                image: tenant.homeserver.image ?? args.images.homeserver,
+                image,
                 flavor: ctx.homeserver,
                 config: {
                     serverName: serverNameOf(tenant),
@@ -283,6 +286,29 @@ export class TenantCell extends pulumi.ComponentResource {
                 servicesNetwork: ctx.networks.services.name,
                 limits: { memoryMiB: PLANS[tenant.plan].memoryMiB, cpus: PLANS[tenant.plan].cpus },
                 running: lifecycle.served,
+            },
+            { parent: this, dependsOn: [ctx.slice, ctx.volume, ...(gate ? [gate] : [])] },
+        );
+    }
+
+    /**
+     * A fresh backup at every site before the homeserver runs a new image (components/render/upgrade.ts).
+     * The command's `create` names the image, so a new image updates it, and pulumi-command runs `create`
+     * again on an update without `update` (CommandState.run; lib/live/command.ts follows it); the container
+     * depends on it, so it keeps its old image unless the gate exits 0. Only where backups run: a tenant
+     * that is not backed up has no backup to take.
+     */
+    private upgradeGate(ctx: CellContext, image: pulumi.Input<string>): command.remote.Command | undefined {
+        const { tenant, lifecycle, args } = ctx;
+        if (!lifecycle.backedUp) return undefined;
+        const gate = upgradeGatePath(tenant.name);
+        const script = renderUpgradeGate({ tenant: tenant.name, homeserverContainer: containerName(tenant.name, "homeserver"), sites: args.backupTargets.map((t) => t.site) });
+        return new command.remote.Command(
+            `${ctx.name}-upgrade-gate`,
+            {
+                connection: args.connection,
+                create: pulumi.interpolate`${installFileCommand(gate, script, "0755")} && ${gate} ${image}`,
+                delete: `rm -f ${gate}`,
             },
             { parent: this, dependsOn: [ctx.slice, ctx.volume] },
         );

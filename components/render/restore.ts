@@ -55,6 +55,12 @@ export interface RestoreScriptInput {
     flavor?: HomeserverFlavor;
     /** Where restic runs: the backup agent's image (production) or `restic` on PATH (tests). */
     restic: "agent-image" | "local";
+    /**
+     * A drill (monthly, from a host timer): the snapshot is restored and the database rebuilt from it in a
+     * staging directory, then removed; the live data and the running homeserver are never touched. The
+     * result goes to this file in the node exporter's textfile format (written whole, then renamed).
+     */
+    drillMetricsFile?: string;
     /** Host paths, for tests: the tenants' data mounts and where the snapshot holds the data. */
     paths?: { sourceMount?: string; targetMount?: string; snapshotRoot?: string };
 }
@@ -85,23 +91,97 @@ export function renderRestoreScript(input: RestoreScriptInput): string {
         -v ${q(`${identity.passwd}:/etc/passwd:ro`)} -v ${q(`${identity.group}:/etc/group:ro`)} \\
         --entrypoint restic "$agent_image" --no-cache "$@"`;
     const label = target === input.tenant ? input.tenant : `${target} (a drill from ${input.tenant})`;
-    return `#!/bin/sh
-# Rendered by redoubt: restore of tenant ${label} from its ${input.site} backup.
-set -eu
+    const drill = input.drillMetricsFile;
+    if (drill && target !== input.tenant) throw new Error("restore: a scheduled drill restores a tenant's backup into its own volume's staging directory; give no target");
+    const metricLabels = `tenant="${input.tenant}",site="${input.site}"`;
+    const databaseRestore = (dataDir: string) => `docker run --rm --user "$homeserver_user" --network none --read-only --cap-drop ALL --security-opt no-new-privileges \\
+    ${flavor.container.envs.map((e) => `-e ${q(e)}`).join(" ")} \\
+    -v ${dataDir}:${q(flavor.data.mountPath)} -v "$target_mount"/config/homeserver:${q(`${flavor.configDir}:ro`)} \\
+    "$homeserver_image" ${restoreArgs.map(q).join(" ")}`;
+    // The drill: the homeserver rebuilds a database from the restored backup in the staging directory; the
+    // live data and the running server are left alone. The staging directory goes with the EXIT trap.
+    const drillSteps = `# 5. The homeserver rebuilds its database from the restored backup, in the staging directory.
+${databaseRestore('"$staged"')} >/dev/null 2>&1 || fail "${flavor.name} could not rebuild its database from snapshot $snapshot_id"
+write_metrics 1
+echo "restore drill: ${input.tenant} from ${input.site}: snapshot $(printf '%.8s' "$snapshot_id") restored and its database rebuilt"
+`;
+    const restoreSteps = `# 5. Stop the homeserver and swap the restored data into place; the previous data is kept beside it.
+was_running=$(docker inspect -f '{{.State.Running}}' "$homeserver")
+if [ "$was_running" = true ]; then docker stop "$homeserver" >/dev/null; fi
+previous="$data.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"
+if [ -e "$data" ]; then mv "$data" "$previous"; fi
+mv "$staged" "$data"
 
+# 6. The homeserver turns its restored database backup into its database: a one-off start with its image,
+# user and mounts, no network. On failure the previous data goes back and the old server is started again.
+if ! ${databaseRestore('"$data"')}; then
+    mv "$data" "$data.failed-restore"
+    if [ -e "$previous" ]; then mv "$previous" "$data"; fi
+    if [ "$was_running" = true ]; then docker start "$homeserver" >/dev/null; fi
+    fail "${flavor.name} could not restore its database from the snapshot; the previous data is back in place, the restored files are in $data.failed-restore"
+fi
+
+# 7. Start the homeserver again (a stopped one, e.g. a suspended tenant, stays stopped).
+state="homeserver left stopped"
+if [ "$was_running" = true ]; then
+    docker start "$homeserver" >/dev/null
+    state="homeserver started"
+fi
+echo "restore: ${label} restored from snapshot $(printf '%.8s' "$snapshot_id"), $state"
+if [ -e "$previous" ]; then echo "restore: the previous data is in $previous; remove it once the restored server is checked"; fi
+`;
+    return `#!/bin/sh
+# Rendered by redoubt: ${drill ? "restore drill" : "restore"} of tenant ${label} from its ${input.site} backup.
+set -eu
+${
+    drill
+        ? `
+metrics=${q(drill)}
+snapshot_epoch=0
+# The drill's result for the node exporter's textfile collector, written whole then renamed (never half a file).
+write_metrics() {
+    tmp="$metrics.tmp"
+    mkdir -p "$(dirname "$metrics")"
+    {
+        echo "# HELP redoubt_restore_drill_success 1 if the last restore drill rebuilt the homeserver's database from the backup, else 0."
+        echo "# TYPE redoubt_restore_drill_success gauge"
+        printf 'redoubt_restore_drill_success{%s} %s\\n' ${q(metricLabels)} "$1"
+        echo "# HELP redoubt_restore_drill_timestamp_seconds When the last restore drill ended."
+        echo "# TYPE redoubt_restore_drill_timestamp_seconds gauge"
+        printf 'redoubt_restore_drill_timestamp_seconds{%s} %s\\n' ${q(metricLabels)} "$(date -u +%s)"
+        echo "# HELP redoubt_restore_drill_snapshot_timestamp_seconds When the snapshot the last drill restored was taken (0: none found)."
+        echo "# TYPE redoubt_restore_drill_snapshot_timestamp_seconds gauge"
+        printf 'redoubt_restore_drill_snapshot_timestamp_seconds{%s} %s\\n' ${q(metricLabels)} "$snapshot_epoch"
+    } > "$tmp"
+    chmod 0644 "$tmp"
+    mv "$tmp" "$metrics"
+}
+
+fail() {
+    echo "restore drill: $*" >&2
+    write_metrics 0
+    exit 1
+}
+`
+        : `
 fail() {
     echo "restore: $*" >&2
     exit 1
 }
-
+`
+}
 source_mount=${q(sourceMount)}
 target_mount=${q(targetMount)}
-data="$target_mount"/${q(flavor.data.subdir)}
 homeserver=${q(containerName(target, "homeserver"))}
 snapshot=${q(input.snapshot ?? "")}
+${
+    drill
+        ? ""
+        : `data="$target_mount"/${q(flavor.data.subdir)}
 force=${input.force ? 1 : 0}
 drill=${target === input.tenant ? 0 : 1}
-export RESTIC_REPOSITORY=${q(input.repository)}
+`
+}export RESTIC_REPOSITORY=${q(input.repository)}
 export RESTIC_PASSWORD_FILE=${q(files.passwordFile)}
 sftp_command=${q(sftpCommand)}
 
@@ -137,7 +217,10 @@ snapshot_time=$(printf '%s' "$json" | grep -o '"time":"[^"]*"' | head -n 1 | cut
 snapshot_epoch=$(date -u -d "$snapshot_time" +%s)
 echo "restore: snapshot $(printf '%.8s' "$snapshot_id") of $(date -u -d "@$snapshot_epoch" '+%Y-%m-%d %H:%M:%S UTC') from ${input.site}"
 
-# 3. Never overwrite newer data by accident. The tenant's own volume: its newest file against the snapshot.
+${
+    drill
+        ? ""
+        : `# 3. Never overwrite newer data by accident. The tenant's own volume: its newest file against the snapshot.
 # A drill's target is another tenant: it must be fresh (no media, no database backup: nobody has used it).
 if [ "$drill" = 1 ]; then
     if [ "$force" = 0 ] && { [ -e "$data"/${q(flavor.data.backupMarker)} ] || [ -n "$(find "$data"/${q(flavor.data.media)} -type f 2>/dev/null | head -n 1)" ]; }; then
@@ -150,8 +233,9 @@ else
     fi
 fi
 
-# 4. Restore into a staging directory on the same filesystem (the swap is then two renames).
-staging="$target_mount/.restore-staging"
+`
+}# 4. Restore into a staging directory on the same filesystem (the swap is then two renames).
+staging="$target_mount/${drill ? ".restore-drill" : ".restore-staging"}"
 rm -rf "$staging"
 mkdir -m 0700 "$staging"
 cleanup() { rm -rf "$staging"; }
@@ -163,33 +247,6 @@ homeserver_user=$(docker inspect -f '{{.Config.User}}' "$homeserver") || fail "n
 chown -R "$homeserver_user" "$staged"
 chmod 0700 "$staged"
 
-# 5. Stop the homeserver and swap the restored data into place; the previous data is kept beside it.
-was_running=$(docker inspect -f '{{.State.Running}}' "$homeserver")
-if [ "$was_running" = true ]; then docker stop "$homeserver" >/dev/null; fi
-previous="$data.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"
-if [ -e "$data" ]; then mv "$data" "$previous"; fi
-mv "$staged" "$data"
-
-# 6. The homeserver turns its restored database backup into its database: a one-off start with its image,
-# user and mounts, no network. On failure the previous data goes back and the old server is started again.
 homeserver_image=$(docker inspect -f '{{.Image}}' "$homeserver")
-if ! docker run --rm --user "$homeserver_user" --network none --read-only --cap-drop ALL --security-opt no-new-privileges \\
-    ${flavor.container.envs.map((e) => `-e ${q(e)}`).join(" ")} \\
-    -v "$data":${q(flavor.data.mountPath)} -v "$target_mount"/config/homeserver:${q(`${flavor.configDir}:ro`)} \\
-    "$homeserver_image" ${restoreArgs.map(q).join(" ")}; then
-    mv "$data" "$data.failed-restore"
-    if [ -e "$previous" ]; then mv "$previous" "$data"; fi
-    if [ "$was_running" = true ]; then docker start "$homeserver" >/dev/null; fi
-    fail "${flavor.name} could not restore its database from the snapshot; the previous data is back in place, the restored files are in $data.failed-restore"
-fi
-
-# 7. Start the homeserver again (a stopped one, e.g. a suspended tenant, stays stopped).
-state="homeserver left stopped"
-if [ "$was_running" = true ]; then
-    docker start "$homeserver" >/dev/null
-    state="homeserver started"
-fi
-echo "restore: ${label} restored from snapshot $(printf '%.8s' "$snapshot_id"), $state"
-if [ -e "$previous" ]; then echo "restore: the previous data is in $previous; remove it once the restored server is checked"; fi
-`;
+${drill ? drillSteps : restoreSteps}`;
 }

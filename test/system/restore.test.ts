@@ -13,7 +13,7 @@ import { containerName } from "../../components/names";
 import { renderBackupScript } from "../../components/render/backup";
 import { renderRestoreScript, SNAPSHOT_TAG, type RestoreScriptInput } from "../../components/render/restore";
 import { fileTree, makeTempDir, removeDir, run, runOk } from "./helpers";
-import { requireProgram } from "./programs";
+import { findProgram, requireProgram } from "./programs";
 
 jest.setTimeout(120_000);
 
@@ -127,7 +127,12 @@ describe("restore script (restic, local repository)", () => {
 
     test("the rendered script passes shellcheck", () => {
         const shellcheck = requireProgram("shellcheck", "shellcheck");
-        for (const script of [restoreScript(), restoreScript({ restic: "agent-image", storageBox: { user: "u1", host: "u1.example" } }), restoreScript({ target: "drill" })]) {
+        for (const script of [
+            restoreScript(),
+            restoreScript({ restic: "agent-image", storageBox: { user: "u1", host: "u1.example" } }),
+            restoreScript({ target: "drill" }),
+            restoreScript({ drillMetricsFile: "/m/drill.prom" }),
+        ]) {
             const r = run(shellcheck, ["-s", "sh", "-S", "style", "-"], { input: script });
             expect({ code: r.code, findings: r.stdout + r.stderr }).toEqual({ code: 0, findings: "" });
         }
@@ -218,6 +223,37 @@ describe("restore script (restic, local repository)", () => {
         expect(r.code).not.toBe(0);
         expect(r.stderr).toContain("drill is not fresh");
         expect(dockerCalls()).toEqual([]);
+    });
+
+    describe("the scheduled drill", () => {
+        const metrics = () => join(dir, "textfile", "restore-drill.prom");
+        const value = (name: string) => Number(new RegExp(`^${name}\\{tenant="${tenant}",site="${site}"\\} (\\d+)$`, "m").exec(readFileSync(metrics(), "utf8"))?.[1]);
+
+        test("restores the newest snapshot and rebuilds the database beside the live data, touching neither it nor the server; success as a metric", () => {
+            const before = tree(data);
+            const r = runRestore({ drillMetricsFile: metrics() });
+            expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+            expect(tree(data)).toEqual(before);
+            const calls = dockerCalls();
+            expect(calls.map((c) => c.split(" ")[0])).toEqual(["run"]);
+            expect(calls[0]).toContain(`-v ${join(mount, ".restore-drill")}${data}:${flavor.data.mountPath}`);
+            expect(calls[0]).toMatch(/--restore-backup/);
+            expect(existsSync(join(mount, ".restore-drill"))).toBe(false);
+            expect(value("redoubt_restore_drill_success")).toBe(1);
+            const newest = snapshots().at(-1)!;
+            expect(value("redoubt_restore_drill_snapshot_timestamp_seconds")).toBe(Math.floor(Date.parse(newest.time) / 1000));
+            expect(Math.abs(value("redoubt_restore_drill_timestamp_seconds") - Date.now() / 1000)).toBeLessThan(120);
+            const promtool = findProgram("promtool");
+            if (promtool) expect(run(promtool, ["check", "metrics"], { input: readFileSync(metrics()) }).code).toBe(0);
+        });
+
+        test("a drill whose database rebuild fails says so as a metric and in its exit status", () => {
+            const r = runRestore({ drillMetricsFile: metrics() }, { DOCKER_RUN_FAILS: "1" });
+            expect(r.code).not.toBe(0);
+            expect(r.stderr).toContain("restore drill: tuwunel could not rebuild its database");
+            expect(value("redoubt_restore_drill_success")).toBe(0);
+            expect(existsSync(join(mount, ".restore-drill"))).toBe(false);
+        });
     });
 
     test("no snapshot with the backup's tag: a clear refusal", () => {

@@ -14,6 +14,19 @@ import {
     SECURITY_UPDATES_CONF,
     systemctlCommand,
 } from "./render/host";
+import {
+    COLLECTOR_SCRIPT,
+    COLLECTOR_UNIT,
+    COLLECTOR_OUTPUT,
+    MONITORING_TYPE,
+    NODE_EXPORTER_DROP_IN,
+    NODE_EXPORTER_SERVICE,
+    monitoringInputs,
+    renderCollectorScript,
+    renderCollectorUnits,
+    renderNodeExporterCheck,
+    renderNodeExporterDropIn,
+} from "./render/monitoring";
 
 /** Kernel modules the host must have loaded: dm_crypt (LUKS volumes) and wireguard (vpn tenants). */
 export const HOST_KERNEL_MODULES = ["dm_crypt", "wireguard"] as const;
@@ -28,11 +41,16 @@ export interface HostBaselineArgs {
     extraImages: string[];
     /** Docker provider of the host. */
     provider: docker.Provider;
+    /**
+     * host:port the node exporter listens on.
+     * @default NODE_EXPORTER_LISTEN_DEFAULT (loopback: ops scrape through their SSH tunnel or WireGuard)
+     */
+    monitoringListenAddress?: string;
 }
 
 /**
  * What one Docker host needs before tenants: security updates on their own, the journal's time-bounded
- * retention, the edge's slice, and the pinned images pulled once.
+ * retention, the edge's slice, monitoring without user data, and the pinned images pulled once.
  */
 export class HostBaseline extends pulumi.ComponentResource {
     /** Pinned image reference per catalog role, pulled on the host. */
@@ -78,6 +96,7 @@ export class HostBaseline extends pulumi.ComponentResource {
             { parent: this },
         );
         securityUpdates(name, args, this);
+        new HostMonitoring(`${name}-monitoring`, { connection: args.connection, listenAddress: args.monitoringListenAddress }, { parent: this });
         // Containers get the pinned reference itself, by way of the pulled image's `name` (so they are created
         // after the pull). Its repoDigest names the same image, but the provider computes it: unknown in a stack's
         // first preview, which would leave images-pinned-by-digest advisory for every container there.
@@ -115,4 +134,54 @@ function securityUpdates(name: string, args: HostBaselineArgs, parent: pulumi.Re
         },
         { parent },
     );
+}
+
+export interface HostMonitoringArgs {
+    connection: command.types.input.remote.ConnectionArgs;
+    /** host:port the node exporter listens on; loopback unless given. */
+    listenAddress?: string;
+}
+
+/**
+ * Machine and service facts for ops, no user data (the privacy page: "security
+ * monitoring without logging user activity"): Debian's node exporter with our
+ * collectors only, and our collector every minute. Its inputs are the
+ * configuration the monitoring-no-user-data policy checks; the command renders
+ * from the same inputs. Refused on a host without prometheus-node-exporter.
+ */
+export class HostMonitoring extends pulumi.ComponentResource {
+    constructor(name: string, args: HostMonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
+        const inputs = monitoringInputs({ listenAddress: args.listenAddress });
+        super(MONITORING_TYPE, name, inputs, opts);
+        const check = `${SCRIPTS_DIR}/node-exporter-check.sh`;
+        const units = renderCollectorUnits();
+        const unitFile = (suffix: string) => `/etc/systemd/system/${COLLECTOR_UNIT}.${suffix}`;
+        new command.remote.Command(
+            `${name}-install`,
+            {
+                connection: args.connection,
+                create: [
+                    installFileCommand(check, renderNodeExporterCheck(), "0755"),
+                    check,
+                    installFileCommand(COLLECTOR_SCRIPT, renderCollectorScript(), "0755"),
+                    installFileCommand(unitFile("service"), units.service, "0644"),
+                    installFileCommand(unitFile("timer"), units.timer, "0644"),
+                    installFileCommand(NODE_EXPORTER_DROP_IN, renderNodeExporterDropIn({ listenAddress: inputs.listenAddress }), "0644"),
+                    systemctlCommand("daemon-reload"),
+                    systemctlCommand(`enable --now ${COLLECTOR_UNIT}.timer`),
+                    systemctlCommand(`enable ${NODE_EXPORTER_SERVICE}`),
+                    systemctlCommand(`restart ${NODE_EXPORTER_SERVICE}`),
+                ].join(" && "),
+                // The exporter is stopped rather than left on Debian's defaults (every default collector, every address).
+                delete: [
+                    systemctlCommand(`disable --now ${COLLECTOR_UNIT}.timer ${NODE_EXPORTER_SERVICE}`),
+                    `rm -f ${check} ${COLLECTOR_SCRIPT} ${unitFile("service")} ${unitFile("timer")} ${NODE_EXPORTER_DROP_IN} ${COLLECTOR_OUTPUT}`,
+                    systemctlCommand("daemon-reload"),
+                ].join(" && "),
+            },
+            { parent: this },
+        );
+        // A component's registered outputs are its properties in the engine's state and the policy pack's view.
+        this.registerOutputs({ ...inputs });
+    }
 }

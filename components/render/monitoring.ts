@@ -29,10 +29,11 @@ export type MonitoringLabel = (typeof MONITORING_LABELS)[number];
 export const NODE_EXPORTER_COLLECTORS = ["cpu", "meminfo", "filesystem", "loadavg", "diskstats", "pressure", "textfile"] as const;
 /** Debian's prometheus-node-exporter reads textfile metrics here (its --collector.textfile.directory default). */
 export const NODE_EXPORTER_TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";
-/** Debian's defaults file for the exporter: its unit passes $ARGS. */
-export const NODE_EXPORTER_DEFAULTS_FILE = "/etc/default/prometheus-node-exporter";
 export const NODE_EXPORTER_PACKAGE = "prometheus-node-exporter";
-export const NODE_EXPORTER_SERVICE = "prometheus-node-exporter.service";
+export const NODE_EXPORTER_BINARY = `/usr/bin/${NODE_EXPORTER_PACKAGE}`;
+export const NODE_EXPORTER_SERVICE = `${NODE_EXPORTER_PACKAGE}.service`;
+/** Our drop-in for Debian's unit (which runs the exporter as user prometheus). */
+export const NODE_EXPORTER_DROP_IN = `/etc/systemd/system/${NODE_EXPORTER_SERVICE}.d/redoubt.conf`;
 /** Loopback by default: ops scrape through their SSH tunnel or WireGuard, never over the public address. */
 export const NODE_EXPORTER_LISTEN_DEFAULT = "127.0.0.1:9100";
 /** The scrape job name the alert rules expect ops to give the node exporter. */
@@ -254,24 +255,31 @@ export function nodeExporterArgs(input: NodeExporterInput = {}): string[] {
     ];
 }
 
-/** Debian's /etc/default/prometheus-node-exporter, with our ARGS. */
-export function renderNodeExporterDefaults(input: NodeExporterInput = {}): string {
+/**
+ * A drop-in for Debian's unit with our command line. Not Debian's
+ * /etc/default/prometheus-node-exporter: that is a conffile, and a changed
+ * conffile makes unattended-upgrades hold back the package's updates.
+ */
+export function renderNodeExporterDropIn(input: NodeExporterInput = {}): string {
     const args = nodeExporterArgs(input);
-    if (args.some((a) => /["\\$`]/.test(a))) throw new Error(`the node exporter's listen address ${JSON.stringify(input.listenAddress)} must be host:port without quotes or $`);
+    if (args.some((a) => /[\s"'\\$%`;]/.test(a)))
+        throw new Error(`the node exporter's listen address ${JSON.stringify(input.listenAddress)} must be host:port, without spaces, quotes, $ or %`);
     return `# Rendered by redoubt: only the collectors listed here run (machine facts and our textfile metrics).
-ARGS="${args.join(" ")}"
+[Service]
+ExecStart=
+ExecStart=${NODE_EXPORTER_BINARY} ${args.join(" ")}
 `;
 }
 
 /**
- * Refuses a host without Debian's node exporter, with what to install; the
- * defaults file is written by the same command afterwards.
+ * Refuses a host without Debian's node exporter, with what to install, and
+ * makes the textfile directory the collector writes to.
  */
 export function renderNodeExporterCheck(): string {
     return `#!/bin/sh
 # Rendered by redoubt: the Docker host has Debian's node exporter.
 set -eu
-if ! command -v ${NODE_EXPORTER_PACKAGE} >/dev/null 2>&1; then
+if [ ! -x ${NODE_EXPORTER_BINARY} ]; then
     echo "redoubt: the Docker host has no ${NODE_EXPORTER_PACKAGE}; install it (apt-get install ${NODE_EXPORTER_PACKAGE}) so ops can scrape machine facts and the redoubt_* metrics" >&2
     exit 1
 fi

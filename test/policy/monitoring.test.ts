@@ -1,6 +1,7 @@
 import * as common from "../../policies/common";
 import { monitoringNoUserData, monitoringProblems } from "../../policies/monitoring";
 import { MONITORING_LABELS, MONITORING_TYPE, NODE_EXPORTER_COLLECTORS, monitoringInputs } from "../../components/render/monitoring";
+import { runStacks } from "../../lib/mock-run";
 import { runStack } from "./helpers";
 
 /** The host's monitoring component as the engine passes it: its typed inputs. */
@@ -17,6 +18,16 @@ describe("monitoring-no-user-data", () => {
         expect(await runStack(monitoringNoUserData, [monitoring()])).toEqual([]);
         expect(await runStack(monitoringNoUserData, [monitoring({ ...monitoringInputs({ listenAddress: "10.8.0.1:9100" }) })])).toEqual([]);
     });
+
+    it("the real stacks' host monitoring carries the rendered inputs, and passes", async () => {
+        const runs = await runStacks();
+        const hosts = runs.flatMap((run) => run.resources.filter((r) => r.type === MONITORING_TYPE));
+        expect(hosts.length).toBeGreaterThan(0);
+        for (const host of hosts) {
+            expect(host.outputs).toEqual(monitoringInputs());
+            expect(await runStack(monitoringNoUserData, [monitoring(host.outputs)])).toEqual([]);
+        }
+    }, 120_000);
 
     it("refuses a metric with a request-path label, saying what to change", async () => {
         const inputs = monitoringInputs();

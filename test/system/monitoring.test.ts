@@ -3,8 +3,8 @@
 // shellcheck reads the collector, and the collector runs against stub
 // docker/systemctl/mountpoint/df on PATH (real openssl, du, date) into output
 // that `promtool check metrics` accepts and that carries only allowed labels.
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { stringify } from "yaml";
 import { renderBackupTrigger } from "../../components/render/host";
 import {
@@ -12,17 +12,24 @@ import {
     ALERT_RULES,
     ALERT_THRESHOLDS,
     COLLECTOR_METRICS,
+    COLLECTOR_SCRIPT,
+    COLLECTOR_UNIT,
     MONITORING_LABELS,
+    NODE_EXPORTER_BINARY,
     NODE_EXPORTER_COLLECTORS,
+    NODE_EXPORTER_DROP_IN,
     NODE_EXPORTER_JOB,
     NODE_EXPORTER_PACKAGE,
+    NODE_EXPORTER_SERVICE,
     NODE_EXPORTER_TEXTFILE_DIR,
-    nodeExporterArgs,
+    renderNodeExporterDropIn,
     renderAlertRules,
     renderCollectorScript,
+    renderCollectorUnits,
+    renderNodeExporterCheck,
 } from "../../components/render/monitoring";
 import { freePort, LOOPBACK, makeTempDir, removeDir, run, runOk, start, stop, waitForPort } from "./helpers";
-import { requireProgram } from "./programs";
+import { findProgram, requireProgram } from "./programs";
 
 jest.setTimeout(120_000);
 
@@ -371,13 +378,16 @@ esac
     });
 
     test("Debian's node exporter with our arguments runs only our collectors and serves the collector's file", async () => {
-        const exporter = requireProgram(NODE_EXPORTER_PACKAGE, NODE_EXPORTER_PACKAGE);
+        requireProgram(NODE_EXPORTER_PACKAGE, NODE_EXPORTER_PACKAGE);
         collect();
         const port = await freePort();
-        // Our command line, with the textfile directory moved to the test's (the host's needs root).
-        const args = nodeExporterArgs({ listenAddress: `${LOOPBACK}:${port}` }).map((a) =>
-            a.startsWith("--collector.textfile.directory=") ? a.replace(NODE_EXPORTER_TEXTFILE_DIR, join(dir, "out")) : a,
-        );
+        // The drop-in's command line (systemd splits it on spaces: it has no quotes), with the textfile directory
+        // moved to the test's (the host's needs root).
+        const execStart = /^ExecStart=(\S.*)$/m.exec(renderNodeExporterDropIn({ listenAddress: `${LOOPBACK}:${port}` }))?.[1] ?? "";
+        const [exporter, ...args] = execStart
+            .split(" ")
+            .map((a) => (a.startsWith("--collector.textfile.directory=") ? a.replace(NODE_EXPORTER_TEXTFILE_DIR, join(dir, "out")) : a));
+        expect(exporter).toBe(findProgram(NODE_EXPORTER_PACKAGE));
         const started = start(exporter, args);
         try {
             await waitForPort(port, 15_000, started);
@@ -390,6 +400,51 @@ esac
         } finally {
             await stop(started);
         }
+    });
+});
+
+describe("host setup", () => {
+    let dir: string;
+    beforeAll(() => {
+        dir = makeTempDir("monitoring-units");
+    });
+    afterAll(() => removeDir(dir));
+
+    test("shellcheck finds nothing in the node exporter check, which refuses a host without the exporter", () => {
+        const file = join(dir, "check.sh");
+        writeFileSync(file, renderNodeExporterCheck());
+        const r = run(requireProgram("shellcheck", "shellcheck"), [file]);
+        expect({ code: r.code, output: r.stdout }).toEqual({ code: 0, output: "" });
+        // The check looks at a fixed path; on this machine the package is installed, so a renamed binary stands in for a host without it.
+        const missing = run("/bin/sh", [
+            "-c",
+            renderNodeExporterCheck().replaceAll(NODE_EXPORTER_BINARY, join(dir, "absent")).replaceAll(NODE_EXPORTER_TEXTFILE_DIR, join(dir, "textfile")),
+        ]);
+        expect(missing.code).toBe(1);
+        expect(missing.stderr).toMatch(new RegExp(`install it \\(apt-get install ${NODE_EXPORTER_PACKAGE}\\)`));
+    });
+
+    test("systemd-analyze verify accepts the collector's units and the exporter's drop-in on Debian's unit", () => {
+        const analyze = requireProgram("systemd-analyze", "systemd");
+        const root = join(dir, "root");
+        mkdirSync(join(root, "usr/lib/systemd"), { recursive: true });
+        cpSync("/usr/lib/systemd/system", join(root, "usr/lib/systemd/system"), { recursive: true, verbatimSymlinks: true });
+        const install = (path: string, content: string, mode = 0o644) => {
+            mkdirSync(dirname(join(root, path)), { recursive: true });
+            writeFileSync(join(root, path), content, { mode });
+        };
+        const units = renderCollectorUnits();
+        install(`/etc/systemd/system/${COLLECTOR_UNIT}.service`, units.service);
+        install(`/etc/systemd/system/${COLLECTOR_UNIT}.timer`, units.timer);
+        install(COLLECTOR_SCRIPT, renderCollectorScript(), 0o755);
+        install(NODE_EXPORTER_DROP_IN, renderNodeExporterDropIn());
+        // Programs the units run must exist below the root: stand-ins (Debian's unit reloads with /bin/kill).
+        for (const program of [NODE_EXPORTER_BINARY, "/bin/kill"]) install(program, "#!/bin/sh\n", 0o755);
+        const r = run(analyze, ["verify", `--root=${root}`, `${COLLECTOR_UNIT}.service`, `${COLLECTOR_UNIT}.timer`, NODE_EXPORTER_SERVICE]);
+        expect({ code: r.code, output: r.stdout + r.stderr }).toEqual({ code: 0, output: "" });
+        // systemd reads our command line, not Debian's $ARGS.
+        const cat = runOk(analyze, ["cat-config", `--root=${root}`, `systemd/system/${NODE_EXPORTER_SERVICE}`]);
+        expect(cat.stdout).toContain(NODE_EXPORTER_DROP_IN);
     });
 });
 

@@ -12,13 +12,14 @@ import {
     ALERT_THRESHOLDS,
     COLLECTOR_METRICS,
     MONITORING_LABELS,
+    NODE_EXPORTER_BINARY,
     NODE_EXPORTER_COLLECTORS,
     NODE_EXPORTER_LISTEN_DEFAULT,
     NODE_EXPORTER_TEXTFILE_DIR,
     nodeExporterArgs,
     renderAlertRules,
     renderCollectorUnits,
-    renderNodeExporterDefaults,
+    renderNodeExporterDropIn,
 } from "../../components/render/monitoring";
 
 interface RuleFile {
@@ -72,12 +73,13 @@ describe("node exporter", () => {
         expect(nodeExporterArgs({ listenAddress: "10.8.0.1:9100" })).toContain("--web.listen-address=10.8.0.1:9100");
     });
 
-    it("writes Debian's defaults file with one ARGS line, and refuses an address that would break out of it", () => {
-        const lines = renderNodeExporterDefaults()
+    it("replaces the unit's command line in a drop-in, and refuses an address that would add arguments", () => {
+        const lines = renderNodeExporterDropIn()
             .split("\n")
             .filter((l) => l !== "" && !l.startsWith("#"));
-        expect(lines).toEqual([`ARGS="${nodeExporterArgs().join(" ")}"`]);
-        expect(() => renderNodeExporterDefaults({ listenAddress: '0.0.0.0:9100" --collector.processes' })).toThrow(/host:port/);
+        expect(lines).toEqual(["[Service]", "ExecStart=", `ExecStart=${NODE_EXPORTER_BINARY} ${nodeExporterArgs().join(" ")}`]);
+        expect(() => renderNodeExporterDropIn({ listenAddress: "0.0.0.0:9100 --collector.processes" })).toThrow(/host:port/);
+        expect(() => renderNodeExporterDropIn({ listenAddress: "$HOST:9100" })).toThrow(/host:port/);
     });
 });
 

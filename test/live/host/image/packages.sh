@@ -15,6 +15,7 @@ HOST_PACKAGES=(
     docker.io docker-cli iptables wireguard-tools
     docker-registry pebble
     unattended-upgrades
+    prometheus-node-exporter
 )
 
 # One root file system shared by every container image role. tinyproxy-bin,

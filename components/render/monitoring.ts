@@ -110,8 +110,9 @@ containers() {
     local ids
     ids=$(docker ps -aq --filter label=${ROLE_LABEL}) || return 0
     [ -n "$ids" ] || return 0
+    # A container removed since \`docker ps\` makes inspect fail for it alone: the others are still reported.
     # shellcheck disable=SC2086 # ids is a list of container ids
-    docker inspect --format '{{with index .Config.Labels "${TENANT_LABEL}"}}{{.}}{{else}}-{{end}} {{with index .Config.Labels "${ROLE_LABEL}"}}{{.}}{{else}}-{{end}} {{.State.Running}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.RestartCount}}' $ids |
+    { docker inspect --format '{{with index .Config.Labels "${TENANT_LABEL}"}}{{.}}{{else}}-{{end}} {{with index .Config.Labels "${ROLE_LABEL}"}}{{.}}{{else}}-{{end}} {{.State.Running}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.RestartCount}}' $ids 2>/dev/null || true; } |
         while read -r tenant role running health restarts; do
             case "$role" in ${LONG_RUNNING_ROLES.join(" | ")}) ;; *) continue ;; esac
             labels="role=\\"$(clean "$role")\\""

@@ -298,8 +298,9 @@ describe("the collector", () => {
             join(bin, "docker"),
             `#!/bin/sh
 case "$1" in
-    ps) printf 'c1\\nc2\\nc3\\nc4\\nc5\\n' ;;
-    inspect) printf '%s\\n' 'acme homeserver true healthy 2' 'acme proxy false none 7' 'acme backup-agent false none 0' 'acme config false none 0' '- edge true unhealthy 0' ;;
+    ps) printf 'c1\\nc2\\nc3\\nc4\\nc5\\nc6\\n' ;;
+    # The last id names a container removed since ps: inspect reports the others and fails.
+    inspect) printf '%s\\n' 'acme homeserver true healthy 2' 'acme proxy false none 7' 'acme backup-agent false none 0' 'acme config false none 0' '- edge true unhealthy 0'; echo "Error: No such object: c6" >&2; exit 1 ;;
     *) exit 1 ;;
 esac
 `,

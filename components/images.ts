@@ -15,6 +15,11 @@ export const ImageEntrySchema = z.strictObject({
     tag: z.string().regex(/^[A-Za-z0-9._-]+$/, "must be an image tag"),
     digest: z.string().regex(DIGEST, "must be sha256:<64 hex digits>"),
     verified: z.boolean(),
+    releaseNotes: z
+        .string()
+        .regex(/^https:\/\/[^\s]*\{tag\}[^\s]*$/, "must be an https URL with {tag} where the release's tag goes")
+        .optional()
+        .describe("Where a release's notes are (a GitHub releases API URL gives its body); `npm run images -- refresh` reads them for breaking-change markers."),
 });
 /**
  * A homeserver release rolled out canary first: the canary tenants run the

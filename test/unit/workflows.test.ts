@@ -95,6 +95,29 @@ describe("GitHub workflows", () => {
         });
     });
 
+    describe("images.yml", () => {
+        const w = files.includes("images.yml") ? load("images.yml") : { on: {}, jobs: {} };
+        const job = w.jobs["refresh"];
+        const steps = job?.steps ?? [];
+
+        it("runs weekly (and by hand), refreshing the catalog with the PR description written to a file", () => {
+            expect(w.on).toMatchObject({ schedule: [{ cron: expect.stringMatching(/^\d+ \d+ \* \* [0-6]$/) }] });
+            expect(Object.keys(w.on)).toContain("workflow_dispatch");
+            const refresh = steps.find((s) => s.run?.includes("npm run -s images --"));
+            expect(refresh?.run).toMatch(/args=\(refresh --summary summary\.md\)/);
+            expect(refresh?.env?.["CANARY"]).toMatch(/inputs\.canary \|\| env\.REDOUBT_CANARY_TENANT/);
+        });
+
+        it("opens a pull request only when images.yaml changed, described by the summary, and never pushes to the base branch", () => {
+            const open = steps.find((s) => s.run?.includes("gh pr create"));
+            expect(open?.run).toMatch(/git diff --quiet -- images\.yaml/);
+            expect(open?.run).toMatch(/git switch -c "\$\{branch\}"/);
+            expect(open?.run).toMatch(/--body-file summary\.md/);
+            expect(open?.run).not.toMatch(/git push origin (main|"\$\{GITHUB_REF_NAME\}")/);
+            expect(job.permissions).toEqual({ contents: "write", "pull-requests": "write" });
+        });
+    });
+
     describe("pull-request.yml", () => {
         const w = files.includes("pull-request.yml") ? load("pull-request.yml") : { on: {}, jobs: {} };
         const checks = w.jobs["checks"];

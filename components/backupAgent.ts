@@ -5,9 +5,10 @@ import * as path from "node:path";
 import { ConfigCarrier, type ConfigFile } from "./configCarrier";
 import { DEFAULT_HOMESERVER, type HomeserverFlavor } from "./homeservers";
 import { configMount, dataMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS, type TenantContainerArgs } from "./hardening";
-import { backupUnitName, containerName } from "./names";
+import { backupUnitName, containerName, restoreDrillUnitName } from "./names";
 import { BACKUP_COUNTRIES_LABEL, BACKUP_SITES_LABEL, CONFIG_REVISION_LABEL } from "./labels";
 import { BACKUP_SCRIPT_PATH, BACKUP_SOURCE_PATH, renderBackupScript, storageBoxRepository, storageBoxSftpCommand } from "./render/backup";
+import { backupSiteFiles, renderRestoreDrillUnits, renderRestoreScript, restoreDrillMetricsFile, restoreDrillScriptPath } from "./render/restore";
 import { installFileCommand, renderBackupTrigger, renderBackupUnits, SCRIPTS_DIR, systemctlCommand, tenantDataMount, tenantIdentityFiles } from "./render/host";
 
 /** One backup site's storage box, as its backup stack exports it. */
@@ -50,23 +51,6 @@ const SECRETS_DIR = path.posix.dirname(BACKUP_SCRIPT_PATH);
 /** Set by the host trigger in the agent's cache directory while the homeserver is stopped. */
 const STOPPED_FLAG = "homeserver-stopped";
 const CACHE_DIR = "/cache";
-
-/** The agent's files for one site, by name in its secrets and cache directories. */
-export const backupSiteFiles = (site: string) => ({ password: `restic-${site}`, sshKey: `ssh-${site}`, knownHosts: "known_hosts" });
-
-/**
- * Where those files are on the host, below the tenant's data mount (its
- * secrets directory is the volume's config/backup, its cache directory the
- * volume's restic): the restore command reads them there.
- */
-export function backupSiteHostPaths(dataMount: string, site: string): { passwordFile: string; sshKeyFile: string; knownHostsFile: string } {
-    const files = backupSiteFiles(site);
-    return {
-        passwordFile: `${dataMount}/config/backup/${files.password}`,
-        sshKeyFile: `${dataMount}/config/backup/${files.sshKey}`,
-        knownHostsFile: `${dataMount}/restic/${files.knownHosts}`,
-    };
-}
 
 /**
  * The tenant's backup agent: a restic container, started nightly by a host
@@ -177,6 +161,44 @@ export class BackupAgent extends pulumi.ComponentResource {
                         `${systemctlCommand("daemon-reload")} && ${systemctlCommand(`enable --now ${unitName}.timer`)}`,
                     ].join(" && "),
                     delete: `${systemctlCommand(`disable --now ${unitName}.timer`)}; rm -f /etc/systemd/system/${unitName}.service /etc/systemd/system/${unitName}.timer ${SCRIPTS_DIR}/${args.tenant}-backup.sh; ${systemctlCommand("daemon-reload")}`,
+                },
+                { parent: this, dependsOn: [this.container] },
+            );
+            // The monthly restore drill: each site's newest snapshot restored beside the live data and the
+            // database rebuilt from it (render/restore.ts), the result a metric for the node exporter.
+            const drillUnit = restoreDrillUnitName(args.tenant);
+            const drillUnits = renderRestoreDrillUnits(args.tenant, sites);
+            const drillScripts = pulumi.all(args.targets.map((t) => pulumi.all([t.host, t.user]).apply(([host, user]) => ({ site: t.site, host, user })))).apply((targets) =>
+                targets.map((t) =>
+                    installFileCommand(
+                        restoreDrillScriptPath(args.tenant, t.site),
+                        renderRestoreScript({
+                            tenant: args.tenant,
+                            site: t.site,
+                            repository: storageBoxRepository(t.user, t.host),
+                            storageBox: { user: t.user, host: t.host },
+                            force: false,
+                            flavor: homeserver,
+                            restic: "agent-image",
+                            drillMetricsFile: restoreDrillMetricsFile(args.tenant, t.site),
+                        }),
+                        "0700",
+                    ),
+                ),
+            );
+            new command.remote.Command(
+                `${name}-restore-drill`,
+                {
+                    connection: args.connection,
+                    create: drillScripts.apply((installs) =>
+                        [
+                            ...installs,
+                            installFileCommand(`/etc/systemd/system/${drillUnit}.service`, drillUnits.service, "0644"),
+                            installFileCommand(`/etc/systemd/system/${drillUnit}.timer`, drillUnits.timer, "0644"),
+                            `${systemctlCommand("daemon-reload")} && ${systemctlCommand(`enable --now ${drillUnit}.timer`)}`,
+                        ].join(" && "),
+                    ),
+                    delete: `${systemctlCommand(`disable --now ${drillUnit}.timer`)}; rm -f /etc/systemd/system/${drillUnit}.service /etc/systemd/system/${drillUnit}.timer ${sites.map((site) => `${restoreDrillScriptPath(args.tenant, site)} ${restoreDrillMetricsFile(args.tenant, site)}`).join(" ")}; ${systemctlCommand("daemon-reload")}`,
                 },
                 { parent: this, dependsOn: [this.container] },
             );

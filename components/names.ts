@@ -43,3 +43,8 @@ export const EDGE_SLICE_OWNER = "edge";
 export function backupUnitName(tenant: string): string {
     return `${NAME_PREFIX}-backup-${tenant}`;
 }
+
+/** The host timer and service of a tenant's monthly restore drill. */
+export function restoreDrillUnitName(tenant: string): string {
+    return `${NAME_PREFIX}-restore-drill-${tenant}`;
+}

@@ -11,11 +11,11 @@
 // volume bind-mounted at the same path as on the host: every path in this
 // script means the same file inside and outside that container. Tests render
 // it with `restic: "local"` and Debian's restic on PATH instead.
-import { backupSiteHostPaths } from "../backupAgent";
 import { DEFAULT_HOMESERVER, HOMESERVER_FLAVORS, type HomeserverFlavor } from "../homeservers";
-import { containerName, networkName } from "../names";
+import { containerName, NAME_PREFIX, networkName } from "../names";
 import { BACKUP_SOURCE_PATH, storageBoxSftpCommand } from "./backup";
-import { tenantDataMount, tenantIdentityFiles } from "./host";
+import { SCRIPTS_DIR, tenantDataMount, tenantIdentityFiles } from "./host";
+import { NODE_EXPORTER_TEXTFILE_DIR } from "./monitoring";
 
 /** The host and neutral name the backup script gives every snapshot (render/backup.ts: `--host redoubt --tag redoubt`). */
 export const SNAPSHOT_HOST = "redoubt";
@@ -63,6 +63,23 @@ export interface RestoreScriptInput {
     drillMetricsFile?: string;
     /** Host paths, for tests: the tenants' data mounts and where the snapshot holds the data. */
     paths?: { sourceMount?: string; targetMount?: string; snapshotRoot?: string };
+}
+
+/** The agent's files for one site, by name in its secrets and cache directories. */
+export const backupSiteFiles = (site: string) => ({ password: `restic-${site}`, sshKey: `ssh-${site}`, knownHosts: "known_hosts" });
+
+/**
+ * Where those files are on the host, below the tenant's data mount (its
+ * secrets directory is the volume's config/backup, its cache directory the
+ * volume's restic): the restore command reads them there.
+ */
+export function backupSiteHostPaths(dataMount: string, site: string): { passwordFile: string; sshKeyFile: string; knownHostsFile: string } {
+    const files = backupSiteFiles(site);
+    return {
+        passwordFile: `${dataMount}/config/backup/${files.password}`,
+        sshKeyFile: `${dataMount}/config/backup/${files.sshKey}`,
+        knownHostsFile: `${dataMount}/restic/${files.knownHosts}`,
+    };
 }
 
 function q(value: string): string {
@@ -249,4 +266,46 @@ chmod 0700 "$staged"
 
 homeserver_image=$(docker inspect -f '{{.Image}}' "$homeserver")
 ${drill ? drillSteps : restoreSteps}`;
+}
+
+/** Where a tenant's drill from one site leaves its result: a file for the node exporter's textfile collector. */
+export function restoreDrillMetricsFile(tenant: string, site: string): string {
+    return `${NODE_EXPORTER_TEXTFILE_DIR}/${NAME_PREFIX}-restore-drill-${tenant}-${site}.prom`;
+}
+
+/** The host path of a tenant's drill script for one site. */
+export function restoreDrillScriptPath(tenant: string, site: string): string {
+    return `${SCRIPTS_DIR}/${tenant}-restore-drill-${site}.sh`;
+}
+
+/**
+ * The monthly drill's units: one run per site, each recorded in its own metrics file (a failing site does
+ * not stop the next: `-` in ExecStart, systemd.service(5)). Midday on the 1st, away from the nightly
+ * backups (01:00–04:59): restic's prune takes an exclusive lock that would fail a drill running beside it.
+ */
+export function renderRestoreDrillUnits(tenant: string, sites: readonly string[]): { service: string; timer: string } {
+    return {
+        service: `[Unit]
+Description=Redoubt monthly restore drill of tenant ${tenant}
+# Skipped, not failed, while the tenant's encrypted volume is closed.
+ConditionPathIsMountPoint=${tenantDataMount(tenant)}
+Requires=docker.service
+After=docker.service
+
+[Service]
+Type=oneshot
+${sites.map((site) => `ExecStart=-${restoreDrillScriptPath(tenant, site)}`).join("\n")}
+`,
+        timer: `[Unit]
+Description=Monthly Redoubt restore drill of tenant ${tenant}
+
+[Timer]
+OnCalendar=*-*-01 12:00:00
+Persistent=true
+RandomizedDelaySec=3600
+
+[Install]
+WantedBy=timers.target
+`,
+    };
 }

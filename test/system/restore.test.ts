@@ -5,13 +5,12 @@
 // logs each call and answers `inspect` the way `docker inspect -f` prints
 // those fields.
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { backupSiteHostPaths } from "../../components/backupAgent";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { DEFAULT_HOMESERVER } from "../../components/homeservers";
-import { containerName } from "../../components/names";
+import { containerName, restoreDrillUnitName } from "../../components/names";
 import { renderBackupScript } from "../../components/render/backup";
-import { renderRestoreScript, SNAPSHOT_TAG, type RestoreScriptInput } from "../../components/render/restore";
+import { backupSiteHostPaths, renderRestoreDrillUnits, renderRestoreScript, restoreDrillScriptPath, SNAPSHOT_TAG, type RestoreScriptInput } from "../../components/render/restore";
 import { fileTree, makeTempDir, removeDir, run, runOk } from "./helpers";
 import { findProgram, requireProgram } from "./programs";
 
@@ -254,6 +253,32 @@ describe("restore script (restic, local repository)", () => {
             expect(value("redoubt_restore_drill_success")).toBe(0);
             expect(existsSync(join(mount, ".restore-drill"))).toBe(false);
         });
+    });
+
+    test("the drill's service and timer verify clean with systemd, monthly, one run per site", () => {
+        const analyze = requireProgram("systemd-analyze", "systemd");
+        const root = join(dir, "root");
+        mkdirSync(join(root, "usr/lib/systemd"), { recursive: true });
+        // systemd-analyze --root needs the distribution's units (sysinit.target and friends) below the root.
+        cpSync("/usr/lib/systemd/system", join(root, "usr/lib/systemd/system"), { recursive: true, verbatimSymlinks: true });
+        mkdirSync(join(root, "etc/systemd/system"), { recursive: true });
+        const sites = ["helsinki", "falkenstein"];
+        for (const s of sites) {
+            mkdirSync(join(root, dirname(restoreDrillScriptPath(tenant, s))), { recursive: true });
+            writeFileSync(join(root, restoreDrillScriptPath(tenant, s)), "#!/bin/sh\n", { mode: 0o700 });
+        }
+        const unit = restoreDrillUnitName(tenant);
+        const units = renderRestoreDrillUnits(tenant, sites);
+        writeFileSync(join(root, "etc/systemd/system", `${unit}.service`), units.service);
+        writeFileSync(join(root, "etc/systemd/system", `${unit}.timer`), units.timer);
+        const r = run(analyze, ["verify", `--root=${root}`, `${unit}.service`, `${unit}.timer`]);
+        expect({ code: r.code, output: r.stdout + r.stderr }).toEqual({ code: 0, output: "" });
+        expect(units.service.match(/^ExecStart=-/gm)).toHaveLength(sites.length);
+        const calendar = /^OnCalendar=(.*)$/m.exec(units.timer)![1];
+        const next = runOk(analyze, ["calendar", "--iterations=2", calendar]).stdout;
+        // Once a month, on the 1st.
+        expect([...next.matchAll(/Next elapse: \w+ \d{4}-(\d\d)-(\d\d)/g)].map((m) => m[2])).toEqual(["01"]);
+        expect([...next.matchAll(/Iter\. #2: \w+ \d{4}-\d\d-(\d\d)/g)].map((m) => m[1])).toEqual(["01"]);
     });
 
     test("no snapshot with the backup's tag: a clear refusal", () => {

@@ -99,11 +99,13 @@ export function renderRestoreScript(input: RestoreScriptInput): string {
     const sftpCommand = input.storageBox ? storageBoxSftpCommand({ ...input.storageBox, keyFile: files.sshKeyFile, knownHostsFile: files.knownHostsFile }) : "";
     const identity = tenantIdentityFiles(input.tenant);
     const mounts = [...new Set([sourceMount, targetMount])].map((m) => `-v ${q(`${m}:${m}`)}`).join(" ");
+    // Hardened like every tenant container (hardening.ts): read-only root, no capabilities, a small /tmp.
+    const hardened = "--read-only --tmpfs /tmp:rw,noexec,nosuid,size=64m --cap-drop ALL --security-opt no-new-privileges";
     const resticExec =
         input.restic === "local"
             ? `restic --no-cache "$@"`
             : // The agent's uid, image and egress network; its passwd/group so ssh can run as that uid.
-              `docker run --rm --user "$agent_user" --network ${networkName(input.tenant, "egress")} --read-only --cap-drop ALL --security-opt no-new-privileges \\
+              `docker run --rm --user "$agent_user" --network ${networkName(input.tenant, "egress")} ${hardened} \\
         -e RESTIC_REPOSITORY -e RESTIC_PASSWORD_FILE -e HOME=${q(`${sourceMount}/restic`)} ${mounts} \\
         -v ${q(`${identity.passwd}:/etc/passwd:ro`)} -v ${q(`${identity.group}:/etc/group:ro`)} \\
         --entrypoint restic "$agent_image" --no-cache "$@"`;
@@ -111,7 +113,7 @@ export function renderRestoreScript(input: RestoreScriptInput): string {
     const drill = input.drillMetricsFile;
     if (drill && target !== input.tenant) throw new Error("restore: a scheduled drill restores a tenant's backup into its own volume's staging directory; give no target");
     const metricLabels = `tenant="${input.tenant}",site="${input.site}"`;
-    const databaseRestore = (dataDir: string) => `docker run --rm --user "$homeserver_user" --network none --read-only --cap-drop ALL --security-opt no-new-privileges \\
+    const databaseRestore = (dataDir: string) => `docker run --rm --user "$homeserver_user" --network none ${hardened} \\
     ${flavor.container.envs.map((e) => `-e ${q(e)}`).join(" ")} \\
     -v ${dataDir}:${q(flavor.data.mountPath)} -v "$target_mount"/config/homeserver:${q(`${flavor.configDir}:ro`)} \\
     "$homeserver_image" ${restoreArgs.map(q).join(" ")}`;

@@ -11,7 +11,8 @@ import { tenantSubnet, tenantHostAddress, PROXY_HOST, wireguardPort } from "../.
 import { luksScriptPath } from "../../components/encryptedVolume";
 import { containerName, EDGE_CONTAINER, sliceName } from "../../components/names";
 import { HSTS_VALUE, CADDY_TLS_PORT } from "../../components/render/caddy";
-import { APT_TIMERS, tenantDataMount, tenantRoot } from "../../components/render/host";
+import { APT_TIMERS, BACKUP_SUCCESS_DIR, tenantDataMount, tenantRoot } from "../../components/render/host";
+import { MONITORING_LABELS, NODE_EXPORTER_COLLECTORS, NODE_EXPORTER_LISTEN_DEFAULT } from "../../components/render/monitoring";
 import { TUWUNEL_PORT } from "../../components/render/tuwunel";
 import { vpnAddresses } from "../../components/render/wireguard";
 import { PLANS } from "../../tenants/schema";
@@ -477,6 +478,39 @@ describe("backups", () => {
         expect(await host.run("systemctl show redoubt-backup-alpha.service -p Result --value")).toBe("success\n");
         // Triggered by the timer, not by hand: the timer's last trigger is set.
         expect((await host.run("systemctl show redoubt-backup-alpha.timer -p LastTriggerUSec --value")).trim()).not.toMatch(/^(n\/a|0)?$/);
+    });
+
+    it("the host's node exporter serves machine and service facts only: alpha's volume, containers and backups, no user data", async () => {
+        // The exporter as ops scrape it (on the host's loopback), after the collector's timer has run since the backup.
+        const backedUpAt = Number((await host.run(`cat ${BACKUP_SUCCESS_DIR}/alpha/falkenstein`)).trim());
+        const metrics = await waitFor(
+            "the collector to report alpha's backup",
+            async () => {
+                const text = await host.run(`curl -fsS http://${NODE_EXPORTER_LISTEN_DEFAULT}/metrics`);
+                return new RegExp(`^redoubt_backup_last_success_timestamp_seconds\\{[^}]*site="falkenstein"[^}]*\\} ${backedUpAt}$`, "m").test(text) ? text : undefined;
+            },
+            4 * 60_000,
+            15_000,
+        );
+        const series = metrics.split("\n").filter((l) => l.startsWith("redoubt_"));
+        const value = (metric: string, labels: Record<string, string>) =>
+            series
+                .find((l) => l.startsWith(`${metric}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)))
+                ?.split(" ")
+                .pop();
+        expect(value("redoubt_volume_open", { tenant: "alpha" })).toBe("1");
+        expect(value("redoubt_container_up", { tenant: "alpha", role: "homeserver" })).toBe("1");
+        expect(value("redoubt_container_healthy", { tenant: "alpha", role: "homeserver" })).toBe("1");
+        expect(value("redoubt_tenant_pids_limit", { tenant: "alpha" })).toBe(String(PLANS.small.pids));
+        // Only allow-listed labels on our series, and only our collectors run.
+        for (const line of series)
+            for (const [, label] of line.matchAll(/([a-z_]+)="/g))
+                expect({ line, allowed: (MONITORING_LABELS as readonly string[]).includes(label) }).toEqual({ line, allowed: true });
+        // Which collectors ran, whether or not they could read (pressure needs PSI, which a kernel may leave off).
+        const collectors = [...metrics.matchAll(/^node_scrape_collector_success\{collector="([a-z_]+)"\} [01]$/gm)].map((m) => m[1]).sort();
+        expect(collectors).toEqual([...NODE_EXPORTER_COLLECTORS].sort());
+        // Reachable only on the host itself: not on the address the edge publishes.
+        expect(await host.run(`ss -Htln 'sport = :9100' | awk '{print $4}'`)).toBe(`${NODE_EXPORTER_LISTEN_DEFAULT}\n`);
     });
 
     it("restores byte-identical from each site", async () => {

@@ -178,6 +178,25 @@ export function tuwunelGlobal(props: Props): Parsed<Record<string, unknown>> | u
 }
 
 /**
+ * The `[global]` table of the tuwunel.toml a homeserver's config carrier
+ * uploads, for a policy that checks it: undefined (after reporting why) when it
+ * is missing or unreadable. `uploadIt` finishes the sentence "upload the
+ * rendered tuwunel.toml there …".
+ */
+export function homeserverConfig(props: Props, where: string, report: ReportViolation, uploadIt: string): Record<string, unknown> | undefined {
+    const g = tuwunelGlobal(props);
+    if (g === undefined) {
+        report(`The homeserver's config carrier ${where} writes no ${TUWUNEL_CONFIG_PATH}; upload the rendered tuwunel.toml there ${uploadIt}.`);
+        return undefined;
+    }
+    if (!g.ok) {
+        report(`The homeserver's config carrier ${where} writes a tuwunel.toml that cannot be read (${g.error}); render valid TOML with a [global] table.`);
+        return undefined;
+    }
+    return g.value;
+}
+
+/**
  * The Caddy JSON config a proxy's config carrier uploads, for a policy that
  * checks it: undefined (after reporting why) when it is missing or not JSON.
  * `checking` finishes the sentence "upload the rendered Caddy JSON there so …".

@@ -8,7 +8,7 @@
 // host-journal-retention checks its MaxFileSec + MaxRetentionSec, the longest
 // an entry can live, and that a stack with journald containers has one.
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { LOG_RETENTION_LABEL, T, configOf, describe, isRecord, labelsOf, configuredRoleOf, proxyCaddyConfig, tuwunelGlobal } from "./common";
+import { LOG_RETENTION_LABEL, T, configOf, describe, isRecord, labelsOf, configuredRoleOf, proxyCaddyConfig, homeserverConfig } from "./common";
 
 const TIME_BOUNDED_DRIVERS = ["journald", "none"];
 
@@ -81,24 +81,17 @@ export const homeserverQuietLogs: ResourceValidationPolicy = {
     validateResource: (args, report) => {
         if (args.type !== T.container || configuredRoleOf(args.props) !== "homeserver") return;
         const where = describe(args.type, args.name);
-        const g = tuwunelGlobal(args.props);
-        if (g === undefined) {
-            report(`The homeserver's config carrier ${where} writes no /etc/tuwunel/tuwunel.toml; upload the rendered tuwunel.toml there so its log settings can be checked.`);
-            return;
-        }
-        if (!g.ok) {
-            report(`The homeserver's config carrier ${where} writes a tuwunel.toml that cannot be read (${g.error}); render valid TOML with a [global] table.`);
-            return;
-        }
-        const log = g.value["log"];
+        const g = homeserverConfig(args.props, where, report, "so its log settings can be checked");
+        if (g === undefined) return;
+        const log = g["log"];
         if (typeof log !== "string" || !QUIET_LEVELS.includes(log)) {
             report(
                 `The homeserver configured by ${where} logs at ${JSON.stringify(log ?? "(default info)")}; set log = "warn" (or "error") in [global]: info and debug log metadata.`,
             );
         }
-        if (g.value["ip_source"] !== "connect_info") {
+        if (g["ip_source"] !== "connect_info") {
             report(
-                `The homeserver configured by ${where} has ip_source = ${JSON.stringify(g.value["ip_source"] ?? "(default)")}; set ip_source = "connect_info" in [global] so client-supplied X-Forwarded-For addresses are never trusted or logged.`,
+                `The homeserver configured by ${where} has ip_source = ${JSON.stringify(g["ip_source"] ?? "(default)")}; set ip_source = "connect_info" in [global] so client-supplied X-Forwarded-For addresses are never trusted or logged.`,
             );
         }
     },

@@ -7,7 +7,7 @@
 // Not visible in resources: what Tuwunel does with these settings at run time
 // (the live host test asks the running proxy for the endpoints it must hide).
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { PROXIED_PATHS, T, TUWUNEL_CONFIG_PATH, asArray, configuredRoleOf, describe, isRecord, proxyCaddyConfig, tuwunelGlobal } from "./common";
+import { PROXIED_PATHS, T, asArray, configuredRoleOf, describe, isRecord, proxyCaddyConfig, homeserverConfig } from "./common";
 
 /** A setting that must have exactly this value (its default is the leaky one), and why. */
 interface Required {
@@ -65,17 +65,9 @@ export const homeserverMetadataPrivate: ResourceValidationPolicy = {
     validateResource: (args, report) => {
         if (args.type !== T.container || configuredRoleOf(args.props) !== "homeserver") return;
         const where = describe(args.type, args.name);
-        const g = tuwunelGlobal(args.props);
-        // homeserver-no-federation reports a missing or unreadable file; this policy still refuses it.
-        if (g === undefined) {
-            report(`The homeserver's config carrier ${where} writes no ${TUWUNEL_CONFIG_PATH}; upload the rendered tuwunel.toml there so its metadata settings can be checked.`);
-            return;
-        }
-        if (!g.ok) {
-            report(`The homeserver's config carrier ${where} writes a tuwunel.toml that cannot be read (${g.error}); render valid TOML with a [global] table.`);
-            return;
-        }
-        for (const problem of tuwunelMetadataProblems(g.value)) report(`In the tuwunel.toml written by the homeserver's config carrier ${where}, ${problem}.`);
+        const g = homeserverConfig(args.props, where, report, "so its metadata settings can be checked");
+        if (g === undefined) return;
+        for (const problem of tuwunelMetadataProblems(g)) report(`In the tuwunel.toml written by the homeserver's config carrier ${where}, ${problem}.`);
     },
 };
 

@@ -6,7 +6,7 @@
 // is enforced by network-isolation (the homeserver never joins an egress
 // network, so even a mis-set flag has no route out).
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { T, TENANT_LABEL, TUWUNEL_CONFIG_PATH, asArray, configuredRoleOf, describe, isRecord, labelsOf, roleOf, tuwunelGlobal } from "./common";
+import { T, TENANT_LABEL, asArray, configuredRoleOf, describe, isRecord, labelsOf, roleOf, homeserverConfig } from "./common";
 
 /** Settings that must be explicitly false (their defaults are not safe or the promise wants them stated). */
 const MUST_BE_FALSE = ["allow_federation"];
@@ -82,13 +82,9 @@ export const homeserverNoFederation: ResourceValidationPolicy = {
         if (args.type !== T.container) return;
         const where = describe(args.type, args.name);
         if (configuredRoleOf(args.props) === "homeserver") {
-            const g = tuwunelGlobal(args.props);
-            if (g === undefined) {
-                report(`The homeserver's config carrier ${where} writes no ${TUWUNEL_CONFIG_PATH}; upload the rendered tuwunel.toml there with allow_federation = false.`);
-            } else if (!g.ok) {
-                report(`The homeserver's config carrier ${where} writes a tuwunel.toml that cannot be read (${g.error}); render valid TOML with a [global] table.`);
-            } else {
-                for (const problem of [...tuwunelFederationProblems(g.value), ...tuwunelProxyProblems(g.value, labelsOf(args.props)[TENANT_LABEL])]) {
+            const g = homeserverConfig(args.props, where, report, "with allow_federation = false");
+            if (g !== undefined) {
+                for (const problem of [...tuwunelFederationProblems(g), ...tuwunelProxyProblems(g, labelsOf(args.props)[TENANT_LABEL])]) {
                     report(`In the tuwunel.toml written by the homeserver's config carrier ${where}, ${problem}.`);
                 }
             }

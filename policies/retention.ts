@@ -9,7 +9,7 @@
 // checked by test/unit/media-retention.test.ts over every plan and example
 // tenant. Nor can it see that the timer fires (test/unit and the live test).
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { T, TUWUNEL_CONFIG_PATH, configuredRoleOf, describe, tuwunelGlobal } from "./common";
+import { T, configuredRoleOf, describe, homeserverConfig } from "./common";
 
 // Copied so that the pack is self-contained; test/policy/retention.test.ts fails if they drift apart.
 /** The longest media retention of any plan (PLANS in tenants/schema.ts). */
@@ -76,16 +76,9 @@ export const homeserverMediaRetention: ResourceValidationPolicy = {
     validateResource: (args, report) => {
         if (args.type !== T.container || configuredRoleOf(args.props) !== "homeserver") return;
         const where = describe(args.type, args.name);
-        const g = tuwunelGlobal(args.props);
-        if (g === undefined) {
-            report(`The homeserver's config carrier ${where} writes no ${TUWUNEL_CONFIG_PATH}; upload the rendered tuwunel.toml there so its media retention can be checked.`);
-            return;
-        }
-        if (!g.ok) {
-            report(`The homeserver's config carrier ${where} writes a tuwunel.toml that cannot be read (${g.error}); render valid TOML with a [global] table.`);
-            return;
-        }
-        for (const problem of mediaRetentionProblems(g.value)) report(`In the tuwunel.toml written by the homeserver's config carrier ${where}, ${problem}.`);
+        const g = homeserverConfig(args.props, where, report, "so its media retention can be checked");
+        if (g === undefined) return;
+        for (const problem of mediaRetentionProblems(g)) report(`In the tuwunel.toml written by the homeserver's config carrier ${where}, ${problem}.`);
     },
 };
 

@@ -72,6 +72,13 @@ export const COLLECTOR_METRICS = {
 } as const satisfies Record<string, { type: "gauge" | "counter"; help: string; labels: readonly MonitoringLabel[] }>;
 export type CollectorMetric = keyof typeof COLLECTOR_METRICS;
 
+/** What the monthly restore drill (render/restore.ts) writes to the textfile directory, labelled tenant and site. */
+export const RESTORE_DRILL_METRICS = {
+    success: "redoubt_restore_drill_success",
+    finished: "redoubt_restore_drill_timestamp_seconds",
+    snapshot: "redoubt_restore_drill_snapshot_timestamp_seconds",
+} as const;
+
 /** Where the journal lives when persistent (Storage=persistent in our journald drop-in). */
 export const JOURNAL_DIR = "/var/log/journal";
 
@@ -297,6 +304,8 @@ export const ALERT_THRESHOLDS = {
     journalMaxBytes: 4 * 1024 ** 3,
     collectorStaleSeconds: 300,
     restartsIn15m: 3,
+    /** The drill runs on the 1st of each month: a missed month shows after 35 days. */
+    restoreDrillMaxAgeDays: 35,
 } as const;
 
 export const ALERT_ROUTE = { team: "ops" } as const;
@@ -405,6 +414,21 @@ export const ALERT_RULES: readonly AlertRule[] = [
         for: "0m",
         severity: "warning",
         summary: `A certificate a tenant's proxy serves expires within ${T.certificateDays} days.`,
+    },
+    {
+        alert: "RedoubtRestoreDrillFailed",
+        expr: `${RESTORE_DRILL_METRICS.success} == 0`,
+        for: "0m",
+        severity: "critical",
+        summary:
+            "The last monthly restore drill of a tenant's backup at a site did not rebuild its database: that backup may not restore (run the drill's service by hand and read its journal).",
+    },
+    {
+        alert: "RedoubtRestoreDrillStale",
+        expr: `time() - ${RESTORE_DRILL_METRICS.finished} > ${T.restoreDrillMaxAgeDays * 86400}`,
+        for: "0m",
+        severity: "warning",
+        summary: `No restore drill of a tenant's backup at a site has finished for ${T.restoreDrillMaxAgeDays} days (check its timer).`,
     },
     {
         alert: "RedoubtJournalTooLarge",

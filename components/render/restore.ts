@@ -15,7 +15,7 @@ import { DEFAULT_HOMESERVER, HOMESERVER_FLAVORS, type HomeserverFlavor } from ".
 import { containerName, NAME_PREFIX, networkName } from "../names";
 import { BACKUP_SOURCE_PATH, storageBoxSftpCommand } from "./backup";
 import { SCRIPTS_DIR, tenantDataMount, tenantIdentityFiles } from "./host";
-import { NODE_EXPORTER_TEXTFILE_DIR } from "./monitoring";
+import { NODE_EXPORTER_TEXTFILE_DIR, RESTORE_DRILL_METRICS } from "./monitoring";
 
 /** The host and neutral name the backup script gives every snapshot (render/backup.ts: `--host redoubt --tag redoubt`). */
 export const SNAPSHOT_HOST = "redoubt";
@@ -162,15 +162,15 @@ write_metrics() {
     tmp="$metrics.tmp"
     mkdir -p "$(dirname "$metrics")"
     {
-        echo "# HELP redoubt_restore_drill_success 1 if the last restore drill rebuilt the homeserver's database from the backup, else 0."
-        echo "# TYPE redoubt_restore_drill_success gauge"
-        printf 'redoubt_restore_drill_success{%s} %s\\n' ${q(metricLabels)} "$1"
-        echo "# HELP redoubt_restore_drill_timestamp_seconds When the last restore drill ended."
-        echo "# TYPE redoubt_restore_drill_timestamp_seconds gauge"
-        printf 'redoubt_restore_drill_timestamp_seconds{%s} %s\\n' ${q(metricLabels)} "$(date -u +%s)"
-        echo "# HELP redoubt_restore_drill_snapshot_timestamp_seconds When the snapshot the last drill restored was taken (0: none found)."
-        echo "# TYPE redoubt_restore_drill_snapshot_timestamp_seconds gauge"
-        printf 'redoubt_restore_drill_snapshot_timestamp_seconds{%s} %s\\n' ${q(metricLabels)} "$snapshot_epoch"
+        echo "# HELP ${RESTORE_DRILL_METRICS.success} 1 if the last restore drill rebuilt the homeserver's database from the backup, else 0."
+        echo "# TYPE ${RESTORE_DRILL_METRICS.success} gauge"
+        printf '${RESTORE_DRILL_METRICS.success}{%s} %s\\n' ${q(metricLabels)} "$1"
+        echo "# HELP ${RESTORE_DRILL_METRICS.finished} When the last restore drill ended."
+        echo "# TYPE ${RESTORE_DRILL_METRICS.finished} gauge"
+        printf '${RESTORE_DRILL_METRICS.finished}{%s} %s\\n' ${q(metricLabels)} "$(date -u +%s)"
+        echo "# HELP ${RESTORE_DRILL_METRICS.snapshot} When the snapshot the last drill restored was taken (0: none found)."
+        echo "# TYPE ${RESTORE_DRILL_METRICS.snapshot} gauge"
+        printf '${RESTORE_DRILL_METRICS.snapshot}{%s} %s\\n' ${q(metricLabels)} "$snapshot_epoch"
     } > "$tmp"
     chmod 0644 "$tmp"
     mv "$tmp" "$metrics"

@@ -24,6 +24,7 @@ import {
     NODE_EXPORTER_TEXTFILE_DIR,
     renderNodeExporterDropIn,
     renderAlertRules,
+    RESTORE_DRILL_METRICS,
     renderCollectorScript,
     renderCollectorUnits,
     renderNodeExporterCheck,
@@ -166,6 +167,21 @@ const CASES: Record<string, { fires: Case; quiet: Case }> = {
             series: [{ series: sel("redoubt_certificate_expiry_timestamp_seconds", { ...acme, kind: "proxy" }), values: flat((T.certificateDays + 1) * 86400) }],
             at: "5m",
         },
+    },
+    RedoubtRestoreDrillFailed: {
+        fires: { interval: "1m", series: [{ series: sel(RESTORE_DRILL_METRICS.success, site), values: flat(0) }], at: "5m", labels: site },
+        quiet: { interval: "1m", series: [{ series: sel(RESTORE_DRILL_METRICS.success, site), values: flat(1) }], at: "5m" },
+    },
+    RedoubtRestoreDrillStale: {
+        // The last drill dated back from the evaluation time (promtool's clock starts at 0): just past the
+        // threshold fires, just within it does not. Evaluating over real days would take promtool minutes.
+        fires: {
+            interval: "1m",
+            series: [{ series: sel(RESTORE_DRILL_METRICS.finished, site), values: flat(300 - (T.restoreDrillMaxAgeDays + 1) * 86400) }],
+            at: "5m",
+            labels: site,
+        },
+        quiet: { interval: "1m", series: [{ series: sel(RESTORE_DRILL_METRICS.finished, site), values: flat(300 - (T.restoreDrillMaxAgeDays - 1) * 86400) }], at: "5m" },
     },
     RedoubtJournalTooLarge: {
         fires: { interval: "1m", series: [{ series: "redoubt_journal_disk_usage_bytes", values: flat(T.journalMaxBytes * 1.5, 60) }], at: "40m", labels: {} },

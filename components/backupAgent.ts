@@ -45,6 +45,12 @@ export interface BackupAgentArgs extends TenantContainerArgs {
      * @default true
      */
     scheduled?: boolean;
+    /**
+     * Install the monthly restore drill (with the nightly timer only). Off while the homeserver is not
+     * served: the drill rebuilds the database with the running homeserver's image and uid.
+     * @default true
+     */
+    restoreDrill?: boolean;
 }
 
 const SECRETS_DIR = path.posix.dirname(BACKUP_SCRIPT_PATH);
@@ -164,6 +170,8 @@ export class BackupAgent extends pulumi.ComponentResource {
                 },
                 { parent: this, dependsOn: [this.container] },
             );
+        }
+        if ((args.scheduled ?? true) && (args.restoreDrill ?? true)) {
             // The monthly restore drill: each site's newest snapshot restored beside the live data and the
             // database rebuilt from it (render/restore.ts), the result a metric for the node exporter.
             const drillUnit = restoreDrillUnitName(args.tenant);

@@ -360,6 +360,7 @@ export class TenantCell extends pulumi.ComponentResource {
                 homeserver: ctx.homeserver,
                 connection: args.connection,
                 scheduled: lifecycle.backedUp,
+                restoreDrill: lifecycle.served,
             },
             { parent: this, dependsOn: [ctx.slice, ctx.volume] },
         );

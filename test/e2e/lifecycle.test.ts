@@ -3,6 +3,7 @@
 // what runs, what the edge routes, and what the deletion-deadline policy says.
 import * as path from "node:path";
 import { addDays } from "../../components/lifecycle";
+import { restoreDrillUnitName } from "../../components/names";
 import { runStacks, type CapturedResource, type StackRun } from "../../lib/mock-run";
 import { mandatory, startPolicyPack, type PolicyPackSession } from "../../lib/policy-harness";
 import { publicTenant, tenantDir } from "../unit/tenant-fixtures";
@@ -43,6 +44,8 @@ const dataResources = (step: Step): CapturedResource[] => [
     ...step.backups.flatMap((b) => lumen(b).filter((r) => r.type === STORAGE_BOX)),
 ];
 const hasTimer = (step: Step) => lumen(step.iceland).some((r) => r.name === "lumen-backup-timer");
+/** Whether a host command installs the tenant's monthly restore drill timer. */
+const hasDrill = (step: Step) => lumen(step.iceland).some((r) => String(plain(r.inputs["create"]) ?? "").includes(`${restoreDrillUnitName("lumen")}.timer`));
 
 let session: PolicyPackSession;
 const steps: Record<string, Step> = {};
@@ -69,13 +72,15 @@ describe("tenant lifecycle timeline", () => {
         for (const r of dataResources(steps.active)) expect({ urn: r.urn, protect: r.protect }).toEqual({ urn: r.urn, protect: true });
         for (const box of steps.active.backups.flatMap((b) => lumen(b).filter((r) => r.type === STORAGE_BOX))) expect(box.inputs.deleteProtection).toBe(true);
         expect(hasTimer(steps.active)).toBe(true);
+        expect(hasDrill(steps.active)).toBe(true);
     });
 
-    it("suspended: homeserver and proxy gone, edge no longer routes, data protected, backups continue", () => {
+    it("suspended: homeserver and proxy gone, edge no longer routes, data protected, backups continue, no restore drill (it needs the homeserver)", () => {
         expect(roles(steps.suspended)).toEqual(["backup-agent"]);
         expect(edgeRoutes(steps.suspended)).toBe(false);
         for (const r of dataResources(steps.suspended)) expect({ urn: r.urn, protect: r.protect }).toEqual({ urn: r.urn, protect: true });
         expect(hasTimer(steps.suspended)).toBe(true);
+        expect(hasDrill(steps.suspended)).toBe(false);
     });
 
     it("reactivated: served again, and its data resources are exactly the ones it had (nothing replaced)", () => {

@@ -126,7 +126,9 @@ describe("npm run plan -- --diff REF (real git revision)", () => {
         expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: "" });
         const diffPart = run.stdout.slice(0, run.stdout.indexOf("\nStack "));
         expect(diffPart).toMatch(/^Plan diff HEAD \([0-9a-f]{12}\) → this tree/);
-        expect(diffPart).toMatch(/tenant acme: 0 to add, 3 to change, 0 to replace, 0 to remove/);
+        // The slice, the volume, the homeserver's limits and its config (the plan's media retention days).
+        expect(diffPart).toMatch(/tenant acme: 0 to add, 4 to change, 0 to replace, 0 to remove/);
+        expect(diffPart).toMatch(/~ docker:Container acme-homeserver-config-container\n\s+uploads: \[secret\] → \[secret\] \(changed\)/);
         expect(diffPart).toContain(`memory: ${PLANS.medium.memoryMiB} → ${PLANS.large.memoryMiB}`);
         expect(diffPart).toMatch(/storageBoxType: "bx21" → "bx31"/);
         expect(diffPart).not.toMatch(/tenant (nightowl|harbor)|DATA LOSS/);

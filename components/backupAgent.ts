@@ -194,18 +194,20 @@ export class BackupAgent extends pulumi.ComponentResource {
                     ),
                 ),
             );
+            // The scripts name the Storage Boxes, which come from the backup stacks: unknown in a stack's first
+            // preview. They go in on stdin (pulumi-command sends it on create and update alike), so `create` stays
+            // known and the policies that read every command's `create` keep judging it.
             new command.remote.Command(
                 `${name}-restore-drill`,
                 {
                     connection: args.connection,
-                    create: drillScripts.apply((installs) =>
-                        [
-                            ...installs,
-                            installFileCommand(`/etc/systemd/system/${drillUnit}.service`, drillUnits.service, "0644"),
-                            installFileCommand(`/etc/systemd/system/${drillUnit}.timer`, drillUnits.timer, "0644"),
-                            `${systemctlCommand("daemon-reload")} && ${systemctlCommand(`enable --now ${drillUnit}.timer`)}`,
-                        ].join(" && "),
-                    ),
+                    create: [
+                        "sh -s",
+                        installFileCommand(`/etc/systemd/system/${drillUnit}.service`, drillUnits.service, "0644"),
+                        installFileCommand(`/etc/systemd/system/${drillUnit}.timer`, drillUnits.timer, "0644"),
+                        `${systemctlCommand("daemon-reload")} && ${systemctlCommand(`enable --now ${drillUnit}.timer`)}`,
+                    ].join(" && "),
+                    stdin: drillScripts.apply((installs) => `set -e\n${installs.join("\n")}\n`),
                     delete: `${systemctlCommand(`disable --now ${drillUnit}.timer`)}; rm -f /etc/systemd/system/${drillUnit}.service /etc/systemd/system/${drillUnit}.timer ${sites.map((site) => `${restoreDrillScriptPath(args.tenant, site)} ${restoreDrillMetricsFile(args.tenant, site)}`).join(" ")}; ${systemctlCommand("daemon-reload")}`,
                 },
                 { parent: this, dependsOn: [this.container] },

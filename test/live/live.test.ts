@@ -483,29 +483,36 @@ describe("backups", () => {
     it("the host's node exporter serves machine and service facts only: alpha's volume, containers and backups, no user data", async () => {
         // The exporter as ops scrape it (on the host's loopback), after the collector's timer has run since the backup.
         const backedUpAt = Number((await host.run(`cat ${BACKUP_SUCCESS_DIR}/alpha/falkenstein`)).trim());
+        // The exposition format as the exporter writes it: `name{k="v",...} value`, labels sorted, values as Go
+        // floats (a timestamp comes back as 1.764046123e+09, checked against Debian's exporter).
+        const parse = (text: string) =>
+            text
+                .split("\n")
+                .filter((l) => l.startsWith("redoubt_"))
+                .map((line) => {
+                    const m = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+                    const labels = Object.fromEntries([...(m?.[2] ?? "").matchAll(/([a-z_]+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+                    return { line, name: m?.[1], labels, value: Number(m?.[3]) };
+                });
+        const value = (series: ReturnType<typeof parse>, metric: string, labels: Record<string, string>) =>
+            series.find((x) => x.name === metric && Object.entries(labels).every(([k, v]) => x.labels[k] === v))?.value;
         const metrics = await waitFor(
             "the collector to report alpha's backup",
             async () => {
                 const text = await host.run(`curl -fsS http://${NODE_EXPORTER_LISTEN_DEFAULT}/metrics`);
-                return new RegExp(`^redoubt_backup_last_success_timestamp_seconds\\{[^}]*site="falkenstein"[^}]*\\} ${backedUpAt}$`, "m").test(text) ? text : undefined;
+                return value(parse(text), "redoubt_backup_last_success_timestamp_seconds", { tenant: "alpha", site: "falkenstein" }) === backedUpAt ? text : undefined;
             },
             4 * 60_000,
             15_000,
         );
-        const series = metrics.split("\n").filter((l) => l.startsWith("redoubt_"));
-        const value = (metric: string, labels: Record<string, string>) =>
-            series
-                .find((l) => l.startsWith(`${metric}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)))
-                ?.split(" ")
-                .pop();
-        expect(value("redoubt_volume_open", { tenant: "alpha" })).toBe("1");
-        expect(value("redoubt_container_up", { tenant: "alpha", role: "homeserver" })).toBe("1");
-        expect(value("redoubt_container_healthy", { tenant: "alpha", role: "homeserver" })).toBe("1");
-        expect(value("redoubt_tenant_pids_limit", { tenant: "alpha" })).toBe(String(PLANS.small.pids));
+        const series = parse(metrics);
+        expect(value(series, "redoubt_volume_open", { tenant: "alpha" })).toBe(1);
+        expect(value(series, "redoubt_container_up", { tenant: "alpha", role: "homeserver" })).toBe(1);
+        expect(value(series, "redoubt_container_healthy", { tenant: "alpha", role: "homeserver" })).toBe(1);
+        expect(value(series, "redoubt_tenant_pids_limit", { tenant: "alpha" })).toBe(PLANS.small.pids);
         // Only allow-listed labels on our series, and only our collectors run.
-        for (const line of series)
-            for (const [, label] of line.matchAll(/([a-z_]+)="/g))
-                expect({ line, allowed: (MONITORING_LABELS as readonly string[]).includes(label) }).toEqual({ line, allowed: true });
+        for (const { line, labels } of series)
+            for (const label of Object.keys(labels)) expect({ line, allowed: (MONITORING_LABELS as readonly string[]).includes(label) }).toEqual({ line, allowed: true });
         // Which collectors ran, whether or not they could read (pressure needs PSI, which a kernel may leave off).
         const collectors = [...metrics.matchAll(/^node_scrape_collector_success\{collector="([a-z_]+)"\} [01]$/gm)].map((m) => m[1]).sort();
         expect(collectors).toEqual([...NODE_EXPORTER_COLLECTORS].sort());

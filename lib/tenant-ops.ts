@@ -8,13 +8,14 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { automation } from "@pulumi/pulumi";
-import { asOfDate, parseStackConfig, runAsOf, type StackConfig } from "../stacks/config";
+import { asOfDate, parseStackConfig, runAsOf, type PrimaryStackConfig, type StackConfig } from "../stacks/config";
 import { lifecycleOf, todayUtc } from "../components/lifecycle";
 import { PROJECT_DIR, readStackConfigFile, runStacks, type CapturedResource } from "./mock-run";
 import { SshConnection } from "./live/ssh";
 import { tenantInventory, type TenantInventory } from "./inventory";
 import { projectStacks, tenantsOf, validateInputs } from "./plan";
 import { unlock, unlockPlan, type StateResourceLike, type UnlockPlan } from "./unlock";
+import { storageBoxOf } from "../components/render/backup";
 import { renderRestoreScript } from "../components/render/restore";
 import type { Tenant } from "../tenants/schema";
 
@@ -217,6 +218,18 @@ export async function runTenantOperation(options: RunTenantOptions): Promise<Ten
     return results;
 }
 
+/** SSH to the primary stack's Docker host as its Docker provider reaches it: the stack's key (else the agent), the pinned host key. */
+async function hostConnection(stack: automation.Stack, config: PrimaryStackConfig): Promise<SshConnection> {
+    const url = new URL(config.dockerHost);
+    let privateKey: string | undefined;
+    try {
+        privateKey = (await stack.getConfig("redoubt:sshPrivateKey")).value;
+    } catch {
+        privateKey = undefined; // not set: the SSH agent, as for the Docker provider
+    }
+    return new SshConnection({ host: url.hostname, port: url.port ? Number(url.port) : 22, user: url.username, privateKey, hostKey: config.sshHostKey });
+}
+
 export interface UnlockOptions {
     /** Tenants to unlock; undefined: every tenant with a volume in the stack. */
     tenants?: string[];
@@ -244,14 +257,7 @@ export async function runUnlock(options: UnlockOptions): Promise<UnlockPlan> {
     const stack = await automation.LocalWorkspace.selectStack({ stackName: primary.stack, workDir: projectDir });
     const deployment = (await stack.exportStack()) as { deployment?: { resources?: StateResourceLike[] } };
     const plan = unlockPlan(deployment.deployment?.resources ?? [], options.tenants);
-    const url = new URL(primary.config.dockerHost);
-    let privateKey: string | undefined;
-    try {
-        privateKey = (await stack.getConfig("redoubt:sshPrivateKey")).value;
-    } catch {
-        privateKey = undefined; // not set: the SSH agent, as for the Docker provider
-    }
-    const ssh = new SshConnection({ host: url.hostname, port: url.port ? Number(url.port) : 22, user: url.username, privateKey, hostKey: primary.config.sshHostKey });
+    const ssh = await hostConnection(stack, primary.config);
     try {
         await unlock(plan, (command, stdin) => ssh.run(command, { stdin }), options.log);
     } finally {
@@ -318,12 +324,6 @@ export function restoreRequest(args: RestoreArgs, tenants: readonly Tenant[]): R
     return { tenant: source.name, target, site: args.from, snapshot: args.snapshot, force: args.force };
 }
 
-/** The Storage Box user and host in a repository string `sftp:<user>@<host>:<path>` (render/backup.ts storageBoxRepository). */
-export function storageBoxOf(repository: string): { user: string; host: string } | undefined {
-    const m = /^sftp:([^@:/\s]+)@([^:/\s]+):/.exec(repository);
-    return m ? { user: m[1], host: m[2] } : undefined;
-}
-
 export interface RestoreOptions extends RestoreArgs {
     /** Print the script instead of running it (no SSH). */
     dryRun?: boolean;
@@ -372,15 +372,10 @@ export async function runRestore(options: RestoreOptions): Promise<string> {
         restic: "agent-image",
     });
     if (options.dryRun) return script;
-    const url = new URL(config.dockerHost);
-    let privateKey: string | undefined;
-    try {
-        privateKey = (await stack.getConfig("redoubt:sshPrivateKey")).value;
-    } catch {
-        privateKey = undefined; // not set: the SSH agent, as for the Docker provider
-    }
-    const ssh = new SshConnection({ host: url.hostname, port: url.port ? Number(url.port) : 22, user: url.username, privateKey, hostKey: config.sshHostKey });
-    options.log?.(`restore: ${request.target}${request.target === request.tenant ? "" : ` (from ${request.tenant})`} from ${request.site} on ${url.hostname}`);
+    const ssh = await hostConnection(stack, config);
+    options.log?.(
+        `restore: ${request.target}${request.target === request.tenant ? "" : ` (from ${request.tenant})`} from ${request.site} on ${new URL(config.dockerHost).hostname}`,
+    );
     try {
         return await ssh.run("sh -s", { stdin: script, timeoutMs: RESTORE_TIMEOUT_MS });
     } finally {

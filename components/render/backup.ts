@@ -96,6 +96,12 @@ export function storageBoxRepository(user: string, host: string): string {
     return `sftp:${user}@${host}:redoubt`;
 }
 
+/** The Storage Box user and host of a repository string storageBoxRepository made; undefined for any other repository. */
+export function storageBoxOf(repository: string): { user: string; host: string } | undefined {
+    const m = /^sftp:([^@:/\s]+)@([^:/\s]+):/.exec(repository);
+    return m ? { user: m[1], host: m[2] } : undefined;
+}
+
 /** The ssh command restic uses for a Storage Box: port 23, the tenant's key, the pinned host key. */
 export function storageBoxSftpCommand(opts: { user: string; host: string; keyFile: string; knownHostsFile: string }): string {
     return `ssh -p 23 -i ${opts.keyFile} -o IdentitiesOnly=yes -o UserKnownHostsFile=${opts.knownHostsFile} -o StrictHostKeyChecking=accept-new ${opts.user}@${opts.host} -s sftp`;

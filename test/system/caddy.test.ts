@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "n
 import { join } from "node:path";
 import { HSTS_VALUE, renderCaddyConfig } from "../../components/render/caddy";
 import { onionKeysFromSeed } from "../../components/render/tor";
-import { freePort, LOOPBACK, makeTempDir, removeDir, run, runOk, start, Started, stop, waitForPort } from "./helpers";
+import { freePort, LOOPBACK, makeTempDir, selfSignedCert, removeDir, run, start, Started, stop, waitForPort } from "./helpers";
 import { requireProgram } from "./programs";
 
 // Real programs, some started and waited for: more than jest's default 5 s.
@@ -118,25 +118,7 @@ describe("Caddy (tenant TLS proxy)", () => {
         for (const sub of ["home", "xdg-data", "xdg-config", "xdg-cache", "tmp", "storage"]) mkdirSync(join(dir, sub), { recursive: true });
         const certFile = join(dir, "tls.crt");
         const keyFile = join(dir, "tls.key");
-        runOk(openssl, [
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            keyFile,
-            "-out",
-            certFile,
-            "-days",
-            "2",
-            "-subj",
-            `/CN=${hostname}`,
-            "-addext",
-            `subjectAltName=DNS:${hostname}`,
-        ]);
+        selfSignedCert(openssl, { name: hostname, days: 2, keyFile, certFile, san: true });
         return { name, hostname, clientUrl: `https://${hostname}`, dir, certFile, keyFile };
     }
 

@@ -6,7 +6,7 @@ import { Socket } from "node:net";
 import { join } from "node:path";
 import { connect, createServer, Server } from "node:tls";
 import { renderEdgeConfig } from "../../components/render/edge";
-import { freePort, LOOPBACK, makeTempDir, removeDir, run, runOk, start, Started, stop, waitForPort } from "./helpers";
+import { freePort, LOOPBACK, makeTempDir, selfSignedCert, removeDir, run, start, Started, stop, waitForPort } from "./helpers";
 import { requireProgram } from "./programs";
 
 // Real programs, some started and waited for: more than jest's default 5 s.
@@ -63,25 +63,7 @@ describe("HAProxy SNI edge (pass-through)", () => {
         for (const hostname of ["a.test", "b.test"]) {
             const cert = join(dir, `${hostname}.crt`);
             const key = join(dir, `${hostname}.key`);
-            runOk(openssl, [
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                key,
-                "-out",
-                cert,
-                "-days",
-                "2",
-                "-subj",
-                `/CN=${hostname}`,
-                "-addext",
-                `subjectAltName=DNS:${hostname}`,
-            ]);
+            selfSignedCert(openssl, { name: hostname, days: 2, keyFile: key, certFile: cert, san: true });
             const seen: string[] = [];
             // Each backend answers with its own name, over TLS it terminates itself.
             const server = createServer(

@@ -127,3 +127,20 @@ export function fileTree(dir: string): Record<string, string> {
     walk(dir);
     return out;
 }
+
+export interface SelfSignedCert {
+    /** The certificate's CN (and, with `san`, its one DNS subject alternative name). */
+    name: string;
+    days: number;
+    keyFile: string;
+    certFile: string;
+    san?: boolean;
+}
+
+/** A P-256 self-signed certificate and its key, made by Debian's openssl (`openssl req -x509`). */
+export function selfSignedCert(openssl: string, cert: SelfSignedCert): void {
+    const args = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", cert.keyFile, "-out", cert.certFile];
+    args.push("-days", String(cert.days), "-subj", `/CN=${cert.name}`);
+    if (cert.san) args.push("-addext", `subjectAltName=DNS:${cert.name}`);
+    runOk(openssl, args);
+}

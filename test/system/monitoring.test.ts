@@ -29,7 +29,7 @@ import {
     renderCollectorUnits,
     renderNodeExporterCheck,
 } from "../../components/render/monitoring";
-import { freePort, LOOPBACK, makeTempDir, removeDir, run, runOk, start, stop, waitForPort } from "./helpers";
+import { freePort, LOOPBACK, makeTempDir, selfSignedCert, removeDir, run, runOk, start, stop, waitForPort } from "./helpers";
 import { findProgram, requireProgram } from "./programs";
 
 jest.setTimeout(120_000);
@@ -291,23 +291,12 @@ describe("the collector", () => {
         writeFileSync(join(backups, "acme/helsinki"), "1700000000\n");
         writeFileSync(join(journal, "system.journal"), Buffer.alloc(8192));
         // A real certificate, valid for 30 days, where the proxy's lies.
-        runOk(requireProgram("openssl", "openssl"), [
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            join(dir, "key.pem"),
-            "-out",
-            join(tenants, "acme/data/config/proxy/tls.crt"),
-            "-days",
-            "30",
-            "-subj",
-            "/CN=acme.example",
-        ]);
+        selfSignedCert(requireProgram("openssl", "openssl"), {
+            name: "acme.example",
+            days: 30,
+            keyFile: join(dir, "key.pem"),
+            certFile: join(tenants, "acme/data/config/proxy/tls.crt"),
+        });
         // Stubs: the answers of docker inspect, systemctl show, mountpoint and df (formats from their man pages:
         // docker-inspect(1) --format Go templates, systemctl(1) show -p: Key=value lines, df(1) --output).
         exe(

@@ -6,7 +6,7 @@ import { request } from "node:http";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderPushFilter, renderPushProxyConfig } from "../../components/render/pushProxy";
-import { freePort, makeTempDir, removeDir, runOk, start, stop, waitForPort, type Started } from "./helpers";
+import { freePort, makeTempDir, selfSignedCert, removeDir, start, stop, waitForPort, type Started } from "./helpers";
 import { requireProgram } from "./programs";
 
 jest.setTimeout(60_000);
@@ -59,23 +59,7 @@ describe("push proxy (tinyproxy)", () => {
         const tinyproxy = requireProgram("tinyproxy", "tinyproxy");
         const openssl = requireProgram("openssl", "openssl");
         dir = makeTempDir("redoubt-push-proxy-");
-        runOk(openssl, [
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            join(dir, "key.pem"),
-            "-out",
-            join(dir, "cert.pem"),
-        ]);
+        selfSignedCert(openssl, { name: "localhost", days: 1, keyFile: join(dir, "key.pem"), certFile: join(dir, "cert.pem") });
         gatewayPort = await freePort();
         gateway = createTlsServer({ key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) }, (socket) => {
             socket.once("data", () => socket.end("pong\n"));

@@ -77,6 +77,7 @@ async function main(argv: string[]): Promise<number> {
     if (command === "check" && Object.keys(parsed.values).length > 0) throw new UsageError("check takes no options");
     const soak = parsed.values["soak-days"];
     if (soak !== undefined && !/^[1-9][0-9]*$/.test(soak)) throw new UsageError(`--soak-days ${soak}: must be a whole number of days, at least 1`);
+    const tags = parseTags(parsed.values.tag ?? []);
     try {
         execFileSync("skopeo", ["--version"], { stdio: "ignore" });
     } catch {
@@ -93,7 +94,7 @@ async function main(argv: string[]): Promise<number> {
         return drift > 0 ? 2 : 0;
     }
     const proposal = await refreshCatalogFile(DEFAULT_CATALOG_FILE, SKOPEO, fetchNotes, {
-        tags: parseTags(parsed.values.tag ?? []),
+        tags,
         canary: parsed.values.canary,
         soakDays: soak === undefined ? undefined : Number(soak),
         today: todayUtc(),

@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { checkCatalog, parseTags } from "../../cli/images";
+import { runCli } from "../cli-run";
 import { breakingMarkers, DEFAULT_SOAK_DAYS, newerTags, refreshCatalogFile, renderProposal, type NotesSource, type Registry } from "../../lib/image-refresh";
 import { DEFAULT_CATALOG_FILE, loadImageCatalog, pinnedReference } from "../../components/images";
 
@@ -162,5 +163,32 @@ describe("images refresh", () => {
     it("finds breaking-change lines and nothing in plain notes", () => {
         expect(breakingMarkers("- Fix a crash\n- Faster media\n")).toEqual([]);
         expect(breakingMarkers("Deprecated: old_key\n\n⚠ config changed\nall good")).toEqual(["Deprecated: old_key", "⚠ config changed"]);
+    });
+});
+
+describe("the images command line and catalog fields", () => {
+    const cli = path.join(__dirname, "..", "..", "cli", "images.ts");
+
+    it.each([
+        [["refresh", "--soak-days", "0"], /images: --soak-days 0: must be a whole number of days, at least 1/],
+        [["refresh", "--tag", "homeserver:v1"], /images: --tag homeserver:v1: must be ROLE=TAG/],
+        [["check", "--canary", "acme"], /images: check takes no options/],
+        [["upgrade"], /images: name one command: check or refresh/],
+    ])("refuses %j before asking any registry, exit 1 with the usage", async (args, message) => {
+        const run = await runCli(cli, args);
+        expect(run.code).toBe(1);
+        expect(run.stderr).toMatch(message);
+        expect(run.stderr).toContain("usage: npm run images -- check");
+    });
+
+    it("refuses a releaseNotes that is not an https URL with {tag}, naming the file and field", () => {
+        const file = copyOfCatalog();
+        fs.writeFileSync(
+            file,
+            fs
+                .readFileSync(file, "utf8")
+                .replace(/releaseNotes: https:\/\/api\.github\.com\/repos\/matrix-construct\/tuwunel\/releases\/tags\/\{tag\}/, "releaseNotes: http://example.org/notes"),
+        );
+        expect(() => loadImageCatalog(file)).toThrow(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: homeserver\\.releaseNotes: must be an https URL with \\{tag\\}`));
     });
 });

@@ -351,18 +351,35 @@ export function installFileCommand(path: string, content: string, mode: string):
 export const SYSTEMCTL_ATTEMPTS = 4;
 /** Seconds between those tries. */
 export const SYSTEMCTL_RETRY_SECONDS = 10;
+/** The host-wide lock our systemctl calls take one at a time (util-linux's flock; /run/lock is a tmpfs). */
+export const SYSTEMCTL_LOCK = "/run/lock/redoubt-systemctl.lock";
+/** Seconds a call waits for that lock before it counts as a failed attempt. */
+export const SYSTEMCTL_LOCK_WAIT_SECONDS = 120;
 
 /**
- * A systemctl call that survives a busy systemd. systemctl gives up on its
- * D-Bus call to PID 1 after 25 s ("Connection timed out": sd-bus's default
- * method-call timeout); on a loaded host that fails a whole `pulumi up` midway
- * (seen on the live host). Every verb used here (daemon-reload, enable --now,
- * disable --now, restart) is safe to repeat, so the call is tried again after a
- * pause. Runs in a subshell: its `exit` ends only this call, so it chains with
- * `&&` and `;` like a plain command.
+ * A systemctl call that survives a busy systemd and does not make it busier.
+ *
+ * One at a time: every call takes {@link SYSTEMCTL_LOCK}. PID 1 answers D-Bus
+ * calls in turn, and a daemon-reload (which `enable` also does) holds it for
+ * seconds (2.6 s on the idle live host, far more while containers start under
+ * emulation). Docker starts each container by asking PID 1 for a scope unit in
+ * the tenant's slice, and runc gives up after 30 s (libcontainer/cgroups/systemd
+ * startUnit: "Timeout waiting for systemd to create docker-….scope"). With a
+ * tenant's slice, backup timer and restore drill reloading at once, that wait
+ * ran out in CI while charlie's containers started, and failed the `up`.
+ * Serialized, a container's scope waits for at most one reload.
+ *
+ * Tried again: systemctl gives up on its D-Bus call to PID 1 after 25 s
+ * ("Connection timed out": sd-bus's default method-call timeout); on a loaded
+ * host that fails a whole `pulumi up` midway (seen on the live host). Every
+ * verb used here (daemon-reload, enable --now, disable --now, restart) is safe
+ * to repeat, so the call is tried again after a pause; a lock not had within
+ * {@link SYSTEMCTL_LOCK_WAIT_SECONDS} counts as a failed try. Runs in a
+ * subshell: its `exit` ends only this call, so it chains with `&&` and `;` like
+ * a plain command.
  */
 export function systemctlCommand(verbAndUnits: string): string {
-    return `(attempt=1; until systemctl ${verbAndUnits}; do if [ "$attempt" -ge ${SYSTEMCTL_ATTEMPTS} ]; then exit 1; fi; attempt=$((attempt + 1)); sleep ${SYSTEMCTL_RETRY_SECONDS}; done)`;
+    return `(attempt=1; until flock -w ${SYSTEMCTL_LOCK_WAIT_SECONDS} ${SYSTEMCTL_LOCK} systemctl ${verbAndUnits}; do if [ "$attempt" -ge ${SYSTEMCTL_ATTEMPTS} ]; then exit 1; fi; attempt=$((attempt + 1)); sleep ${SYSTEMCTL_RETRY_SECONDS}; done)`;
 }
 
 /** Our apt drop-in; sorts after Debian's 20auto-upgrades and 50unattended-upgrades, so its settings win. */

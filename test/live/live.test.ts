@@ -410,19 +410,28 @@ describe("growing the host", () => {
         const storm = host.exec(`docker exec ${containerName("alpha", "proxy")} bash -c 'for i in $(seq ${limit + 60}); do sleep 900 & done; wait'`, {
             timeoutMs: 900_000,
         });
-        const peak = await waitFor("the storm to reach the limit", async () => ((await pids()) >= limit - 2 ? await pids() : undefined), 420_000, 3_000);
-        // fork() and clone() never pass pids.max; a process attached from outside does ("it is possible to have
-        // pids.current > pids.max ... by attaching enough processes to the cgroup", the kernel's cgroup-v2.rst,
-        // PID controller). Docker's health check of alpha's homeserver is such an attach (`docker exec`), every 30 s.
-        // The storm's own forks are refused at the limit (its stderr, below).
-        expect(peak).toBeLessThanOrEqual(limit + 2);
-        // Meanwhile another tenant answers its clients.
-        const charlie = await fetchOnce(edge(publicDomain("charlie")), "/_matrix/client/versions");
-        expect(charlie.status).toBe(200);
-        // The loop first (it keeps retrying the refused forks), then its processes. "90[0]": the pattern must not
-        // match the shell that runs this very command line.
-        await host.run(`pkill -f 'sleep 90[0] & done' || true; pkill -x -f 'sleep 900' || true`);
-        const result = await storm;
+        // The storm ends whatever happens here: left running, it holds alpha's slice at its limit, and every later
+        // test of alpha (its health check forks inside that slice) would fail for this one's sake.
+        const stopStorm = async () => {
+            // The loop first (it keeps retrying the refused forks), then its processes. "90[0]": the pattern must not
+            // match the shell that runs this very command line.
+            await host.run(`pkill -f 'sleep 90[0] & done' || true; pkill -x -f 'sleep 900' || true`);
+            return storm;
+        };
+        let result: Awaited<typeof storm>;
+        try {
+            const peak = await waitFor("the storm to reach the limit", async () => ((await pids()) >= limit - 2 ? await pids() : undefined), 420_000, 3_000);
+            // fork() and clone() never pass pids.max; a process attached from outside does ("it is possible to have
+            // pids.current > pids.max ... by attaching enough processes to the cgroup", the kernel's cgroup-v2.rst,
+            // PID controller). Docker's health check of alpha's homeserver is such an attach (`docker exec`), every 30 s.
+            // The storm's own forks are refused at the limit (its stderr, below).
+            expect(peak).toBeLessThanOrEqual(limit + 2);
+            // Meanwhile another tenant answers its clients.
+            const charlie = await fetchOnce(edge(publicDomain("charlie")), "/_matrix/client/versions");
+            expect(charlie.status).toBe(200);
+        } finally {
+            result = await stopStorm();
+        }
         // bash could not fork past the limit: the kernel refused (EAGAIN) inside the container.
         expect(result.stderr).toMatch(/fork: (retry: )?Resource temporarily unavailable/);
     });

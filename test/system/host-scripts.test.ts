@@ -142,6 +142,40 @@ describe("host scripts and units", () => {
             const listed = run(sh, ["-c", `${systemctlCommand("daemon-reload")}; echo after`], { env });
             expect(listed.stdout).toBe("after\n");
         });
+
+        // A stub that takes its time and records when each call starts and ends.
+        const slowStub = (name: string) => {
+            const bin = join(dir, `slow-${name}`);
+            mkdirSync(bin, { recursive: true });
+            const calls = join(bin, "calls");
+            writeFileSync(calls, "");
+            writeFileSync(join(bin, "systemctl"), `#!/bin/sh\necho "start $*" >> '${calls}'\n/bin/sleep 0.4\necho "end $*" >> '${calls}'\n`, { mode: 0o755 });
+            const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` };
+            return { env, calls: () => readFileSync(calls, "utf8").trim().split("\n") };
+        };
+
+        test("calls started at once reach systemd one at a time (the host-wide lock), so a reload never queues behind another", () => {
+            const sh = requireProgram("sh", "dash");
+            requireProgram("flock", "util-linux");
+            const { env, calls } = slowStub("locked");
+            const r = run(sh, ["-c", `${systemctlCommand("daemon-reload")} & ${systemctlCommand("enable --now x.timer")} & ${systemctlCommand("daemon-reload")} & wait`], { env });
+            expect(r.code).toBe(0);
+            const log = calls();
+            expect(log).toHaveLength(6);
+            // Every start is followed by its own end before the next call starts.
+            for (let i = 0; i < log.length; i += 2) expect({ i, pair: [log[i].split(" ")[0], log[i + 1]] }).toEqual({ i, pair: ["start", log[i].replace("start", "end")] });
+        });
+
+        test("without the lock the same calls overlap (the check above can fail)", () => {
+            const sh = requireProgram("sh", "dash");
+            const { env, calls } = slowStub("unlocked");
+            run(sh, ["-c", "systemctl daemon-reload & systemctl enable --now x.timer & systemctl daemon-reload & wait"], { env });
+            expect(
+                calls()
+                    .slice(0, 2)
+                    .map((l) => l.split(" ")[0]),
+            ).toEqual(["start", "start"]);
+        });
     });
 
     describe("security updates: our apt drop-in read by the real apt-config, and the host check", () => {

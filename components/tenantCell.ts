@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { serverNameOf, PLANS, type Tenant } from "../tenants/schema";
+import type { RegistrationTerms } from "../stacks/config";
 import { PROXY_HOST, tenantHostAddress, tenantSubnet, tenantUid, wireguardPort } from "./addressing";
 import { BackupAgent, type BackupTarget } from "./backupAgent";
 import { DataExport } from "./dataExport";
@@ -49,6 +50,8 @@ export interface TenantCellArgs {
     acme: AcmeSettings;
     /** Host address published ports bind to. */
     publicAddress: string;
+    /** What a new user accepts at sign-up where the tenant's registration is open (the stack's redoubt:registrationTerms). */
+    registrationTerms: RegistrationTerms;
     /** The tenant's storage boxes, one per backup site. */
     backupTargets: BackupTarget[];
     /** The host's SNI edge; a served public tenant attaches it to its ingress network. */
@@ -282,6 +285,7 @@ export class TenantCell extends pulumi.ComponentResource {
                     registration: tenant.homeserver.registration,
                     pushProxy: pushProxy ? { url: pushProxy.url, gateways: pushGateways } : undefined,
                     mediaRetentionDays: PLANS[tenant.plan].mediaRetentionDays,
+                    registrationTerms: args.registrationTerms,
                 },
                 servicesNetwork: ctx.networks.services.name,
                 limits: { memoryMiB: PLANS[tenant.plan].memoryMiB, cpus: PLANS[tenant.plan].cpus },

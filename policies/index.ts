@@ -10,6 +10,7 @@ import { logRetentionPolicies } from "./log-retention";
 import { metadataPrivacyPolicies } from "./metadata-privacy";
 import { monitoringPolicies } from "./monitoring";
 import { noFederationPolicies } from "./no-federation";
+import { registrationPolicies } from "./registration";
 import { resourceLimitPolicies } from "./resource-limits";
 import { retentionPolicies } from "./retention";
 import { secretsPolicies } from "./secrets";
@@ -24,6 +25,7 @@ new PolicyPack("redoubt-privacy", {
         ...noFederationPolicies,
         ...metadataPrivacyPolicies,
         ...retentionPolicies,
+        ...registrationPolicies,
         ...tlsPolicies,
         ...logRetentionPolicies,
         ...backupPolicies,

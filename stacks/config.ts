@@ -34,6 +34,41 @@ const strict = <T extends z.ZodRawShape>(shape: T, keys: "settings" | "fields" =
                 : undefined,
     });
 
+/** The language of the registration terms' one translation (Tuwunel's `translations.<LANG>`). */
+export const TERMS_LANGUAGE = "en";
+
+/**
+ * The documents a new user accepts when signing up (Tuwunel 1.9's
+ * `[global.registration_terms.<ID>]`: any such block makes registration ask for
+ * the m.login.terms stage, listing every document). The company's documents,
+ * so one setting for every tenant on the site.
+ */
+export const RegistrationTermsSchema = z
+    .record(
+        z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, "must be a document id: lower-case letters, digits and underscores, starting with a letter, e.g. privacy_policy"),
+        strict(
+            {
+                name: z.string().regex(/^[^\p{Cc}]{1,80}$/u, "must name the document as users see it in 1 to 80 printable characters, e.g. Privacy policy"),
+                version: z.string().regex(/^[A-Za-z0-9._-]{1,32}$/, "must be the document's version, e.g. 1.0 or 2026-11-01 (1 to 32 letters, digits, dots, hyphens, underscores)"),
+                url: z.url({ protocol: /^https$/, error: "must be the https URL of the document's text, e.g. https://redoubt.example/privacy" }),
+            },
+            "fields",
+        ),
+        {
+            error: (issue) =>
+                issue.code === "invalid_key"
+                    ? "is not a document id: lower-case letters, digits and underscores, starting with a letter, at most 32 (Tuwunel's <ID>), e.g. privacy_policy"
+                    : issue.code === "invalid_type"
+                      ? "must be a mapping of document id → {name, version, url}, e.g. {privacy_policy: {name: Privacy policy, version: '1.0', url: https://…}}"
+                      : undefined,
+        },
+    )
+    .refine((documents) => Object.keys(documents).length > 0, "must list at least one document (the privacy policy that sign-up asks users to accept)")
+    .describe(
+        "Document id → {name, version, url}: what a new user accepts at sign-up on every tenant that allows registration (Tuwunel's registration_terms, the m.login.terms stage). Raise a version when the text changes.",
+    );
+export type RegistrationTerms = z.infer<typeof RegistrationTermsSchema>;
+
 export const PrimaryStackConfigSchema = strict({
     role: z.literal("primary"),
     ...common,
@@ -47,6 +82,7 @@ export const PrimaryStackConfigSchema = strict({
         .describe("The Docker host's SSH host key; host commands (which carry volume keys) refuse any other host."),
     publicAddress: z.ipv4("must be the IPv4 address the edge publishes port 443 on").describe("The host address the SNI edge binds."),
     acmeEmail: z.email("must be an email address for the ACME account"),
+    registrationTerms: RegistrationTermsSchema,
     acmeDirectory: z
         .url({ protocol: /^https$/, error: "must be the https URL of an ACME directory, e.g. https://acme-staging-v02.api.letsencrypt.org/directory" })
         .optional()
@@ -191,13 +227,18 @@ export function parseStackConfig(raw: Record<string, string>, file: string): Sta
             parsed.error.issues.flatMap((issue) => {
                 if (issue.code === "unrecognized_keys") return issue.keys.map((k) => ({ field: `${NAMESPACE}:${[...issue.path, k].join(".")}`, message: issue.message }));
                 const field = issue.path.length ? `${NAMESPACE}:${issue.path.join(".")}` : `${NAMESPACE}:role`;
-                const missing = issue.path.length === 1 && values[String(issue.path[0])] === undefined;
+                // A setting, or a field inside a setting's value, that is not there at all.
+                const missing = issue.path.length > 0 && valueAt(values, issue.path) === undefined;
                 const message = !missing ? issue.message : issue.message.startsWith("Invalid input") ? "is required" : `is required (${issue.message})`;
                 return [{ field, message }];
             }),
         );
     }
     return parsed.data;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+    return path.reduce<unknown>((node, key) => (typeof node === "object" && node !== null ? (node as Record<PropertyKey, unknown>)[key] : undefined), root);
 }
 
 function parseValue(text: string): unknown {

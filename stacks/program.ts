@@ -223,6 +223,7 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
                     country: config.country,
                     acme,
                     publicAddress: config.publicAddress,
+                    registrationTerms: config.registrationTerms,
                     backupTargets: targets[i],
                     edge,
                 },

@@ -5,6 +5,7 @@
 // plus its configuration checks in the policy pack. Pure data and renderers:
 // nothing here creates a resource.
 import type * as pulumi from "@pulumi/pulumi";
+import type { RegistrationTerms } from "../../stacks/config";
 import type { ConfigFile } from "../configCarrier";
 
 /** What a tenant file says about its homeserver, whatever the server. */
@@ -16,6 +17,8 @@ export interface HomeserverSettings {
     pushProxy?: { url: string; gateways: string[] };
     /** Media older than this many days are deleted (the tenant's plan: PLANS in tenants/schema.ts). */
     mediaRetentionDays: number;
+    /** What a new user accepts at sign-up (the stack's redoubt:registrationTerms); asked only where registration is open. */
+    registrationTerms: RegistrationTerms;
 }
 
 /** Where a server keeps its data on the tenant's encrypted volume, and what a backup takes from it. */

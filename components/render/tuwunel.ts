@@ -1,6 +1,8 @@
 // Tuwunel's configuration, rendered from the tenant spec. One file, and no
 // TUWUNEL_* environment variables: env silently overrides the file, and a
 // stray variable could undo a privacy setting.
+import { TERMS_LANGUAGE } from "../../stacks/config";
+import type { HomeserverSettings } from "../homeservers/flavor";
 
 /** Where the homeserver reads its config, its registration tokens and keeps its data, inside its container. */
 export const TUWUNEL_CONFIG_PATH = "/etc/tuwunel/tuwunel.toml";
@@ -28,14 +30,25 @@ export function tuwunelMediaRetentionCommands(days: number): string[] {
     return [`media delete-range ${days}d --older-than --yes-i-want-to-delete-local-media`];
 }
 
-export interface TuwunelConfigInput {
-    serverName: string;
-    logLevel: "error" | "warn";
-    registration: "token" | "closed";
-    /** Push gateways reached through the tenant's push proxy; absent: no push leaves the server. */
-    pushProxy?: { url: string; gateways: string[] };
-    /** Media older than this many days are deleted at every nightly backup (the tenant's plan says how many). */
-    mediaRetentionDays: number;
+export type TuwunelConfigInput = HomeserverSettings;
+
+/**
+ * The sign-up terms as Tuwunel 1.9 reads them: one `[global.registration_terms.<ID>]`
+ * table per document with its version, and its name and URL under
+ * `translations.<LANG>` (tuwunel-example.toml). Any such table makes
+ * registration ask for the m.login.terms stage. Only where registration is
+ * open: a closed server has no sign-up to show them on.
+ */
+function registrationTermsTables(input: TuwunelConfigInput): string[] {
+    if (input.registration !== "token") return [];
+    return Object.entries(input.registrationTerms).flatMap(([id, document]) => [
+        `[global.registration_terms.${id}]`,
+        `version = ${tomlValue(document.version)}`,
+        `[global.registration_terms.${id}.translations.${TERMS_LANGUAGE}]`,
+        `name = ${tomlValue(document.name)}`,
+        `url = ${tomlValue(document.url)}`,
+        "",
+    ]);
 }
 
 type TomlValue = string | number | boolean | string[];
@@ -135,6 +148,7 @@ export function renderTuwunelConfig(input: TuwunelConfigInput): string {
         // that path on (render/caddy.ts PROXIED_PATHS), so the file holds nothing that is known only once the
         // tenant exists (a tor tenant's onion name), and every policy can read it in a first preview.
         "",
+        ...registrationTermsTables(input),
         // Only the push gateways go through the proxy; anything else has no route out of the services network.
         ...(input.pushProxy
             ? ["[global.proxy]", "[[global.proxy.by_domain]]", `url = ${tomlValue(input.pushProxy.url)}`, `include = ${tomlValue(input.pushProxy.gateways)}`, ""]

@@ -58,6 +58,7 @@ export function liveStackConfigs(options: LiveUpOptions): Record<string, Record<
             "redoubt:sshHostKey": host.ssh.hostKey.split(/\s+/).slice(0, 2).join(" "),
             "redoubt:publicAddress": host.publicAddress,
             "redoubt:acmeEmail": "hostmaster@live.test",
+            "redoubt:registrationTerms": JSON.stringify({ privacy_policy: { name: "Privacy policy", version: "1.0", url: "https://live.test/privacy" } }),
             "redoubt:acmeDirectory": host.acme.directory,
             "redoubt:acmeDirectoryCa": host.acme.directoryCa,
             "redoubt:imageCatalog": host.catalogFile,

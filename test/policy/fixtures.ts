@@ -2,6 +2,8 @@
 // Each test derives one violating variant from these.
 import { renderCaddyConfig } from "../../components/render/caddy";
 import { TUWUNEL_CONFIG_PATH, renderTuwunelConfig } from "../../components/render/tuwunel";
+import { readStackConfigFile } from "../../lib/mock-run";
+import { parseStackConfig } from "../../stacks/config";
 import { PLANS } from "../../tenants/schema";
 import type { Res } from "./helpers";
 import { labels } from "./helpers";
@@ -9,8 +11,21 @@ import { labels } from "./helpers";
 export const DIGEST = "ghcr.io/matrix-construct/tuwunel:v1.9.0@sha256:" + "a".repeat(64);
 export const CADDY_DIGEST = "docker.io/library/caddy:2.8@sha256:" + "b".repeat(64);
 
+/** The sign-up terms of the shipped primary stack (stacks/Pulumi.iceland.yaml). */
+export const REGISTRATION_TERMS = (() => {
+    const config = parseStackConfig(readStackConfigFile("iceland"), "stacks/Pulumi.iceland.yaml");
+    if (config.role !== "primary") throw new Error("stacks/Pulumi.iceland.yaml is not the primary stack");
+    return config.registrationTerms;
+})();
+
 /** The homeserver config as the real renderer writes it. */
-export const TUWUNEL_TOML = renderTuwunelConfig({ serverName: "chat.acme.example", logLevel: "warn", registration: "token", mediaRetentionDays: PLANS.small.mediaRetentionDays });
+export const TUWUNEL_TOML = renderTuwunelConfig({
+    serverName: "chat.acme.example",
+    logLevel: "warn",
+    registration: "token",
+    mediaRetentionDays: PLANS.small.mediaRetentionDays,
+    registrationTerms: REGISTRATION_TERMS,
+});
 
 /** The proxy config as the real renderer writes it. */
 export const CADDY_JSON = JSON.stringify(

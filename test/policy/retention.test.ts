@@ -1,7 +1,7 @@
 import { TUWUNEL_BACKUP_COMMAND, renderTuwunelConfig } from "../../components/render/tuwunel";
 import { BACKUP_COMMAND, MAX_MEDIA_RETENTION_DAYS, homeserverMediaRetention, mediaRetentionProblems } from "../../policies/retention";
 import { PLANS } from "../../tenants/schema";
-import { TUWUNEL_TOML, carrier } from "./fixtures";
+import { REGISTRATION_TERMS, TUWUNEL_TOML, carrier } from "./fixtures";
 import { runResource } from "./helpers";
 
 const hs = (toml: string) => carrier("acme", "homeserver", { uploads: [{ file: "/etc/tuwunel/tuwunel.toml", content: toml }] });
@@ -22,7 +22,7 @@ describe("homeserver-media-retention", () => {
     it("accepts the config rendered for every plan", async () => {
         expect(await runResource(homeserverMediaRetention, carrier("acme", "homeserver"))).toEqual([]);
         for (const plan of Object.values(PLANS)) {
-            const toml = renderTuwunelConfig({ serverName: "chat.acme.example", logLevel: "warn", registration: "token", mediaRetentionDays: plan.mediaRetentionDays });
+            const toml = renderTuwunelConfig({ serverName: "chat.acme.example", logLevel: "warn", registration: "token", mediaRetentionDays: plan.mediaRetentionDays, registrationTerms: REGISTRATION_TERMS });
             expect(await runResource(homeserverMediaRetention, hs(toml))).toEqual([]);
         }
     });

@@ -15,6 +15,7 @@ import { loadTenants } from "../../tenants/loader";
 import { PLANS, type PlanName } from "../../tenants/schema";
 import { CONTAINER, labelsOf, ofType, pinnedAsOf, plain, uploadContent } from "../e2e/stack-helpers";
 import { EXAMPLE_TENANTS_DIR } from "./tenant-fixtures";
+import { REGISTRATION_TERMS } from "../policy/fixtures";
 
 const DAY_SECONDS = 86_400;
 const PLAN_NAMES = Object.keys(PLANS) as PlanName[];
@@ -55,7 +56,7 @@ function retentionOf(commands: string[]): { days: number; localMedia: boolean; b
     return { days: read!.seconds / DAY_SECONDS, localMedia: read!.flags.has("--yes-i-want-to-delete-local-media"), beforeBackup: i < backup };
 }
 
-const render = (mediaRetentionDays: number) => renderTuwunelConfig({ serverName: "chat.example.org", logLevel: "warn", registration: "token", mediaRetentionDays });
+const render = (mediaRetentionDays: number) => renderTuwunelConfig({ serverName: "chat.example.org", logLevel: "warn", registration: "token", mediaRetentionDays, registrationTerms: REGISTRATION_TERMS });
 
 describe("media retention per plan", () => {
     it.each(PLAN_NAMES)("%s: the nightly signal deletes media older than the plan's days, local uploads included, before the database backup", (plan) => {

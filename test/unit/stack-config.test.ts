@@ -3,6 +3,8 @@ import { readStackConfigFile } from "../../lib/mock-run";
 
 const FILE = "stacks/Pulumi.iceland.yaml";
 const primary = () => readStackConfigFile("iceland");
+const DOC = { name: "Privacy policy", version: "1.0", url: "https://redoubt.example/privacy" };
+const terms = (documents: Record<string, unknown>) => JSON.stringify(documents);
 
 function problemsOf(raw: Record<string, string>): { field: string; message: string }[] {
     try {
@@ -59,6 +61,45 @@ describe("stack config", () => {
             },
             "redoubt:backupSites.helsinki.region",
             /^is not a known field; allowed: stack, country$/,
+        ],
+        ["missing sign-up terms", { "redoubt:registrationTerms": undefined }, "redoubt:registrationTerms", /required/],
+        ["sign-up terms that list no document", { "redoubt:registrationTerms": "{}" }, "redoubt:registrationTerms", /at least one document/],
+        ["sign-up terms that are a list", { "redoubt:registrationTerms": JSON.stringify(["https://x.example/privacy"]) }, "redoubt:registrationTerms", /mapping of document id/],
+        [
+            "a terms document id with a hyphen",
+            { "redoubt:registrationTerms": terms({ "privacy-policy": DOC }) },
+            "redoubt:registrationTerms.privacy-policy",
+            /is not a document id/,
+        ],
+        [
+            "a terms document over plain http",
+            { "redoubt:registrationTerms": terms({ privacy_policy: { ...DOC, url: "http://x.example/p" } }) },
+            "redoubt:registrationTerms.privacy_policy.url",
+            /https URL/,
+        ],
+        [
+            "a terms document without a version",
+            { "redoubt:registrationTerms": terms({ privacy_policy: { name: DOC.name, url: DOC.url } }) },
+            "redoubt:registrationTerms.privacy_policy.version",
+            /required/,
+        ],
+        [
+            "a terms version with a space",
+            { "redoubt:registrationTerms": terms({ privacy_policy: { ...DOC, version: "1 0" } }) },
+            "redoubt:registrationTerms.privacy_policy.version",
+            /document's version/,
+        ],
+        [
+            "a terms name with a control character",
+            { "redoubt:registrationTerms": terms({ privacy_policy: { ...DOC, name: "Privacy\u007f" } }) },
+            "redoubt:registrationTerms.privacy_policy.name",
+            /printable/,
+        ],
+        [
+            "an unknown field in a terms document",
+            { "redoubt:registrationTerms": terms({ privacy_policy: { ...DOC, lang: "is" } }) },
+            "redoubt:registrationTerms.privacy_policy.lang",
+            /^is not a known field; allowed: name, version, url$/,
         ],
         ["a site name with an underscore", { "redoubt:site": "ice_land" }, "redoubt:site", /lower-case site name/],
         ["an unknown role", { "redoubt:role": "tertiary" }, "redoubt:role", /primary or backup/],

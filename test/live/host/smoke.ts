@@ -92,7 +92,7 @@ async function checks(host: LiveHost, ref: (role: Role) => string): Promise<void
 
     await step("homeserver stand-in: config, health check, backup, stop", async () => {
         // Our config leaves the well-known to the proxy; the smoke test still asks the stand-in for it.
-        const config = `${renderTuwunelConfig({ serverName: "smoke.test", logLevel: "warn", registration: "token", mediaRetentionDays: 30 })}\n[global.well_known]\nclient = "https://smoke.test"\n`;
+        const config = `${renderTuwunelConfig({ serverName: "smoke.test", logLevel: "warn", registration: "token", mediaRetentionDays: 30, registrationTerms: { privacy_policy: { name: "Privacy policy", version: "1.0", url: "https://smoke.test/privacy" } } })}\n[global.well_known]\nclient = "https://smoke.test"\n`;
         await host.run(
             "set -e; rm -rf /srv/smoke-hs; mkdir -p /srv/smoke-hs/etc /srv/smoke-hs/data; cat > /srv/smoke-hs/etc/tuwunel.toml; " +
                 "echo smoke-token > /srv/smoke-hs/etc/registration_token; chown -R 100001:100001 /srv/smoke-hs/data; chmod 0444 /srv/smoke-hs/etc/*",

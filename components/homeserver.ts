@@ -7,6 +7,9 @@ import { CONFIG_REVISION_LABEL } from "./labels";
 import { containerName } from "./names";
 import { DEFAULT_HOMESERVER, type HomeserverFlavor, type HomeserverSettings } from "./homeservers";
 
+/** The keeper that ties a registration token to its period (read by tests). */
+export const REGISTRATION_TOKEN_KEEPER = "validSince";
+
 export interface HomeserverArgs extends TenantContainerArgs {
     /**
      * Which server runs: its container contract, config files and data layout.
@@ -23,6 +26,11 @@ export interface HomeserverArgs extends TenantContainerArgs {
      * @default true
      */
     running?: boolean;
+    /**
+     * The first day of the registration token's period (`registrationTokenPeriod` in components/schedule.ts):
+     * a new period makes a new token. Only read where registration is by token.
+     */
+    registrationTokenSince: string;
 }
 
 /** Seconds Docker waits after SIGTERM before it kills the homeserver: time for the database to close cleanly (the provider's default is 0, an immediate kill). */
@@ -42,7 +50,7 @@ export class Homeserver extends pulumi.ComponentResource {
         const flavor = args.flavor ?? DEFAULT_HOMESERVER;
         this.containerName = containerName(args.tenant, "homeserver");
         this.address = `${this.containerName}:${flavor.port}`;
-        this.registrationToken = args.config.registration === "token" ? registrationToken(name, this) : undefined;
+        this.registrationToken = args.config.registration === "token" ? registrationToken(name, args.registrationTokenSince, this) : undefined;
         if (args.running ?? true) {
             const carrier = writeConfig(name, args, flavor, this.containerName, this.registrationToken, this);
             this.container = homeserverContainer(name, args, flavor, this.containerName, carrier.revision, this);
@@ -51,8 +59,9 @@ export class Homeserver extends pulumi.ComponentResource {
     }
 }
 
-function registrationToken(name: string, parent: pulumi.Resource): pulumi.Output<string> {
-    const token = new random.RandomPassword(`${name}-registration-token`, { length: 32, special: false }, { parent });
+/** The token, replaced when its period changes: a RandomPassword's `keepers` force a new one when they change (@pulumi/random). */
+function registrationToken(name: string, since: string, parent: pulumi.Resource): pulumi.Output<string> {
+    const token = new random.RandomPassword(`${name}-registration-token`, { length: 32, special: false, keepers: { [REGISTRATION_TOKEN_KEEPER]: since } }, { parent });
     return pulumi.secret(token.result);
 }
 

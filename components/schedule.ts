@@ -36,3 +36,28 @@ export function onCalendar(time: DailyTime): string {
 export function backupTime(tenantId: number, schedule: string | undefined): DailyTime {
     return schedule === undefined ? defaultBackupTime(tenantId) : parseDailyTime(schedule);
 }
+
+/**
+ * How long a registration token is valid: a calendar quarter (UTC). The first
+ * `up` on or after the next quarter's first day replaces it, so a token handed
+ * out (or leaked) stops working within three months, and its replacement goes
+ * only to whoever reads the stack output.
+ */
+export const REGISTRATION_TOKEN_MONTHS = 3;
+
+/** The registration-token period a day falls in: from its first day, replaced on `rotatesOn`. Days are YYYY-MM-DD (UTC). */
+export interface TokenPeriod {
+    since: string;
+    rotatesOn: string;
+}
+
+export function registrationTokenPeriod(asOf: string): TokenPeriod {
+    const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(asOf);
+    const month = Number(match?.[2]);
+    if (!match || month < 1 || month > 12) throw new RangeError(`'${asOf}' is not a day written YYYY-MM-DD`);
+    const year = Number(match[1]);
+    const first = Math.floor((month - 1) / REGISTRATION_TOKEN_MONTHS) * REGISTRATION_TOKEN_MONTHS; // 0-based month
+    const next = first + REGISTRATION_TOKEN_MONTHS;
+    const day = (y: number, m0: number) => `${String(y).padStart(4, "0")}-${String(m0 + 1).padStart(2, "0")}-01`;
+    return { since: day(year, first), rotatesOn: next >= 12 ? day(year + 1, next - 12) : day(year, next) };
+}

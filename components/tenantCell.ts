@@ -18,7 +18,7 @@ import { CADDY_TLS_PORT } from "./render/caddy";
 import type { EdgeRoute } from "./render/edge";
 import { installFileCommand, renderSlice, systemctlCommand } from "./render/host";
 import { renderUpgradeGate, upgradeGatePath } from "./render/upgrade";
-import { backupTime, onCalendar } from "./schedule";
+import { backupTime, onCalendar, registrationTokenPeriod } from "./schedule";
 import { TenantCertificates } from "./tenantCertificates";
 import { TenantNetworks } from "./tenantNetworks";
 import { TlsProxy, type AcmeSettings, type TlsProxyArgs } from "./tlsProxy";
@@ -52,6 +52,8 @@ export interface TenantCellArgs {
     publicAddress: string;
     /** What a new user accepts at sign-up where the tenant's registration is open (the stack's redoubt:registrationTerms). */
     registrationTerms: RegistrationTerms;
+    /** The day the plan is evaluated for (YYYY-MM-DD, UTC): it picks the registration token's period. */
+    asOf: string;
     /** The tenant's storage boxes, one per backup site. */
     backupTargets: BackupTarget[];
     /** The host's SNI edge; a served public tenant attaches it to its ingress network. */
@@ -193,6 +195,8 @@ export class TenantCell extends pulumi.ComponentResource {
     /** The tenant CA's certificate for tor and vpn tenants (public; handed to the customer). */
     public caCertPem?: pulumi.Output<string>;
     public readonly registrationToken?: pulumi.Output<string>;
+    /** The day the registration token is replaced (the first `up` on or after it makes a new one). */
+    public registrationTokenRotatesOn?: string;
     /** VPN details (vpn tenants, while served). */
     public vpn?: VpnAccess;
     public exportArchive?: string;
@@ -209,6 +213,7 @@ export class TenantCell extends pulumi.ComponentResource {
         this.endpoint = front.hostnames.apply((h) => `https://${h[0]}`);
         const homeserver = this.homeserver(ctx);
         this.registrationToken = homeserver.registrationToken;
+        if (homeserver.registrationToken) this.registrationTokenRotatesOn = registrationTokenPeriod(args.asOf).rotatesOn;
         if (args.lifecycle.served) this.proxy(ctx, mode, front, homeserver);
         mode.after?.(ctx);
         this.backups(ctx, homeserver);
@@ -290,6 +295,7 @@ export class TenantCell extends pulumi.ComponentResource {
                 servicesNetwork: ctx.networks.services.name,
                 limits: { memoryMiB: PLANS[tenant.plan].memoryMiB, cpus: PLANS[tenant.plan].cpus },
                 running: lifecycle.served,
+                registrationTokenSince: registrationTokenPeriod(args.asOf).since,
             },
             { parent: this, dependsOn: [ctx.slice, ctx.volume, ...(gate ? [gate] : [])] },
         );

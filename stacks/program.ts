@@ -224,6 +224,7 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
                     acme,
                     publicAddress: config.publicAddress,
                     registrationTerms: config.registrationTerms,
+                    asOf,
                     backupTargets: targets[i],
                     edge,
                 },
@@ -245,6 +246,7 @@ export function definePrimaryStack(config: PrimaryStackConfig, tenants: StackTen
                     // VPN peers map the server name to this address (hosts file or their DNS).
                     vpnProxyAddress: cell.vpn?.proxyAddress,
                     registrationToken: cell.registrationToken,
+                    registrationTokenRotatesOn: cell.registrationTokenRotatesOn,
                     exportArchive: cell.exportArchive,
                     // Where the tenant's restic repositories are; their passwords stay in the backup stacks.
                     backups: Object.fromEntries(targets[i].map((t) => [t.site, pulumi.all([t.user, t.host]).apply(([user, host]) => storageBoxRepository(user, host))])),

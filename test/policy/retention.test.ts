@@ -22,7 +22,13 @@ describe("homeserver-media-retention", () => {
     it("accepts the config rendered for every plan", async () => {
         expect(await runResource(homeserverMediaRetention, carrier("acme", "homeserver"))).toEqual([]);
         for (const plan of Object.values(PLANS)) {
-            const toml = renderTuwunelConfig({ serverName: "chat.acme.example", logLevel: "warn", registration: "token", mediaRetentionDays: plan.mediaRetentionDays, registrationTerms: REGISTRATION_TERMS });
+            const toml = renderTuwunelConfig({
+                serverName: "chat.acme.example",
+                logLevel: "warn",
+                registration: "token",
+                mediaRetentionDays: plan.mediaRetentionDays,
+                registrationTerms: REGISTRATION_TERMS,
+            });
             expect(await runResource(homeserverMediaRetention, hs(toml))).toEqual([]);
         }
     });

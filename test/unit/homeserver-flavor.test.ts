@@ -27,7 +27,10 @@ describe("homeserver flavors", () => {
         expect(DEFAULT_HOMESERVER.data.mountPath).toBe(TUWUNEL_DATA_PATH);
         expect(`${DEFAULT_HOMESERVER.data.mountPath}/${DEFAULT_HOMESERVER.data.backups}`).toBe(TUWUNEL_BACKUP_PATH);
         expect(
-            DEFAULT_HOMESERVER.configFiles({ serverName: "a.example", logLevel: "warn", registration: "closed", mediaRetentionDays: 30, registrationTerms: REGISTRATION_TERMS }, { owner: "1" }).map((f) => f.path),
+            DEFAULT_HOMESERVER.configFiles(
+                { serverName: "a.example", logLevel: "warn", registration: "closed", mediaRetentionDays: 30, registrationTerms: REGISTRATION_TERMS },
+                { owner: "1" },
+            ).map((f) => f.path),
         ).toEqual([TUWUNEL_CONFIG_PATH]);
         // Tuwunel runs admin_signal_execute on SIGUSR2 (../shared/reference/TUWUNEL.md).
         expect(DEFAULT_HOMESERVER.backupSignal).toBe("USR2");

@@ -56,7 +56,8 @@ function retentionOf(commands: string[]): { days: number; localMedia: boolean; b
     return { days: read!.seconds / DAY_SECONDS, localMedia: read!.flags.has("--yes-i-want-to-delete-local-media"), beforeBackup: i < backup };
 }
 
-const render = (mediaRetentionDays: number) => renderTuwunelConfig({ serverName: "chat.example.org", logLevel: "warn", registration: "token", mediaRetentionDays, registrationTerms: REGISTRATION_TERMS });
+const render = (mediaRetentionDays: number) =>
+    renderTuwunelConfig({ serverName: "chat.example.org", logLevel: "warn", registration: "token", mediaRetentionDays, registrationTerms: REGISTRATION_TERMS });
 
 describe("media retention per plan", () => {
     it.each(PLAN_NAMES)("%s: the nightly signal deletes media older than the plan's days, local uploads included, before the database backup", (plan) => {

@@ -331,7 +331,7 @@ export class TenantCell extends pulumi.ComponentResource {
         if (mode.certificate === "tenant-ca") {
             const certificates = new TenantCertificates(`${ctx.name}-certificates`, { tenant: tenant.name, hostnames: front.hostnames }, { parent: this });
             this.caCertPem = certificates.caCertPem;
-            certificate = { certPem: certificates.certPem, keyPem: certificates.keyPem };
+            certificate = { certPem: certificates.certPem, keyPem: certificates.keyPem, caCertPem: certificates.caCertPem };
         }
         const ingress = mode.ingress ? networks.ingress : undefined;
         new TlsProxy(

@@ -5,12 +5,24 @@ import { ConfigCarrier, type ConfigFile } from "./configCarrier";
 import { configMount, dataMount, FIXED_NAME, hardenedContainerArgs, HELPER_LIMITS, type TenantContainerArgs } from "./hardening";
 import { CONFIG_REVISION_LABEL } from "./labels";
 import { containerName } from "./names";
-import { CADDY_ACME_ROOTS_PATH, CADDY_CERT_PATH, CADDY_CONFIG_PATH, CADDY_KEY_PATH, CADDY_TLS_PORT, renderCaddyConfig, type CaddyTls, type SupportContact } from "./render/caddy";
+import {
+    CADDY_ACME_ROOTS_PATH,
+    CADDY_CERT_PATH,
+    CADDY_CONFIG_PATH,
+    CADDY_KEY_PATH,
+    CADDY_TENANT_CA_PATH,
+    CADDY_TLS_PORT,
+    renderCaddyConfig,
+    type CaddyTls,
+    type SupportContact,
+} from "./render/caddy";
 
-/** A certificate and key from the tenant's own CA (PEM; the key is a secret). */
+/** A certificate and key from the tenant's own CA, and that CA's certificate (PEM; the key is a secret). */
 export interface TenantCertificate {
     certPem: pulumi.Input<string>;
     keyPem: pulumi.Input<string>;
+    /** The tenant CA's certificate: written beside them for the host's monitoring (its expiry), never served. */
+    caCertPem: pulumi.Input<string>;
 }
 
 /** The ACME CA public tenants get their certificates from. */
@@ -102,6 +114,7 @@ function proxyFiles(args: TlsProxyArgs): ConfigFile[] {
     if (args.certificate) {
         files.push({ path: CADDY_CERT_PATH, content: args.certificate.certPem, permissions: "0444" });
         files.push({ path: CADDY_KEY_PATH, content: pulumi.secret(args.certificate.keyPem), permissions: "0400", owner: args.user.split(":")[0] });
+        files.push({ path: CADDY_TENANT_CA_PATH, content: args.certificate.caCertPem, permissions: "0444" });
     }
     if (args.acme?.directoryCa) files.push({ path: CADDY_ACME_ROOTS_PATH, content: args.acme.directoryCa, permissions: "0444" });
     return files;

@@ -6,6 +6,11 @@ export const CADDY_CONFIG_PATH = "/etc/caddy/caddy.json";
 export const CADDY_TLS_PORT = 8443;
 export const CADDY_CERT_PATH = "/etc/caddy/tls.crt";
 export const CADDY_KEY_PATH = "/etc/caddy/tls.key";
+/**
+ * The tenant CA's certificate (public), beside the proxy's own for tor and vpn tenants. Caddy never reads it:
+ * the host's monitoring collector does, for the CA's expiry (the CA is what customers' clients trust).
+ */
+export const CADDY_TENANT_CA_PATH = "/etc/caddy/tenant-ca.crt";
 /** The certificate the ACME directory's HTTPS endpoint is signed by, when it is a private CA. */
 export const CADDY_ACME_ROOTS_PATH = "/etc/caddy/acme-roots.pem";
 export const HSTS_VALUE = "max-age=31536000; includeSubDomains";

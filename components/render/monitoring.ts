@@ -7,7 +7,7 @@
 // systemd, the mount table and certificate files for states, counts, sizes
 // and times.
 import { stringify } from "yaml";
-import { CADDY_CERT_PATH } from "./caddy";
+import { CADDY_CERT_PATH, CADDY_TENANT_CA_PATH } from "./caddy";
 import { BACKUP_SUCCESS_DIR, SCRIPTS_DIR, TENANTS_ROOT, tenantDataMount, tenantRoot } from "./host";
 
 function shellQuote(value: string): string {
@@ -47,9 +47,21 @@ export const COLLECTOR_OUTPUT = `${NODE_EXPORTER_TEXTFILE_DIR}/${NAME_PREFIX}.pr
 /** Container roles that run all the time (the backup agent runs from its timer; config carriers never run). */
 export const LONG_RUNNING_ROLES: readonly ContainerRole[] = ["homeserver", "proxy", "tor", "wireguard", "push-proxy", "edge"];
 
+/** A file of the proxy's config directory as the host sees it: on the tenant's volume, under config/proxy. */
+function proxyConfigFile(tenantMount: string, containerPath: string): string {
+    return `${tenantMount}/config/proxy/${containerPath.slice(containerPath.lastIndexOf("/") + 1)}`;
+}
+
+/**
+ * The certificates whose expiry the collector reports, by `kind`: the one the
+ * proxy serves, and for tor and vpn tenants the tenant CA that customers'
+ * clients trust (renewing it means handing them a new CA certificate).
+ */
+export const MONITORED_CERTIFICATES = { proxy: CADDY_CERT_PATH, "tenant-ca": CADDY_TENANT_CA_PATH } as const;
+
 /** Where the tenant proxy's certificate lies on the host: its config directory on the tenant's volume. */
 export function proxyCertificateFile(tenantMount: string): string {
-    return `${tenantMount}/config/proxy/${CADDY_CERT_PATH.slice(CADDY_CERT_PATH.lastIndexOf("/") + 1)}`;
+    return proxyConfigFile(tenantMount, CADDY_CERT_PATH);
 }
 
 /** Every metric the collector writes, with its type, help text and the labels it carries. */
@@ -66,7 +78,11 @@ export const COLLECTOR_METRICS = {
     redoubt_volume_size_bytes: { type: "gauge", help: "Size of the tenant's open volume.", labels: ["tenant"] },
     redoubt_volume_avail_bytes: { type: "gauge", help: "Free space on the tenant's open volume.", labels: ["tenant"] },
     redoubt_backup_last_success_timestamp_seconds: { type: "gauge", help: "When the tenant's last backup to the site succeeded.", labels: ["tenant", "site"] },
-    redoubt_certificate_expiry_timestamp_seconds: { type: "gauge", help: "When a certificate the tenant's proxy serves expires.", labels: ["tenant", "kind"] },
+    redoubt_certificate_expiry_timestamp_seconds: {
+        type: "gauge",
+        help: "When a certificate of the tenant expires: the one its proxy serves (kind proxy), or its own CA (kind tenant-ca).",
+        labels: ["tenant", "kind"],
+    },
     redoubt_journal_disk_usage_bytes: { type: "gauge", help: "Disk space taken by the host's journal.", labels: [] },
     redoubt_collector_last_run_timestamp_seconds: { type: "gauge", help: "When the collector last finished.", labels: [] },
 } as const satisfies Record<string, { type: "gauge" | "counter"; help: string; labels: readonly MonitoringLabel[] }>;
@@ -162,10 +178,14 @@ tenants() {
         else
             echo "redoubt_volume_open{tenant=\\"$t\\"} 0"
         fi
-        cert=${proxyCertificateFile('"$mount"')}
+${Object.entries(MONITORED_CERTIFICATES)
+    .map(
+        ([kind, file]) => `        cert=${proxyConfigFile('"$mount"', file)}
         if [ -f "$cert" ] && end=$(openssl x509 -noout -enddate -in "$cert" 2>/dev/null); then
-            echo "redoubt_certificate_expiry_timestamp_seconds{tenant=\\"$t\\",kind=\\"proxy\\"} $(date -d "\${end#notAfter=}" +%s)"
-        fi
+            echo "redoubt_certificate_expiry_timestamp_seconds{tenant=\\"$t\\",kind=\\"${kind}\\"} $(date -d "\${end#notAfter=}" +%s)"
+        fi`,
+    )
+    .join("\n")}
         for site in "$backup_dir/$tenant"/*; do
             [ -f "$site" ] || continue
             read -r when < "$site" || continue
@@ -301,6 +321,8 @@ export const ALERT_THRESHOLDS = {
     volumeFillRatio: 0.85,
     limitRatio: 0.9,
     certificateDays: 14,
+    // Renewing a tenant CA means handing the customer a new CA certificate for every client: weeks, not days.
+    tenantCaDays: 60,
     journalMaxBytes: 4 * 1024 ** 3,
     collectorStaleSeconds: 300,
     restartsIn15m: 3,
@@ -410,10 +432,17 @@ export const ALERT_RULES: readonly AlertRule[] = [
     },
     {
         alert: "RedoubtCertificateExpiring",
-        expr: `redoubt_certificate_expiry_timestamp_seconds - time() < ${T.certificateDays * 86400}`,
+        expr: `redoubt_certificate_expiry_timestamp_seconds{kind="proxy"} - time() < ${T.certificateDays * 86400}`,
         for: "0m",
         severity: "warning",
         summary: `A certificate a tenant's proxy serves expires within ${T.certificateDays} days.`,
+    },
+    {
+        alert: "RedoubtTenantCaExpiring",
+        expr: `redoubt_certificate_expiry_timestamp_seconds{kind="tenant-ca"} - time() < ${T.tenantCaDays * 86400}`,
+        for: "0m",
+        severity: "warning",
+        summary: `A tor or vpn tenant's own CA expires within ${T.tenantCaDays} days: renew it and hand the customer the new CA certificate (stack output caCertificate) before it does.`,
     },
     {
         alert: "RedoubtRestoreDrillFailed",

@@ -2,6 +2,7 @@
 // they declare must keep the promises on the privacy page.
 import { parse as parseToml } from "smol-toml";
 import { PROXY_HOST, tenantHostAddress, tenantSubnet } from "../../components/addressing";
+import { CADDY_TENANT_CA_PATH } from "../../components/render/caddy";
 import { runStacks, type StackRun } from "../../lib/mock-run";
 import { CONTAINER, labelsOf, NETWORK, networksOf, ofType, pinnedAsOf, plain, STORAGE_BOX, stringsIn, tenantOf, uploadContent, uploadsOf, VOLUME } from "./stack-helpers";
 
@@ -110,6 +111,18 @@ describe("nothing is shared between tenants", () => {
 });
 
 describe("homeserver and proxy configuration", () => {
+    it.each(TENANTS)("%s: a tor or vpn proxy's carrier writes its tenant CA's certificate (what the customer gets) for the host's monitoring; a public one none", (tenant) => {
+        const output = (iceland.outputs.tenants as Record<string, Record<string, unknown>>)[tenant];
+        const written = uploadsOf(carrierOf(tenant, "proxy")).filter((u) => u.file === CADDY_TENANT_CA_PATH);
+        if (output.caCertificate === undefined) {
+            expect(written).toEqual([]);
+            return;
+        }
+        expect(written.map((u) => u.content)).toEqual([plain(output.caCertificate)]);
+        // Public, unlike the key beside it.
+        expect(stringsIn(written).every((s) => !s.secret)).toBe(true);
+    });
+
     it.each(TENANTS)("%s: Tuwunel has federation off, no trusted servers, no previews, quiet logs, connect_info IPs", (tenant) => {
         const config = parseToml(uploadContent(carrierOf(tenant, "homeserver"), "/etc/tuwunel/tuwunel.toml")) as { global: Record<string, unknown> };
         expect(config.global).toMatchObject({

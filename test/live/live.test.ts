@@ -4,6 +4,7 @@
 // edge's forwarded port, probes inside containers, the host's own logs and
 // state. One scenario, in order: each step builds on the host the previous
 // one left.
+import { X509Certificate } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -519,6 +520,9 @@ describe("backups", () => {
         expect(value(series, "redoubt_container_up", { tenant: "alpha", role: "homeserver" })).toBe(1);
         expect(value(series, "redoubt_container_healthy", { tenant: "alpha", role: "homeserver" })).toBe(1);
         expect(value(series, "redoubt_tenant_pids_limit", { tenant: "alpha" })).toBe(PLANS.small.pids);
+        // The tor tenant's own CA: the collector reads its end date on the host, and it is the CA handed to the customer.
+        const ca = new X509Certificate(plainText(primaryOutputs().owl.caCertificate));
+        expect(value(series, "redoubt_certificate_expiry_timestamp_seconds", { tenant: "owl", kind: "tenant-ca" })).toBe(Math.floor(Date.parse(ca.validTo) / 1000));
         // Only allow-listed labels on our series, and only our collectors run.
         for (const { line, labels } of series)
             for (const label of Object.keys(labels)) expect({ line, allowed: (MONITORING_LABELS as readonly string[]).includes(label) }).toEqual({ line, allowed: true });

@@ -4,8 +4,9 @@
 // docker/systemctl/mountpoint/df on PATH (real openssl, du, date) into output
 // that `promtool check metrics` accepts and that carries only allowed labels.
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { stringify } from "yaml";
+import { CADDY_TENANT_CA_PATH } from "../../components/render/caddy";
 import { renderBackupTrigger } from "../../components/render/host";
 import {
     ALERT_ROUTE,
@@ -168,6 +169,23 @@ const CASES: Record<string, { fires: Case; quiet: Case }> = {
             at: "5m",
         },
     },
+    RedoubtTenantCaExpiring: {
+        fires: {
+            interval: "1m",
+            series: [{ series: sel("redoubt_certificate_expiry_timestamp_seconds", { ...acme, kind: "tenant-ca" }), values: flat((T.tenantCaDays - 1) * 86400) }],
+            at: "5m",
+            labels: { ...acme, kind: "tenant-ca" },
+        },
+        quiet: {
+            interval: "1m",
+            series: [
+                { series: sel("redoubt_certificate_expiry_timestamp_seconds", { ...acme, kind: "tenant-ca" }), values: flat((T.tenantCaDays + 1) * 86400) },
+                // A proxy certificate a few weeks from expiry is normal (ACME renews it): not this rule's business.
+                { series: sel("redoubt_certificate_expiry_timestamp_seconds", { ...acme, kind: "proxy" }), values: flat((T.certificateDays + 1) * 86400) },
+            ],
+            at: "5m",
+        },
+    },
     RedoubtRestoreDrillFailed: {
         fires: { interval: "1m", series: [{ series: sel(RESTORE_DRILL_METRICS.success, site), values: flat(0) }], at: "5m", labels: site },
         quiet: { interval: "1m", series: [{ series: sel(RESTORE_DRILL_METRICS.success, site), values: flat(1) }], at: "5m" },
@@ -297,6 +315,13 @@ describe("the collector", () => {
             keyFile: join(dir, "key.pem"),
             certFile: join(tenants, "acme/data/config/proxy/tls.crt"),
         });
+        // And a tenant CA, valid for 300 days, where the proxy's carrier writes it for tor and vpn tenants.
+        selfSignedCert(requireProgram("openssl", "openssl"), {
+            name: "acme CA",
+            days: 300,
+            keyFile: join(dir, "ca-key.pem"),
+            certFile: join(tenants, `acme/data/config/proxy/${basename(CADDY_TENANT_CA_PATH)}`),
+        });
         // Stubs: the answers of docker inspect, systemctl show, mountpoint and df (formats from their man pages:
         // docker-inspect(1) --format Go templates, systemctl(1) show -p: Key=value lines, df(1) --output).
         exe(
@@ -379,6 +404,9 @@ esac
         const expiry = value("redoubt_certificate_expiry_timestamp_seconds", { tenant: "acme", kind: "proxy" });
         expect(expiry).toHaveLength(1);
         expect(Math.abs(expiry[0] - (Date.now() / 1000 + 30 * 86400))).toBeLessThan(86400 + 600);
+        const caExpiry = value("redoubt_certificate_expiry_timestamp_seconds", { tenant: "acme", kind: "tenant-ca" });
+        expect(caExpiry).toHaveLength(1);
+        expect(Math.abs(caExpiry[0] - (Date.now() / 1000 + 300 * 86400))).toBeLessThan(86400 + 600);
         expect(value("redoubt_journal_disk_usage_bytes", {})[0]).toBeGreaterThanOrEqual(8192);
         expect(Math.abs(value("redoubt_collector_last_run_timestamp_seconds", {})[0] - Date.now() / 1000)).toBeLessThan(120);
     });

@@ -12,9 +12,9 @@
 // script means the same file inside and outside that container. Tests render
 // it with `restic: "local"` and Debian's restic on PATH instead.
 import { DEFAULT_HOMESERVER, HOMESERVER_FLAVORS, type HomeserverFlavor } from "../homeservers";
-import { containerName, NAME_PREFIX, networkName } from "../names";
+import { backupUnitName, containerName, NAME_PREFIX, networkName, restoreDrillUnitName } from "../names";
 import { BACKUP_SOURCE_PATH, storageBoxSftpCommand } from "./backup";
-import { SCRIPTS_DIR, tenantDataMount, tenantIdentityFiles } from "./host";
+import { SCRIPTS_DIR, systemctlCommand, tenantDataMount, tenantIdentityFiles } from "./host";
 import { NODE_EXPORTER_TEXTFILE_DIR, RESTORE_DRILL_METRICS } from "./monitoring";
 
 /** The host and neutral name the backup script gives every snapshot (render/backup.ts: `--host redoubt --tag redoubt`). */
@@ -86,6 +86,9 @@ function q(value: string): string {
     return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+/** How long a restore waits for the target's running backup or drill to end before it gives up, untouched. */
+export const RESTORE_WAIT_FOR_BACKUP_SECONDS = 1800;
+
 /** The restore script; it prints progress and the outcome, never a secret (passwords and keys stay in their files). */
 export function renderRestoreScript(input: RestoreScriptInput): string {
     const flavor = input.flavor ?? DEFAULT_HOMESERVER;
@@ -124,14 +127,45 @@ ${databaseRestore('"$staged"')} >/dev/null 2>&1 || fail "${flavor.name} could no
 write_metrics 1
 echo "restore drill: ${input.tenant} from ${input.site}: snapshot $(printf '%.8s' "$snapshot_id") restored and its database rebuilt"
 `;
-    const restoreSteps = `# 5. Stop the homeserver and swap the restored data into place; the previous data is kept beside it.
+    const targetTimers = [backupUnitName(target), restoreDrillUnitName(target)];
+    const restoreSteps = `# 5. The target's nightly backup and monthly drill wait until its data is back: a backup now would signal a
+# stopped homeserver or take half-swapped data. Their timers stop, and start again however the script ends;
+# a backup or drill already running is waited for.
+paused=""
+resume_timers() {
+    for timer in $paused; do
+        ${systemctlCommand('start "$timer"')} || echo "restore: could not start $timer again; run systemctl start $timer" >&2
+    done
+}
+trap 'cleanup; resume_timers' EXIT
+for timer in ${targetTimers.map((u) => `${u}.timer`).join(" ")}; do
+    if systemctl is-active --quiet "$timer"; then
+        ${systemctlCommand('stop "$timer"')} || fail "could not stop $timer; nothing was changed"
+        paused="$paused $timer"
+    fi
+done
+# Both services are Type=oneshot: "activating" while they run (systemd.service(5)), which is-active does not count.
+running() {
+    for unit in ${targetTimers.map((u) => `${u}.service`).join(" ")}; do
+        case "$(systemctl show -p ActiveState --value "$unit" 2>/dev/null)" in activating | active | deactivating | reloading) return 0 ;; esac
+    done
+    return 1
+}
+waited=0
+while running; do
+    [ "$waited" -lt ${RESTORE_WAIT_FOR_BACKUP_SECONDS} ] || fail "a backup or drill of ${target} (${targetTimers.map((u) => `${u}.service`).join(", ")}) is still running after ${RESTORE_WAIT_FOR_BACKUP_SECONDS} s; nothing was changed. Run the restore again once it has ended"
+    sleep 10
+    waited=$((waited + 10))
+done
+
+# 6. Stop the homeserver and swap the restored data into place; the previous data is kept beside it.
 was_running=$(docker inspect -f '{{.State.Running}}' "$homeserver")
 if [ "$was_running" = true ]; then docker stop "$homeserver" >/dev/null; fi
 previous="$data.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"
 if [ -e "$data" ]; then mv "$data" "$previous"; fi
 mv "$staged" "$data"
 
-# 6. The homeserver turns its restored database backup into its database: a one-off start with its image,
+# 7. The homeserver turns its restored database backup into its database: a one-off start with its image,
 # user and mounts, no network. On failure the previous data goes back and the old server is started again.
 if ! ${databaseRestore('"$data"')}; then
     mv "$data" "$data.failed-restore"
@@ -140,7 +174,7 @@ if ! ${databaseRestore('"$data"')}; then
     fail "${flavor.name} could not restore its database from the snapshot; the previous data is back in place, the restored files are in $data.failed-restore"
 fi
 
-# 7. Start the homeserver again (a stopped one, e.g. a suspended tenant, stays stopped).
+# 8. Start the homeserver again (a stopped one, e.g. a suspended tenant, stays stopped).
 state="homeserver left stopped"
 if [ "$was_running" = true ]; then
     docker start "$homeserver" >/dev/null

@@ -8,9 +8,17 @@ import { createHash, randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { DEFAULT_HOMESERVER } from "../../components/homeservers";
-import { containerName, restoreDrillUnitName } from "../../components/names";
+import { backupUnitName, containerName, restoreDrillUnitName } from "../../components/names";
 import { renderBackupScript } from "../../components/render/backup";
-import { backupSiteHostPaths, renderRestoreDrillUnits, renderRestoreScript, restoreDrillScriptPath, SNAPSHOT_TAG, type RestoreScriptInput } from "../../components/render/restore";
+import {
+    backupSiteHostPaths,
+    renderRestoreDrillUnits,
+    renderRestoreScript,
+    RESTORE_WAIT_FOR_BACKUP_SECONDS,
+    restoreDrillScriptPath,
+    SNAPSHOT_TAG,
+    type RestoreScriptInput,
+} from "../../components/render/restore";
 import { fileTree, makeTempDir, removeDir, run, runOk } from "./helpers";
 import { findProgram, requireProgram } from "./programs";
 
@@ -108,6 +116,28 @@ describe("restore script (restic, local repository)", () => {
             ].join("\n"),
             { mode: 0o755 },
         );
+        // systemctl: logs its arguments (to SYSTEMCTL_LOG, and to DOCKER_LOG too with EVENTS set, for the order of
+        // both); timers are active with TIMERS_ACTIVE; the backup service reports "activating" (a oneshot running)
+        // for its first BUSY_FOR `show` calls. sleep returns at once (the restore's wait loop).
+        writeFileSync(
+            join(bin, "systemctl"),
+            [
+                "#!/bin/sh",
+                'echo "$*" >> "${SYSTEMCTL_LOG:-/dev/null}"',
+                'if [ -n "${EVENTS:-}" ]; then echo "systemctl $*" >> "$DOCKER_LOG"; fi',
+                'case "$1" in',
+                '    is-active) [ -n "${TIMERS_ACTIVE:-}" ] ;;',
+                "    show)",
+                '        case "$*" in *redoubt-backup-*) ;; *) echo inactive; exit 0 ;; esac',
+                '        n=$(cat "${BUSY_COUNT:-/dev/null}" 2>/dev/null || echo 0); n=$((n + 1))',
+                '        if [ -n "${BUSY_COUNT:-}" ]; then echo "$n" > "$BUSY_COUNT"; fi',
+                '        if [ "$n" -le "${BUSY_FOR:-0}" ]; then echo activating; else echo inactive; fi ;;',
+                "esac",
+                "",
+            ].join("\n"),
+            { mode: 0o755 },
+        );
+        writeFileSync(join(bin, "sleep"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
         mkdirSync(join(data, flavor.data.backups, "shared_checksum"), { recursive: true });
         mkdirSync(join(data, flavor.data.media), { recursive: true });
         writeFileSync(join(data, flavor.data.backups, "shared_checksum", "000012_s1.sst"), randomBytes(512 * 1024));
@@ -279,6 +309,64 @@ describe("restore script (restic, local repository)", () => {
         // Once a month, on the 1st.
         expect([...next.matchAll(/Next elapse: \w+ \d{4}-(\d\d)-(\d\d)/g)].map((m) => m[2])).toEqual(["01"]);
         expect([...next.matchAll(/Iter\. #2: \w+ \d{4}-\d\d-(\d\d)/g)].map((m) => m[1])).toEqual(["01"]);
+    });
+
+    describe("the tenant's backup and drill wait for the restore", () => {
+        const backupTimer = `${backupUnitName(tenant)}.timer`;
+        const drillTimer = `${restoreDrillUnitName(tenant)}.timer`;
+        const systemctlLog = () => join(dir, "systemctl.log");
+        const systemctlCalls = () => readFileSync(systemctlLog(), "utf8").split("\n").filter(Boolean);
+        const runPaused = (busyFor: number) => {
+            writeFileSync(systemctlLog(), "");
+            writeFileSync(join(dir, "busy"), "0");
+            return runRestore(
+                { force: true, snapshot: snapshots()[0].id },
+                { SYSTEMCTL_LOG: systemctlLog(), EVENTS: "1", TIMERS_ACTIVE: "1", BUSY_COUNT: join(dir, "busy"), BUSY_FOR: String(busyFor) },
+            );
+        };
+
+        test("their timers stop before the homeserver does, a running backup is waited for, and the timers start again after", () => {
+            const r = runPaused(3);
+            expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+            expect(tree(data)).toEqual(original);
+            const events = readFileSync(dockerLog, "utf8")
+                .split("\n")
+                .filter((l) => /^(stop|start|run) |^systemctl (stop|start) /.test(l));
+            const homeserver = containerName(tenant, "homeserver");
+            expect(events.map((e) => e.replace(/^run .*/, "run"))).toEqual([
+                `systemctl stop ${backupTimer}`,
+                `systemctl stop ${drillTimer}`,
+                `stop ${homeserver}`,
+                "run",
+                `start ${homeserver}`,
+                `systemctl start ${backupTimer}`,
+                `systemctl start ${drillTimer}`,
+            ]);
+            // The backup was "activating" three times: the restore asked until it ended.
+            expect(systemctlCalls().filter((c) => c.startsWith(`show -p ActiveState --value ${backupUnitName(tenant)}.service`))).toHaveLength(4);
+            for (const e of readdirSync(mount).filter((e) => e.includes(".before-restore-"))) rmSync(join(mount, e), { recursive: true });
+        });
+
+        test("a backup that does not end: the restore gives up before stopping the homeserver, and the timers run again", () => {
+            writeFileSync(join(data, "000030.sst"), randomBytes(1024));
+            const before = tree(data);
+            const r = runPaused(100_000);
+            expect(r.code).not.toBe(0);
+            expect(r.stderr).toContain(`is still running after ${RESTORE_WAIT_FOR_BACKUP_SECONDS} s; nothing was changed`);
+            expect(tree(data)).toEqual(before);
+            expect(dockerCalls().filter((c) => !c.startsWith("systemctl"))).toEqual([]);
+            expect(systemctlCalls().filter((c) => /^(stop|start) /.test(c))).toEqual([`stop ${backupTimer}`, `stop ${drillTimer}`, `start ${backupTimer}`, `start ${drillTimer}`]);
+            expect(existsSync(join(mount, ".restore-staging"))).toBe(false);
+        });
+
+        test("timers that are not running (a suspended tenant's) are neither stopped nor started", () => {
+            writeFileSync(systemctlLog(), "");
+            const r = runRestore({ force: true, snapshot: snapshots()[0].id }, { SYSTEMCTL_LOG: systemctlLog() });
+            expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+            expect(systemctlCalls().filter((c) => /^(stop|start) /.test(c))).toEqual([]);
+            expect(systemctlCalls().filter((c) => c.startsWith("is-active"))).toEqual([`is-active --quiet ${backupTimer}`, `is-active --quiet ${drillTimer}`]);
+            for (const e of readdirSync(mount).filter((e) => e.includes(".before-restore-"))) rmSync(join(mount, e), { recursive: true });
+        });
     });
 
     test("no snapshot with the backup's tag: a clear refusal", () => {

@@ -7,6 +7,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync }
 import { basename, dirname, join } from "node:path";
 import { stringify } from "yaml";
 import { CADDY_TENANT_CA_PATH } from "../../components/render/caddy";
+import { DASHBOARD_PANELS, type DashboardPanel } from "../../components/render/dashboard";
 import { renderBackupTrigger } from "../../components/render/host";
 import {
     ALERT_ROUTE,
@@ -247,6 +248,19 @@ describe("alert rules (promtool)", () => {
     test("promtool check rules refuses a broken expression (the check can fail)", () => {
         const broken = join(dir, "broken.rules.yml");
         writeFileSync(broken, renderAlertRules([{ ...ALERT_RULES[0], expr: "up{job=" }]));
+        expect(run(promtool, ["check", "rules", broken]).code).not.toBe(0);
+    });
+
+    // The dashboard's queries as recording rules, the way Grafana sends them with every tenant selected.
+    const dashboardRules = (panels: readonly DashboardPanel[]) =>
+        stringify({ groups: [{ name: "dashboard", rules: panels.map((p, i) => ({ record: `redoubt:dashboard_panel_${i + 1}`, expr: p.expr.replaceAll("$tenant", ".*") })) }] });
+
+    test("promtool check rules accepts every dashboard panel's query", () => {
+        const file = join(dir, "dashboard.rules.yml");
+        writeFileSync(file, dashboardRules(DASHBOARD_PANELS));
+        expect(runOk(promtool, ["check", "rules", file]).stdout).toContain(`SUCCESS: ${DASHBOARD_PANELS.length} rules found`);
+        const broken = join(dir, "dashboard-broken.rules.yml");
+        writeFileSync(broken, dashboardRules([{ ...DASHBOARD_PANELS[0], expr: `${DASHBOARD_PANELS[0].expr} /` }]));
         expect(run(promtool, ["check", "rules", broken]).code).not.toBe(0);
     });
 

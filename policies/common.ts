@@ -1,6 +1,6 @@
 // Helpers shared by the rule modules: label reading, config with defaults,
 // resource type tokens. Nothing here starts a server or prints.
-import type { PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
+import type { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs } from "@pulumi/policy";
 import { parse as parseToml } from "smol-toml";
 // The label contract, copied from components/labels.ts so that the pack is
 // self-contained (`pulumi policy publish` ships only this directory).
@@ -194,6 +194,25 @@ export function homeserverConfig(props: Props, where: string, report: ReportViol
         return undefined;
     }
     return g.value;
+}
+
+/**
+ * A policy that judges the `[global]` table of every homeserver's tuwunel.toml:
+ * `problemsOf` returns what is wrong as sentence middles, each reported with
+ * the carrier it came from. `uploadIt` is as for {@link homeserverConfig}.
+ */
+export function homeserverConfigPolicy(name: string, description: string, uploadIt: string, problemsOf: (global: Record<string, unknown>) => string[]): ResourceValidationPolicy {
+    return {
+        name,
+        description,
+        validateResource: (args, report) => {
+            if (args.type !== T.container || configuredRoleOf(args.props) !== "homeserver") return;
+            const where = describe(args.type, args.name);
+            const g = homeserverConfig(args.props, where, report, uploadIt);
+            if (g === undefined) return;
+            for (const problem of problemsOf(g)) report(`In the tuwunel.toml written by the homeserver's config carrier ${where}, ${problem}.`);
+        },
+    };
 }
 
 /**

@@ -7,7 +7,7 @@
 // Not visible in resources: what Tuwunel does with these settings at run time
 // (the live host test asks the running proxy for the endpoints it must hide).
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { PROXIED_PATHS, T, asArray, configuredRoleOf, describe, isRecord, proxyCaddyConfig, homeserverConfig } from "./common";
+import { PROXIED_PATHS, T, asArray, configuredRoleOf, describe, homeserverConfigPolicy, isRecord, proxyCaddyConfig } from "./common";
 
 /** A setting that must have exactly this value (its default is the leaky one), and why. */
 interface Required {
@@ -58,18 +58,12 @@ export function tuwunelMetadataProblems(g: Record<string, unknown>): string[] {
     return problems;
 }
 
-export const homeserverMetadataPrivate: ResourceValidationPolicy = {
-    name: "homeserver-metadata-private",
-    description:
-        "The homeserver config requires sign-in for profile lookups, encrypts new rooms by default, appends nothing to display names, turns federation-only receipts, typing and profile lookups off, exports no traces, and captures admin and RocksDB logs at warn or less.",
-    validateResource: (args, report) => {
-        if (args.type !== T.container || configuredRoleOf(args.props) !== "homeserver") return;
-        const where = describe(args.type, args.name);
-        const g = homeserverConfig(args.props, where, report, "so its metadata settings can be checked");
-        if (g === undefined) return;
-        for (const problem of tuwunelMetadataProblems(g)) report(`In the tuwunel.toml written by the homeserver's config carrier ${where}, ${problem}.`);
-    },
-};
+export const homeserverMetadataPrivate = homeserverConfigPolicy(
+    "homeserver-metadata-private",
+    "The homeserver config requires sign-in for profile lookups, encrypts new rooms by default, appends nothing to display names, turns federation-only receipts, typing and profile lookups off, exports no traces, and captures admin and RocksDB logs at warn or less.",
+    "so its metadata settings can be checked",
+    tuwunelMetadataProblems,
+);
 
 /** A Caddy route's path matchers (undefined: a matcher set without `path`, so every path matches). */
 function routePaths(route: Record<string, unknown>): string[] | undefined {

@@ -9,8 +9,7 @@
 // redoubt:registrationTerms); stacks/config.ts checks their form, and
 // test/unit/registration-terms.test.ts that every example tenant with open
 // registration carries them.
-import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { T, configuredRoleOf, describe, homeserverConfig } from "./common";
+import { homeserverConfigPolicy } from "./common";
 
 const isTable = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 
@@ -44,16 +43,11 @@ export function registrationTermsProblems(g: Record<string, unknown>): string[] 
     return Object.entries(terms).flatMap(([id, document]) => documentProblem(id, document) ?? []);
 }
 
-export const homeserverRegistrationTerms: ResourceValidationPolicy = {
-    name: "homeserver-registration-terms",
-    description: "A homeserver that allows registration asks every new user to accept the listed documents (registration_terms, each versioned with an https link).",
-    validateResource: (args, report) => {
-        if (args.type !== T.container || configuredRoleOf(args.props) !== "homeserver") return;
-        const where = describe(args.type, args.name);
-        const g = homeserverConfig(args.props, where, report, "so its sign-up terms can be checked");
-        if (g === undefined) return;
-        for (const problem of registrationTermsProblems(g)) report(`In the tuwunel.toml written by the homeserver's config carrier ${where}, ${problem}.`);
-    },
-};
+export const homeserverRegistrationTerms = homeserverConfigPolicy(
+    "homeserver-registration-terms",
+    "A homeserver that allows registration asks every new user to accept the listed documents (registration_terms, each versioned with an https link).",
+    "so its sign-up terms can be checked",
+    registrationTermsProblems,
+);
 
 export const registrationPolicies = [homeserverRegistrationTerms];

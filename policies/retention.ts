@@ -8,8 +8,7 @@
 // pack bounds the days by the longest plan's; the exact days per plan are
 // checked by test/unit/media-retention.test.ts over every plan and example
 // tenant. Nor can it see that the timer fires (test/unit and the live test).
-import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { T, configuredRoleOf, describe, homeserverConfig } from "./common";
+import { homeserverConfigPolicy } from "./common";
 
 // Copied so that the pack is self-contained; test/policy/retention.test.ts fails if they drift apart.
 /** The longest media retention of any plan (PLANS in tenants/schema.ts). */
@@ -70,16 +69,11 @@ export function mediaRetentionProblems(g: Record<string, unknown>): string[] {
     return problems;
 }
 
-export const homeserverMediaRetention: ResourceValidationPolicy = {
-    name: "homeserver-media-retention",
-    description: `The homeserver config deletes media (local uploads included) older than at most ${MAX_MEDIA_RETENTION_DAYS} days on the nightly backup signal, before the database backup.`,
-    validateResource: (args, report) => {
-        if (args.type !== T.container || configuredRoleOf(args.props) !== "homeserver") return;
-        const where = describe(args.type, args.name);
-        const g = homeserverConfig(args.props, where, report, "so its media retention can be checked");
-        if (g === undefined) return;
-        for (const problem of mediaRetentionProblems(g)) report(`In the tuwunel.toml written by the homeserver's config carrier ${where}, ${problem}.`);
-    },
-};
+export const homeserverMediaRetention = homeserverConfigPolicy(
+    "homeserver-media-retention",
+    `The homeserver config deletes media (local uploads included) older than at most ${MAX_MEDIA_RETENTION_DAYS} days on the nightly backup signal, before the database backup.`,
+    "so its media retention can be checked",
+    mediaRetentionProblems,
+);
 
 export const retentionPolicies = [homeserverMediaRetention];

@@ -59,11 +59,6 @@ function proxyConfigFile(tenantMount: string, containerPath: string): string {
  */
 export const MONITORED_CERTIFICATES = { proxy: CADDY_CERT_PATH, "tenant-ca": CADDY_TENANT_CA_PATH } as const;
 
-/** Where the tenant proxy's certificate lies on the host: its config directory on the tenant's volume. */
-export function proxyCertificateFile(tenantMount: string): string {
-    return proxyConfigFile(tenantMount, CADDY_CERT_PATH);
-}
-
 /** Every metric the collector writes, with its type, help text and the labels it carries. */
 export const COLLECTOR_METRICS = {
     redoubt_container_up: { type: "gauge", help: "1 if the container is running, else 0.", labels: ["tenant", "role"] },

@@ -5,21 +5,25 @@
 //
 // Brings one tenant up (or previews / refreshes it) across all its stacks,
 // backup stacks first, through the real Pulumi CLI (Automation API), targeting
-// exactly the tenant's resources plus their dependents; preview and up run the
-// policy pack in policies/. Refuses unknown tenants, invalid tenant sets and a
-// missing CLI before anything starts (exit 1). Pulumi failures: exit 2.
+// exactly the tenant's resources; preview and up run the policy pack in
+// policies/. An up whose preview shows a shared resource changing (edge,
+// images, host baseline) stops before changing anything unless --shared.
+// Refuses unknown tenants, invalid tenant sets and a missing CLI before
+// anything starts (exit 1). Pulumi failures: exit 2.
 import { parseCommandLine, UsageError } from "../lib/cli-args";
 import { exitAfterOutput, formatInputReport, inputReport } from "../lib/cli-report";
 import { formatInventory } from "../lib/inventory";
-import { OPERATIONS, reportTenant, runRestore, runTenantOperation, runUnlock, TenantOpError, type TenantOperation } from "../lib/tenant-ops";
+import { formatSharedChange, OPERATIONS, reportTenant, runRestore, runTenantOperation, runUnlock, TenantOpError, type TenantOperation } from "../lib/tenant-ops";
 import { UnlockError } from "../lib/unlock";
 
-const USAGE = `usage: npm run tenant -- <preview|up|refresh> <tenant> [--stack NAME]...
+const USAGE = `usage: npm run tenant -- <preview|up|refresh> <tenant> [--stack NAME]... [--shared]
        npm run tenant -- unlock <tenant...|--all> [--stack NAME]
        npm run tenant -- report <tenant> [--json]
        npm run tenant -- restore <tenant> --from <site> [--snapshot ID] [--as <tenant>] [--force] [--dry-run]
-  preview   pulumi preview of the tenant's resources, with the policy pack
-  up        pulumi up of the tenant's resources, with the policy pack (backup stacks first)
+  preview   pulumi preview of the tenant's resources and the shared ones they use, with the policy pack;
+            lists the shared resources that would change
+  up        the same preview, then pulumi up of the tenant's resources only, with the policy pack (backup
+            stacks first); stops before changing anything if a shared resource would change, unless --shared
   refresh   pulumi refresh of the tenant's resources
   unlock    after a host reboot: open the tenants' encrypted volumes with their keys from the
             primary stack's state and start their containers and the edge
@@ -33,6 +37,7 @@ const USAGE = `usage: npm run tenant -- <preview|up|refresh> <tenant> [--stack N
   --force       restore: also over data newer than the snapshot (or a drill tenant's data)
   --dry-run     restore: print the script that would run on the host, run nothing
   --stack NAME  only this stack (repeatable); for unlock, the primary stack (default: the project's)
+  --shared      up: also change the shared resources the preview shows changing (they serve every tenant)
   --all     unlock: every tenant with a volume in the state
   --json    report: one JSON document instead of the text`;
 
@@ -50,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
                 as: { type: "string" },
                 force: { type: "boolean" },
                 "dry-run": { type: "boolean" },
+                shared: { type: "boolean" },
                 help: { type: "boolean", short: "h" },
             },
             true,
@@ -77,6 +83,8 @@ async function main(argv: string[]): Promise<number> {
         return 0;
     }
     if (restoreFlags.length > 0) throw new TenantOpError(`${restoreFlags.join(", ")}: only for restore\n${USAGE}`);
+    const shared = parsed.values.shared ?? false;
+    if (shared && positional[0] !== "up") throw new TenantOpError(`--shared: only for up\n${USAGE}`);
     if (positional[0] === "unlock") {
         const tenants = positional.slice(1);
         if (all === tenants.length > 0) throw new TenantOpError(`unlock takes tenant names or --all\n${USAGE}`);
@@ -99,12 +107,17 @@ async function main(argv: string[]): Promise<number> {
         operation: operation as TenantOperation,
         tenant,
         stacks,
+        shared,
         onOutput: (text) => process.stdout.write(text),
-        onStep: (step, i, total) =>
-            process.stderr.write(
-                `tenant ${tenant}: ${operation} ${step.stack} (${i + 1}/${total}, ${step.role}): ${step.urns.length} target${step.urns.length === 1 ? "" : "s"} and their dependents\n`,
-            ),
+        onStep: (step, op, targets, i, total) =>
+            process.stderr.write(`tenant ${tenant}: ${op} ${step.stack} (${i + 1}/${total}, ${step.role}): ${targets} target${targets === 1 ? "" : "s"}\n`),
     });
+    const sharedChanges = results.flatMap((r) => r.sharedChanges);
+    if (operation === "preview" && sharedChanges.length > 0) {
+        process.stderr.write(
+            `tenant ${tenant}: shared resources that would change (an up needs --shared):\n${sharedChanges.map((c) => `  ${formatSharedChange(c)}`).join("\n")}\n`,
+        );
+    }
     process.stderr.write(`tenant ${tenant}: ${operation} done in ${results.map((r) => r.stack).join(", ")}\n`);
     return 0;
 }

@@ -2,12 +2,17 @@
 // one command that brings one tenant up across all its stacks, backup stacks
 // first (the primary reads their storage boxes by StackReference), through the
 // real Pulumi CLI via the Automation API, with `--target` set to every URN of
-// the tenant in that stack (computed from a mock run of the same program, so
-// they match what the program declares) plus `--target-dependents`, and the
-// policy pack on preview and up.
+// the tenant in that stack. The targets come from a mock run of the same
+// program with only that tenant selected, so working them out costs the same
+// at 10 tenants as at 1,000. No `--target-dependents`: the shared resources
+// (Docker provider, images, edge, host baseline) serve every tenant, and
+// changing one of them is a change to every tenant's service. An `up` first
+// previews the tenant with the shared resources and stops, before anything
+// changes, when a shared resource would change, unless asked (`--shared`).
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { automation } from "@pulumi/pulumi";
+import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { asOfDate, parseStackConfig, runAsOf, type PrimaryStackConfig, type StackConfig } from "../stacks/config";
 import { lifecycleOf, todayUtc } from "../components/lifecycle";
 import { PROJECT_DIR, readStackConfigFile, runStacks, type CapturedResource } from "./mock-run";
@@ -35,6 +40,8 @@ export interface TenantStep {
     role: "primary" | "backup";
     /** Every URN of the tenant in this stack, as the program declares it. */
     urns: string[];
+    /** The stack's shared resources that the tenant's program run declares (Docker provider, images, edge, host baseline). */
+    shared: string[];
 }
 
 export interface TenantOpPlan {
@@ -48,6 +55,8 @@ export interface TenantOpOptions {
     /** Restrict to these stacks (default: all stacks the tenant is in). */
     stacks?: readonly string[];
     projectDir?: string;
+    /** Override every stack's tenant directory (the bench's synthetic tenants). */
+    tenantsDir?: string;
     /** Called after the tenant set and tenant are validated, before the (seconds long) mock run. */
     afterValidation?: () => void;
 }
@@ -59,7 +68,7 @@ export async function planTenantOperation(options: TenantOpOptions): Promise<Ten
     // The plan's whole validation: every stack file, every tenant directory, the set as a whole
     // (StackConfigError / TenantSetError / StackSetError): nothing runs from a set with any error.
     const explicitAsOf = runAsOf();
-    const validated = validateInputs({ stacks, projectDir, asOf: explicitAsOf });
+    const validated = validateInputs({ stacks, projectDir, asOf: explicitAsOf, tenantsDir: options.tenantsDir });
     const configs = new Map<string, StackConfig>([...validated.configs].map(([stack, { config }]) => [stack, config]));
     const dirs = [...validated.tenants.keys()];
     const loaded = [...validated.tenants.values()].flat();
@@ -75,14 +84,22 @@ export async function planTenantOperation(options: TenantOpOptions): Promise<Ten
     const phase = lifecycleOf(tenant, asOf, primary?.deletionGraceDays).phase;
     options.afterValidation?.();
 
-    const runs = await runStacks({ stacks, projectDir, configOverrides: explicitAsOf ? Object.fromEntries(stacks.map((s) => [s, { "redoubt:asOf": explicitAsOf }])) : undefined });
+    // The program runs with this tenant alone selected (each stack's own selection still applies):
+    // its URNs and the shared resources it needs are named as in the full program, and the cost
+    // does not grow with the fleet. Every other tenant is validated above, not run.
+    const only = (stack: string) => {
+        const selection = (configs.get(stack) ?? parseStackConfig(readStackConfigFile(stack, projectDir), `stacks/Pulumi.${stack}.yaml`)).tenants;
+        return JSON.stringify(selection === undefined || selection.includes(tenant.name) ? [tenant.name] : []);
+    };
+    const everyStack = [...new Set([...stacks, ...projectStacks(projectDir)])];
+    const configOverrides = Object.fromEntries(everyStack.map((s) => [s, { "redoubt:tenants": only(s), ...(explicitAsOf ? { "redoubt:asOf": explicitAsOf } : {}) }]));
+    const runs = await runStacks({ stacks, projectDir, tenantsDir: options.tenantsDir, configOverrides });
     const steps: TenantStep[] = [];
     for (const run of runs) {
         const config = configs.get(run.stack)!;
         const own = tenantUrns(run.resources, tenant.name);
         if (own.length === 0) continue; // the tenant has nothing in this stack (e.g. a backup site it does not use)
-        // The shared resources (images, journald retention, the edge's routes) follow from the tenant set too.
-        steps.push({ stack: run.stack, role: config.role, urns: [...own, ...sharedUrns(run.resources)] });
+        steps.push({ stack: run.stack, role: config.role, urns: own, shared: sharedUrns(run.resources) });
     }
     // Backup stacks before the primary: the primary's StackReferences read them.
     steps.sort((a, b) => Number(a.role === "primary") - Number(b.role === "primary"));
@@ -171,22 +188,82 @@ export const PULUMI_INSTALL_HINT =
 
 export interface RunTenantOptions extends TenantOpOptions {
     operation: TenantOperation;
+    /**
+     * Let an `up` also change the shared resources its preview shows changing (the edge's routes
+     * for a new public tenant, a new image, the host baseline).
+     * @default false: such an `up` stops after the previews, before anything changes
+     */
+    shared?: boolean;
     /** Absolute path of the policy pack; default <projectDir>/policies. */
     policyPack?: string;
     onOutput?: (text: string) => void;
-    /** Told before each stack starts. */
-    onStep?: (step: TenantStep, index: number, total: number) => void;
+    /** Told before each Pulumi operation on a stack starts. */
+    onStep?: (step: TenantStep, operation: TenantOperation, targets: number, index: number, total: number) => void;
+}
+
+/** A shared resource that a tenant's preview shows changing. */
+export interface SharedChange {
+    stack: string;
+    urn: string;
+    /** The engine's step (automation OpType): create, update, replace, delete... */
+    op: string;
 }
 
 export interface TenantStepResult {
     stack: string;
     targets: string[];
+    /** Shared resources the preview shows changing (preview and up; none for refresh). */
+    sharedChanges: SharedChange[];
     summary?: unknown;
 }
 
-/** Runs the operation stack by stack (backups first) through the Automation API; stops at the first failure. */
+/** One line per change: `iceland: update edge-container (urn:...)`. */
+export function formatSharedChange(change: SharedChange): string {
+    return `${change.stack}: ${change.op} ${change.urn.split("::").pop()} (${change.urn})`;
+}
+
+/** An `up` that would change shared resources, refused before anything changed (exit 1). */
+export class SharedChangeError extends TenantOpError {
+    constructor(
+        readonly tenant: string,
+        readonly changes: readonly SharedChange[],
+    ) {
+        super(
+            `up of ${tenant} stopped before changing anything: it would also change ${changes.length} shared resource${changes.length === 1 ? "" : "s"}, which serve${changes.length === 1 ? "s" : ""} every tenant of ${changes.length === 1 ? "its stack" : "their stacks"}:\n` +
+                changes.map((c) => `  ${formatSharedChange(c)}`).join("\n") +
+                `\nSee the whole change with \`npm run tenant -- preview ${tenant}\`. Apply it with \`npm run tenant -- up ${tenant} --shared\` (the shared resources and ${tenant} change; other tenants' resources keep their state), or roll it out with a whole-stack \`pulumi up\`.`,
+        );
+        this.name = "SharedChangeError";
+    }
+}
+
+/** Engine steps that change nothing (automation OpType): same, and the reads of a refresh or a StackReference. */
+const UNCHANGED_OPS: ReadonlySet<string> = new Set(["same", "read", "refresh"]);
+
+/**
+ * The shared resources that engine events show changing. The preview emits a ResourcePreEvent
+ * for every step it plans, "same" included (automation events.d.ts StepEventMetadata).
+ */
+export function sharedChangesOf(stack: string, shared: ReadonlySet<string>, events: readonly EngineEvent[]): SharedChange[] {
+    const changes: SharedChange[] = [];
+    for (const event of events) {
+        const step = event.resourcePreEvent?.metadata;
+        if (step && shared.has(step.urn) && !UNCHANGED_OPS.has(step.op)) changes.push({ stack, urn: step.urn, op: step.op });
+    }
+    return changes;
+}
+
+/**
+ * Runs the operation stack by stack (backups first) through the Automation API; stops at the
+ * first failure. Never `--target-dependents`: with targets, the engine leaves every untargeted
+ * resource at its old state ("same" steps with the old inputs), refuses to create an untargeted
+ * dependency ("untargeted create") and to delete an untargeted resource (pulumi/pulumi
+ * pkg/resource/deploy/step_generator.go). So the tenant's `up` cannot touch another tenant, and a
+ * shared resource changes only when this command targets it, which it does only with `shared`.
+ */
 export async function runTenantOperation(options: RunTenantOptions): Promise<TenantStepResult[]> {
     if (!OPERATIONS.includes(options.operation)) throw new TenantOpError(`unknown operation '${options.operation}'; use one of ${OPERATIONS.join(", ")}`);
+    if (options.shared && options.operation !== "up") throw new TenantOpError(`--shared is for up: ${options.operation} changes no shared resource`);
     const projectDir = options.projectDir ?? PROJECT_DIR;
     const plan = await planTenantOperation({
         ...options,
@@ -195,11 +272,10 @@ export async function runTenantOperation(options: RunTenantOptions): Promise<Ten
         },
     });
     const policyPack = path.resolve(options.policyPack ?? path.join(projectDir, "policies"));
-    const { LocalWorkspace } = automation;
-    const results: TenantStepResult[] = [];
-    for (const [i, step] of plan.steps.entries()) {
-        options.onStep?.(step, i, plan.steps.length);
-        const stack = await LocalWorkspace.createOrSelectStack({ stackName: step.stack, workDir: projectDir });
+    const total = plan.steps.length;
+    const opened: { step: TenantStep; stack: automation.Stack; own: string[] }[] = [];
+    for (const step of plan.steps) {
+        const stack = await automation.LocalWorkspace.createOrSelectStack({ stackName: step.stack, workDir: projectDir });
         // Also target what the state still holds of the tenant but the program no longer declares.
         let inState: string[];
         try {
@@ -207,13 +283,37 @@ export async function runTenantOperation(options: RunTenantOptions): Promise<Ten
         } catch {
             inState = [];
         }
-        const targets = [...new Set([...step.urns, ...inState])];
-        const common = { target: targets, targetDependents: true, onOutput: options.onOutput };
-        let summary: unknown;
-        if (options.operation === "preview") summary = (await stack.preview({ ...common, policyPacks: [policyPack] })).changeSummary;
-        else if (options.operation === "up") summary = (await stack.up({ ...common, policyPacks: [policyPack] })).summary;
-        else summary = (await stack.refresh(common)).summary;
-        results.push({ stack: step.stack, targets, summary });
+        opened.push({ step, stack, own: [...new Set([...step.urns, ...inState])] });
+    }
+    const onOutput = options.onOutput;
+    if (options.operation === "refresh") {
+        const results: TenantStepResult[] = [];
+        for (const [i, { step, stack, own }] of opened.entries()) {
+            options.onStep?.(step, "refresh", own.length, i, total);
+            results.push({ stack: step.stack, targets: own, sharedChanges: [], summary: (await stack.refresh({ target: own, onOutput })).summary });
+        }
+        return results;
+    }
+    // The tenant previewed with the shared resources it needs: the tenant's whole change, and
+    // whether any shared resource would change with it.
+    const previews: TenantStepResult[] = [];
+    for (const [i, { step, stack, own }] of opened.entries()) {
+        const targets = [...own, ...step.shared];
+        options.onStep?.(step, "preview", targets.length, i, total);
+        const events: EngineEvent[] = [];
+        const { changeSummary } = await stack.preview({ target: targets, policyPacks: [policyPack], onOutput, onEvent: (e) => events.push(e) });
+        previews.push({ stack: step.stack, targets, sharedChanges: sharedChangesOf(step.stack, new Set(step.shared), events), summary: changeSummary });
+    }
+    if (options.operation === "preview") return previews;
+    const pending = previews.flatMap((p) => p.sharedChanges);
+    if (pending.length > 0 && !options.shared) throw new SharedChangeError(plan.tenant, pending);
+    const results: TenantStepResult[] = [];
+    for (const [i, { step, stack, own }] of opened.entries()) {
+        const sharedChanges = previews[i].sharedChanges;
+        // The shared resources are targeted only where the preview showed one changing (and --shared).
+        const targets = sharedChanges.length > 0 ? [...own, ...step.shared] : own;
+        options.onStep?.(step, "up", targets.length, i, total);
+        results.push({ stack: step.stack, targets, sharedChanges, summary: (await stack.up({ target: targets, policyPacks: [policyPack], onOutput })).summary });
     }
     return results;
 }

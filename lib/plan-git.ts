@@ -73,7 +73,7 @@ export async function planAtRevision(options: RevisionPlanOptions): Promise<Revi
         }
         const tsNode = require.resolve("ts-node/dist/bin.js", { paths: [projectDir] });
         const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-            const child = spawn(process.execPath, [tsNode, "--transpile-only", "cli/plan.ts", "--json", ...(options.args ?? [])], {
+            const child = spawn(process.execPath, [tsNode, "--swc", "cli/plan.ts", "--json", ...(options.args ?? [])], {
                 cwd: dir,
                 env: { ...process.env, TS_NODE_PROJECT: path.join(dir, "tsconfig.json") },
                 stdio: ["ignore", "pipe", "pipe"],

@@ -14,7 +14,7 @@ export interface CliRun {
 
 export function runCli(script: string, args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
     return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [TS_NODE, "--transpile-only", script, ...args], {
+        const child = spawn(process.execPath, [TS_NODE, "--swc", script, ...args], {
             cwd: options.cwd ?? ROOT,
             env: { ...process.env, ...options.env },
             stdio: ["ignore", "pipe", "pipe"],

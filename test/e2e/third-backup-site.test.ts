@@ -50,7 +50,7 @@ function plan(args: string[]): Promise<CliRun> {
     const out = path.join(dir, "plan.out");
     const fd = fs.openSync(out, "w");
     return new Promise<CliRun>((resolve, reject) => {
-        const child = spawn(process.execPath, [TS_NODE, "--transpile-only", "cli/plan.ts", "--as-of", AS_OF, ...args], { cwd: repo, stdio: ["ignore", fd, "pipe"] });
+        const child = spawn(process.execPath, [TS_NODE, "--swc", "cli/plan.ts", "--as-of", AS_OF, ...args], { cwd: repo, stdio: ["ignore", fd, "pipe"] });
         let stderr = "";
         child.stderr?.on("data", (d) => (stderr += String(d)));
         child.once("error", reject);

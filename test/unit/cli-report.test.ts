@@ -103,7 +103,7 @@ describe("reportCommandError", () => {
 describe("exitAfterOutput", () => {
     it("exits with the code only after a large write to a pipe has gone out", () => {
         const module = require.resolve("../../lib/cli-report");
-        const script = `require("ts-node").register({ transpileOnly: true }); const big = "x".repeat(2 * 1024 * 1024); process.stdout.write(big); require(${JSON.stringify(module)}).exitAfterOutput(3);`;
+        const script = `require("ts-node").register({ swc: true }); const big = "x".repeat(2 * 1024 * 1024); process.stdout.write(big); require(${JSON.stringify(module)}).exitAfterOutput(3);`;
         const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", maxBuffer: 8 * 1024 * 1024 });
         expect({ status: r.status, length: r.stdout.length }).toEqual({ status: 3, length: 2 * 1024 * 1024 });
     });

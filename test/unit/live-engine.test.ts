@@ -20,8 +20,9 @@ describe("live engine", () => {
     const up = (shape: Shape): Promise<Step[]> => upAt(statePath, shape, log);
     /** A run in its own process: a failed run leaves rejected outputs behind that jest would count against the test. */
     const upInChild = (shape: Shape) =>
-        spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "live-engine-fixture.ts"), statePath, JSON.stringify(shape)], {
+        spawnSync(process.execPath, ["-r", "ts-node/register", path.join(__dirname, "live-engine-fixture.ts"), statePath, JSON.stringify(shape)], {
             encoding: "utf8",
+            env: { ...process.env, TS_NODE_SWC: "true" },
         });
 
     beforeEach(() => {

@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { writeSyntheticTenants } from "../../cli/bench";
 import { runStacks } from "../../lib/mock-run";
+import { tenantsOf } from "../../lib/plan";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { planTenantOperation, sharedChangesOf, sharedUrns, tenantUrns, type TenantOpPlan } from "../../lib/tenant-ops";
 
@@ -42,6 +43,23 @@ describe("one tenant's targets", () => {
             expect([...step.urns, ...step.shared].filter((u) => OTHER_TENANT.test(u))).toEqual([]);
         }
         expect(plan.steps.find((s) => s.stack === "iceland")!.shared.some((u) => u.endsWith("::edge-container"))).toBe(true);
+    });
+
+    it("for every example tenant: exactly the URNs the whole program declares for it, in the same stacks", async () => {
+        const whole = await runStacks({});
+        const names = [...new Set(whole.flatMap((r) => [...tenantsOf(r.resources).values()].filter((t): t is string => t !== undefined)))].sort();
+        expect(names.length).toBeGreaterThanOrEqual(3);
+        for (const name of names) {
+            const plan = await planTenantOperation({ tenant: name });
+            const expected = whole.filter((r) => tenantUrns(r.resources, name).length > 0);
+            expect(plan.steps.map((s) => s.stack).sort()).toEqual(expected.map((r) => r.stack).sort());
+            for (const run of expected) {
+                const step = plan.steps.find((s) => s.stack === run.stack)!;
+                expect({ name, urns: [...step.urns].sort() }).toEqual({ name, urns: [...tenantUrns(run.resources, name)].sort() });
+                const everyShared = new Set(sharedUrns(run.resources));
+                expect(step.shared.filter((u) => !everyShared.has(u))).toEqual([]);
+            }
+        }
     });
 
     it("among 1,000 tenants: the same targets as among 10, none of another tenant", async () => {

@@ -10,6 +10,7 @@ import { parseCommandLine } from "../lib/cli-args";
 import { exitAfterOutput, reportCommandError } from "../lib/cli-report";
 import { deadlineNotices, formatNotices } from "../lib/deadlines";
 import { validateInputs } from "../lib/plan";
+import { primaryOf } from "../lib/stack-set";
 import { asOfDate, runAsOf } from "../stacks/config";
 import { MAX_DELETION_GRACE_DAYS, todayUtc } from "../components/lifecycle";
 
@@ -29,10 +30,12 @@ function main(argv: string[]): number {
     }
     const explicitAsOf = runAsOf();
     const { configs, tenants } = validateInputs({ asOf: explicitAsOf, tenantsDir: parsed.values.tenants });
-    const primary = [...configs.values()].map((c) => c.config).find((c) => c.role === "primary");
+    const stackConfigs = new Map([...configs].map(([stack, { config }]) => [stack, config]));
+    const primary = [...stackConfigs.values()].find((c) => c.role === "primary");
     const asOf = primary ? asOfDate(primary, explicitAsOf) : (explicitAsOf ?? todayUtc());
     const all = [...new Map([...tenants.values()].flat().map((l) => [l.tenant.name, l.tenant])).values()];
-    const notices = deadlineNotices(all, asOf, primary?.deletionGraceDays ?? MAX_DELETION_GRACE_DAYS);
+    // Each tenant's grace is its own host's (primary stack's).
+    const notices = deadlineNotices(all, asOf, (tenant) => primaryOf(tenant.name, stackConfigs)?.config.deletionGraceDays ?? MAX_DELETION_GRACE_DAYS);
     process.stdout.write(`deadlines as of ${asOf}:\n${formatNotices(notices, asOf)}\n`);
     if (parsed.values.json) fs.writeFileSync(parsed.values.json, `${JSON.stringify({ asOf, notices }, null, 2)}\n`);
     return notices.some((n) => n.state === "passed") ? DEADLINE_PASSED_EXIT : 0;

@@ -54,9 +54,16 @@ function exportAction(tenant: Tenant, due: string, deleteBy: string, daysLeft: n
  * sorted by due date then tenant. A cancelled tenant has a deletion deadline;
  * one with an undelivered export also has the export's.
  */
-export function deadlineNotices(tenants: readonly Tenant[], asOf: string, graceDays: number, noticeDays: number = DEADLINE_NOTICE_DAYS): DeadlineNotice[] {
+export function deadlineNotices(
+    tenants: readonly Tenant[],
+    asOf: string,
+    /** Days of grace, or per tenant (each host's primary stack sets its own). */
+    grace: number | ((tenant: Tenant) => number),
+    noticeDays: number = DEADLINE_NOTICE_DAYS,
+): DeadlineNotice[] {
     const notices: DeadlineNotice[] = [];
     for (const tenant of tenants) {
+        const graceDays = typeof grace === "number" ? grace : grace(tenant);
         const deleteBy = deletionDeadline(tenant, graceDays);
         if (deleteBy === undefined) continue;
         const phase = lifecycleOf(tenant, asOf, graceDays).phase;

@@ -9,6 +9,7 @@ import type { StackConfig } from "../stacks/config";
 import type { Tenant } from "../tenants/schema";
 import type { CapturedResource, StackRun } from "./mock-run";
 import { tenantsOf } from "./plan";
+import { primaryOf } from "./stack-set";
 
 /** Resource types that hold a generated secret in the stack's state. */
 const SECRET_TYPES: Readonly<Record<string, string>> = {
@@ -58,9 +59,7 @@ const shortType = (type: string) => type.split(":").slice(0, 1).concat(type.spli
 
 /** The tenant's inventory from its file, the stack configs (by stack name) and a run of each stack. */
 export function tenantInventory(tenant: Tenant, configs: ReadonlyMap<string, StackConfig>, runs: readonly StackRun[], asOf: string): TenantInventory {
-    const primaryEntry = [...configs].find(([, c]) => c.role === "primary");
-    const grace = primaryEntry?.[1].role === "primary" ? primaryEntry[1].deletionGraceDays : undefined;
-    const lifecycle = lifecycleOf(tenant, asOf, grace);
+    const lifecycle = lifecycleOf(tenant, asOf, primaryOf(tenant.name, configs)?.config.deletionGraceDays);
     const data: InventoryPlace[] = [];
     const secrets: TenantInventory["secrets"] = [];
     const resources: TenantInventory["resources"] = [];

@@ -8,7 +8,7 @@
 import * as path from "node:path";
 import { catalogRegistries, loadImageCatalog, registryOf, type ImageCatalog } from "../components/images";
 import { datingProblems, lifecycleOf } from "../components/lifecycle";
-import { STORAGE_BOX_LOCATIONS, stalePinProblem, type StackConfig } from "../stacks/config";
+import { STORAGE_BOX_LOCATIONS, stalePinProblem, type PrimaryStackConfig, type StackConfig } from "../stacks/config";
 import type { LoadedTenant } from "../tenants/loader";
 
 /** One problem, in the file that has to change. */
@@ -48,6 +48,18 @@ export function declaredBy(entry: StackEntry): LoadedTenant[] {
         .filter(({ tenant }) => config.tenants === undefined || config.tenants.includes(tenant.name))
         .filter(({ tenant }) => config.role === "primary" || tenant.backups.sites.includes(config.site))
         .filter(({ tenant }) => lifecycleOf(tenant, entry.asOf, config.deletionGraceDays).declared);
+}
+
+/**
+ * The primary stack (its Docker host) that serves a tenant: the one whose redoubt:tenants lists
+ * it, or that has no list. checkStackSet allows exactly one, so with several primaries (several
+ * hosts) this is the tenant's host, not merely the first primary.
+ */
+export function primaryOf(tenant: string, configs: ReadonlyMap<string, StackConfig>): { stack: string; config: PrimaryStackConfig } | undefined {
+    for (const [stack, config] of configs) {
+        if (config.role === "primary" && (config.tenants === undefined || config.tenants.includes(tenant))) return { stack, config };
+    }
+    return undefined;
 }
 
 /**

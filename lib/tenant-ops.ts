@@ -19,6 +19,7 @@ import { PROJECT_DIR, readStackConfigFile, runStacks, type CapturedResource } fr
 import { SshConnection } from "./live/ssh";
 import { tenantInventory, type TenantInventory } from "./inventory";
 import { projectStacks, tenantsOf, validateInputs } from "./plan";
+import { primaryOf } from "./stack-set";
 import { unlock, unlockPlan, type StateResourceLike, type UnlockPlan } from "./unlock";
 import { storageBoxOf } from "../components/render/backup";
 import { renderRestoreScript } from "../components/render/restore";
@@ -79,7 +80,7 @@ export async function planTenantOperation(options: TenantOpOptions): Promise<Ten
             `unknown tenant '${options.tenant}': no tenant file names it in ${dirs.map((d) => path.relative(process.cwd(), d) || ".").join(", ")} (known: ${known.join(", ") || "none"})`,
         );
     }
-    const primary = [...configs.values()].find((c) => c.role === "primary");
+    const primary = primaryOf(tenant.name, configs)?.config;
     const asOf = primary ? asOfDate(primary, explicitAsOf) : (explicitAsOf ?? todayUtc());
     const phase = lifecycleOf(tenant, asOf, primary?.deletionGraceDays).phase;
     options.afterValidation?.();
@@ -128,7 +129,7 @@ export async function reportTenant(options: { tenant: string; projectDir?: strin
         const known = [...new Set([...validated.tenants.values()].flat().map((l) => l.tenant.name))].sort();
         throw new TenantOpError(`unknown tenant '${options.tenant}' (known: ${known.join(", ") || "none"})`);
     }
-    const primary = [...configs.values()].find((c) => c.role === "primary");
+    const primary = primaryOf(tenant.name, configs)?.config;
     const asOf = primary ? asOfDate(primary, explicitAsOf) : (explicitAsOf ?? todayUtc());
     const stacks = [...configs.keys()];
     const runs = await runStacks({ stacks, projectDir, configOverrides: explicitAsOf ? Object.fromEntries(stacks.map((s) => [s, { "redoubt:asOf": explicitAsOf }])) : undefined });
@@ -333,10 +334,35 @@ async function hostConnection(stack: automation.Stack, config: PrimaryStackConfi
 export interface UnlockOptions {
     /** Tenants to unlock; undefined: every tenant with a volume in the stack. */
     tenants?: string[];
-    /** The primary stack to read; default the one primary among the project's stacks. */
+    /** The primary stack (Docker host) to read; default the one serving the named tenants, or the only primary. */
     stack?: string;
     projectDir?: string;
     log?: (line: string) => void;
+}
+
+/**
+ * The primary stack (one Docker host) an unlock reads: --stack, else the one primary that serves
+ * every named tenant, else the only primary. Refuses a choice it would have to guess.
+ */
+export function unlockStack(options: Pick<UnlockOptions, "stack" | "tenants">, projectDir: string): { stack: string; config: PrimaryStackConfig } {
+    const configs = new Map<string, StackConfig>(
+        (options.stack ? [options.stack] : projectStacks(projectDir)).map((stack) => [
+            stack,
+            parseStackConfig(readStackConfigFile(stack, projectDir), `stacks/Pulumi.${stack}.yaml`),
+        ]),
+    );
+    const primaries = [...configs].flatMap(([stack, config]) => (config.role === "primary" ? [{ stack, config }] : []));
+    if (options.stack && primaries.length === 0) throw new TenantOpError(`${options.stack} is not a primary stack; unlock reads the primary stack's state`);
+    if (primaries.length === 0) throw new TenantOpError("the project has no primary stack; unlock reads the primary stack's state");
+    if (primaries.length === 1) return primaries[0];
+    const names = primaries.map((p) => p.stack).join(", ");
+    if (!options.tenants) throw new TenantOpError(`--all: the project has several primary stacks (${names}), one per Docker host; unlock one host at a time with --stack NAME`);
+    const serving = new Map(options.tenants.map((t) => [t, primaryOf(t, configs)?.stack]));
+    const hosts = new Set(serving.values());
+    if (hosts.size === 1 && !hosts.has(undefined)) return primaries.find((p) => p.stack === [...hosts][0])!;
+    throw new TenantOpError(
+        `the tenants are not on one primary stack (${[...serving].map(([t, s]) => `${t}: ${s ?? "none"}`).join(", ")}); unlock one host at a time with --stack NAME (one of ${names})`,
+    );
 }
 
 /**
@@ -347,12 +373,7 @@ export interface UnlockOptions {
  */
 export async function runUnlock(options: UnlockOptions): Promise<UnlockPlan> {
     const projectDir = options.projectDir ?? PROJECT_DIR;
-    const primaries = (options.stack ? [options.stack] : projectStacks(projectDir)).map((stack) => ({
-        stack,
-        config: parseStackConfig(readStackConfigFile(stack, projectDir), `stacks/Pulumi.${stack}.yaml`),
-    }));
-    const primary = primaries.find((p) => p.config.role === "primary");
-    if (!primary || primary.config.role !== "primary") throw new TenantOpError(`${options.stack ?? "no stack"} is not a primary stack; unlock reads the primary stack's state`);
+    const primary = unlockStack(options, projectDir);
     if (!findOnPath("pulumi")) throw new TenantOpError(PULUMI_INSTALL_HINT);
     const stack = await automation.LocalWorkspace.selectStack({ stackName: primary.stack, workDir: projectDir });
     const deployment = (await stack.exportStack()) as { deployment?: { resources?: StateResourceLike[] } };
@@ -448,9 +469,18 @@ export async function runRestore(options: RestoreOptions): Promise<string> {
         options,
         [...validated.tenants.values()].flat().map((l) => l.tenant),
     );
-    const primary = [...validated.configs].find(([, { config }]) => config.role === "primary");
-    if (!primary || primary[1].config.role !== "primary") throw new TenantOpError("restore: the project has no primary stack; the restore runs on its Docker host");
-    const [stackName, { config }] = primary;
+    // The restore runs on the target's host and reads the source's repository with the credentials on
+    // the source's volume: both must be on one host (one primary stack).
+    const configs = new Map<string, StackConfig>([...validated.configs].map(([stack, { config }]) => [stack, config]));
+    const host = primaryOf(request.target, configs);
+    if (!host) throw new TenantOpError(`restore: no primary stack serves ${request.target}; the restore runs on its Docker host`);
+    const sourceHost = primaryOf(request.tenant, configs);
+    if (sourceHost?.stack !== host.stack) {
+        throw new TenantOpError(
+            `restore: --as ${request.target}: ${request.target} is on stack ${host.stack}'s host and ${request.tenant} on ${sourceHost?.stack ?? "no stack"}'s; a drill restores onto a tenant on the same host, where ${request.tenant}'s repository password is`,
+        );
+    }
+    const { stack: stackName, config } = host;
     if (!findOnPath("pulumi")) throw new TenantOpError(PULUMI_INSTALL_HINT);
     const stack = await automation.LocalWorkspace.selectStack({ stackName, workDir: projectDir });
     const outputs = await stack.outputs();

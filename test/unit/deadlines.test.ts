@@ -36,6 +36,13 @@ describe("deadlineNotices", () => {
         expect(late[0].action).toMatch(/was due on 2026-03-08, 2 days ago.*report the missed deadline/);
     });
 
+    it("takes each tenant's grace from its own host's primary stack when given per tenant", () => {
+        // Both cancelled on 2026-03-01; beta's host keeps 7 days of grace, gamma's 2.
+        const t = [cancelled("beta", 2, "2026-03-01"), cancelled("gamma", 3, "2026-03-01")];
+        const notices = deadlineNotices(t, "2026-03-03", (x) => (x.name === "gamma" ? 2 : 7));
+        expect(notices).toEqual([expect.objectContaining({ tenant: "gamma", due: "2026-03-03", state: "today" })]);
+    });
+
     it("reports an undelivered export before its wait stops protecting the data, and the deletion that follows", () => {
         // Requested on 2026-03-05, cancelled 2026-03-01: the wait runs to 2026-04-04 (30 days from the request);
         // the data is protected until 7 days before that, 2026-03-28.

@@ -84,9 +84,26 @@ export function checkStackSet(entries: StackEntry[], options: { today: string; p
     problems.push(...coverageProblems(entries, byStack));
     const served = backupSitesOf(entries);
     for (const entry of entries) {
-        if (entry.config.role === "primary") problems.push(...backupSiteProblems(entry, byStack, served), ...imageProblems(entry, options.projectDir));
+        if (entry.config.role === "primary") problems.push(...backupSiteProblems(entry, byStack, served), ...imageProblems(entry, options.projectDir), ...capacityProblems(entry));
     }
     return dedupe(problems);
+}
+
+/** A primary (one Docker host) declares no more tenants than its redoubt:maxTenants. */
+function capacityProblems(primary: StackEntry): SetProblem[] {
+    if (primary.config.role !== "primary" || primary.config.maxTenants === undefined) return [];
+    const declared = declaredBy(primary).map(({ tenant }) => tenant);
+    const limit = primary.config.maxTenants;
+    if (declared.length <= limit) return [];
+    // The newest tenants (highest ids) are the ones to place elsewhere.
+    const over = [...declared].sort((a, b) => b.id - a.id).slice(0, declared.length - limit);
+    return [
+        {
+            file: primary.file,
+            field: "redoubt:maxTenants",
+            message: `this host is full: it would serve ${declared.length} tenants, more than its limit of ${limit}. Place ${over.map((t) => `'${t.name}'`).join(", ")} on another host (list ${over.length === 1 ? "it" : "them"} in another primary stack's redoubt:tenants and leave ${over.length === 1 ? "it" : "them"} out of this one's), or raise the limit if the host has room`,
+        },
+    ];
 }
 
 /** Every tenant some stack should declare is declared by exactly one primary. */

@@ -82,6 +82,12 @@ export const PrimaryStackConfigSchema = strict({
         .describe("The Docker host's SSH host key; host commands (which carry volume keys) refuse any other host."),
     publicAddress: z.ipv4("must be the IPv4 address the edge publishes port 443 on").describe("The host address the SNI edge binds."),
     acmeEmail: z.email("must be an email address for the ACME account"),
+    maxTenants: z
+        .number()
+        .int()
+        .min(1, "must be a whole number of tenants, at least 1")
+        .optional()
+        .describe("How many tenants this stack's Docker host holds (the tenants it declares, cancelled ones until their data is gone); the plan refuses more. Default: no limit."),
     registrationTerms: RegistrationTermsSchema,
     acmeDirectory: z
         .url({ protocol: /^https$/, error: "must be the https URL of an ACME directory, e.g. https://acme-staging-v02.api.letsencrypt.org/directory" })

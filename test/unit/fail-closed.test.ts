@@ -345,6 +345,15 @@ const stackCases: Case[] = [
         message: /at most 7/,
     },
     {
+        what: "a host limit below the tenants it serves",
+        edit: (p) => (iceland(p)["redoubt:maxTenants"] = 2),
+        file: ICELAND,
+        field: /^redoubt:maxTenants$/,
+        message: /^this host is full: it would serve 3 tenants, more than its limit of 2\. Place '\w+' on another host \(list it in another primary stack's redoubt:tenants/,
+    },
+    { what: "a host limit of no tenants", edit: (p) => (iceland(p)["redoubt:maxTenants"] = 0), file: ICELAND, field: /^redoubt:maxTenants$/, message: /at least 1/ },
+    { what: "a host limit that is not a number", edit: (p) => (iceland(p)["redoubt:maxTenants"] = "many"), file: ICELAND, field: /^redoubt:maxTenants$/, message: /number/ },
+    {
         what: "a negative grace period",
         edit: (p) => (helsinki(p)["redoubt:deletionGraceDays"] = -1),
         file: HELSINKI,

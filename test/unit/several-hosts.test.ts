@@ -25,7 +25,14 @@ function twoHostProject(): string {
     const file = (stack: string) => path.join(dir, "stacks", `Pulumi.${stack}.yaml`);
     const first = parse(fs.readFileSync(file("iceland"), "utf8")) as { config: Record<string, unknown> };
     const second = {
-        config: { ...first.config, "redoubt:site": "iceland2", "redoubt:dockerHost": SECOND_HOST, "redoubt:publicAddress": "203.0.113.20", "redoubt:tenants": ["nightowl"], "redoubt:maxTenants": 1 },
+        config: {
+            ...first.config,
+            "redoubt:site": "iceland2",
+            "redoubt:dockerHost": SECOND_HOST,
+            "redoubt:publicAddress": "203.0.113.20",
+            "redoubt:tenants": ["nightowl"],
+            "redoubt:maxTenants": 1,
+        },
     };
     first.config["redoubt:tenants"] = ["acme", "harbor"];
     first.config["redoubt:maxTenants"] = 2; // each host full to its limit, which is allowed

@@ -1,15 +1,17 @@
-// npm run bench -- [N] [--no-policy] [--no-plan]
+// npm run bench -- [N] [--hosts H] [--no-policy] [--no-plan]
 //
 // Generates N synthetic tenants (default 100; a mix of public, tor and vpn,
-// small/medium/large) into a temporary directory, with a matching ledger, and
-// times the full offline plan: every stack under mocks, then the real policy
-// pack over gRPC. Prints resources/s and the total. Then times working out one
+// small/medium/large) into a temporary project, with a matching ledger, on H
+// Docker hosts (default 1: the repository's stacks; H > 1: H primary stacks
+// made from stacks/Pulumi.iceland.yaml, tenants dealt round-robin), and times
+// the full offline plan: every stack under mocks, then the real policy pack
+// over gRPC. Prints resources/s and the total. Then times working out one
 // tenant's targets (what `npm run tenant -- preview|up` does before Pulumi
 // starts) among 10 tenants and among N: the fleet should not change it.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { buildPlan, planExitCode } from "../lib/plan";
 import { planTenantOperation } from "../lib/tenant-ops";
 
@@ -42,11 +44,41 @@ export function writeSyntheticTenants(dir: string, count: number): void {
     fs.writeFileSync(path.join(dir, "ledger.yaml"), stringify({ tenants: ledger }));
 }
 
-async function benchPlan(dir: string, count: number, policy: boolean): Promise<void> {
+const REPO = path.join(__dirname, "..");
+
+/**
+ * A project directory with the repository's stacks and image catalog and `count` synthetic tenants.
+ * With several hosts, the primary stack is replaced by one per host (own site, Docker host and
+ * address), each listing its tenants in redoubt:tenants.
+ */
+export function writeSyntheticProject(dir: string, count: number, hosts: number): void {
+    fs.cpSync(path.join(REPO, "stacks"), path.join(dir, "stacks"), { recursive: true });
+    fs.copyFileSync(path.join(REPO, "images.yaml"), path.join(dir, "images.yaml"));
+    fs.mkdirSync(path.join(dir, "tenants"));
+    writeSyntheticTenants(path.join(dir, "tenants"), count);
+    if (hosts <= 1) return;
+    const primaryFile = path.join(dir, "stacks", "Pulumi.iceland.yaml");
+    const primary = (parse(fs.readFileSync(primaryFile, "utf8")) as { config: Record<string, unknown> }).config;
+    fs.rmSync(primaryFile);
+    for (let h = 1; h <= hosts; h++) {
+        const tenants = Array.from({ length: count }, (_, i) => i).filter((i) => i % hosts === h - 1).map((i) => `bench-${String(i + 1).padStart(4, "0")}`);
+        const config = {
+            ...primary,
+            "redoubt:site": `iceland${h}`,
+            "redoubt:dockerHost": `ssh://root@docker${h}.is.redoubt.example`,
+            "redoubt:publicAddress": `203.0.113.${10 + h}`,
+            "redoubt:tenants": tenants,
+        };
+        fs.writeFileSync(path.join(dir, "stacks", `Pulumi.iceland-${h}.yaml`), stringify({ config }));
+    }
+}
+
+async function benchPlan(projectDir: string, count: number, policy: boolean): Promise<void> {
     const started = process.hrtime.bigint();
     let mocksDone = 0n;
     const doc = await buildPlan({
-        tenantsDir: dir,
+        projectDir,
+        packDir: path.join(REPO, "policies"),
         policy,
         progress: (m) => {
             if (m.startsWith("waiting for the policy pack") || m.startsWith("checking")) mocksDone ||= process.hrtime.bigint();
@@ -81,13 +113,16 @@ async function benchTargets(count: number): Promise<string> {
 
 async function main(): Promise<number> {
     const args = process.argv.slice(2);
-    const count = Number(args.find((a) => /^\d+$/.test(a)) ?? 100);
+    const count = Number(args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== "--hosts") ?? 100);
     const policy = !args.includes("--no-policy");
+    const hostsAt = args.indexOf("--hosts");
+    const hosts = hostsAt >= 0 ? Number(args[hostsAt + 1]) : 1;
+    if (!Number.isInteger(hosts) || hosts < 1 || hosts > 50) throw new Error(`--hosts takes a whole number of hosts from 1 to 50, not ${args[hostsAt + 1] ?? "nothing"}`);
     if (!args.includes("--no-plan")) {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "redoubt-bench-"));
         try {
-            writeSyntheticTenants(dir, count);
-            process.stderr.write(`bench: ${count} synthetic tenants in ${dir}\n`);
+            writeSyntheticProject(dir, count, hosts);
+            process.stderr.write(`bench: ${count} synthetic tenants on ${hosts} host${hosts === 1 ? "" : "s"} in ${dir}\n`);
             await benchPlan(dir, count, policy);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });

@@ -61,7 +61,9 @@ export function writeSyntheticProject(dir: string, count: number, hosts: number)
     const primary = (parse(fs.readFileSync(primaryFile, "utf8")) as { config: Record<string, unknown> }).config;
     fs.rmSync(primaryFile);
     for (let h = 1; h <= hosts; h++) {
-        const tenants = Array.from({ length: count }, (_, i) => i).filter((i) => i % hosts === h - 1).map((i) => `bench-${String(i + 1).padStart(4, "0")}`);
+        const tenants = Array.from({ length: count }, (_, i) => i)
+            .filter((i) => i % hosts === h - 1)
+            .map((i) => `bench-${String(i + 1).padStart(4, "0")}`);
         const config = {
             ...primary,
             "redoubt:site": `iceland${h}`,

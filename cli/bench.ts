@@ -23,12 +23,15 @@ function wgKey(i: number): string {
     return bytes.toString("base64");
 }
 
+/** The i-th synthetic tenant's name (0-based): bench-0001, bench-0002, ... */
+const syntheticName = (i: number) => `bench-${String(i + 1).padStart(4, "0")}`;
+
 export function writeSyntheticTenants(dir: string, count: number): void {
     const ledger: { name: string; id: number }[] = [];
     const plans = ["small", "medium", "large"];
     for (let i = 0; i < count; i++) {
         const id = i + 1;
-        const name = `bench-${String(id).padStart(4, "0")}`;
+        const name = syntheticName(i);
         const mode = i % 5 === 3 ? "tor" : i % 5 === 4 ? "vpn" : "public";
         const tenant: Record<string, unknown> = {
             name,
@@ -63,7 +66,7 @@ export function writeSyntheticProject(dir: string, count: number, hosts: number)
     for (let h = 1; h <= hosts; h++) {
         const tenants = Array.from({ length: count }, (_, i) => i)
             .filter((i) => i % hosts === h - 1)
-            .map((i) => `bench-${String(i + 1).padStart(4, "0")}`);
+            .map(syntheticName);
         const config = {
             ...primary,
             "redoubt:site": `iceland${h}`,

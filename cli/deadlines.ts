@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import { parseCommandLine } from "../lib/cli-args";
 import { exitAfterOutput, reportCommandError } from "../lib/cli-report";
 import { deadlineNotices, formatNotices } from "../lib/deadlines";
-import { validateInputs } from "../lib/plan";
+import { stackConfigsOf, validateInputs } from "../lib/plan";
 import { primaryOf } from "../lib/stack-set";
 import { asOfDate, runAsOf } from "../stacks/config";
 import { MAX_DELETION_GRACE_DAYS, todayUtc } from "../components/lifecycle";
@@ -29,8 +29,9 @@ function main(argv: string[]): number {
         return 0;
     }
     const explicitAsOf = runAsOf();
-    const { configs, tenants } = validateInputs({ asOf: explicitAsOf, tenantsDir: parsed.values.tenants });
-    const stackConfigs = new Map([...configs].map(([stack, { config }]) => [stack, config]));
+    const validated = validateInputs({ asOf: explicitAsOf, tenantsDir: parsed.values.tenants });
+    const { tenants } = validated;
+    const stackConfigs = stackConfigsOf(validated);
     const primary = [...stackConfigs.values()].find((c) => c.role === "primary");
     const asOf = primary ? asOfDate(primary, explicitAsOf) : (explicitAsOf ?? todayUtc());
     const all = [...new Map([...tenants.values()].flat().map((l) => [l.tenant.name, l.tenant])).values()];

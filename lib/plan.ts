@@ -184,6 +184,11 @@ export function validateInputs(options: PlanOptions): { configs: Map<string, { r
     return { configs, tenants };
 }
 
+/** The validated stack configs by stack name, without their raw text. */
+export function stackConfigsOf(validated: ReturnType<typeof validateInputs>): Map<string, StackConfig> {
+    return new Map([...validated.configs].map(([stack, { config }]) => [stack, config]));
+}
+
 /**
  * The ledger is append-only across history: compared with the ledger at the
  * base revision (the --diff base, else HEAD), no entry is removed or changed.

@@ -18,7 +18,7 @@ import { lifecycleOf, todayUtc } from "../components/lifecycle";
 import { PROJECT_DIR, readStackConfigFile, runStacks, type CapturedResource } from "./mock-run";
 import { SshConnection } from "./live/ssh";
 import { tenantInventory, type TenantInventory } from "./inventory";
-import { projectStacks, tenantsOf, validateInputs } from "./plan";
+import { projectStacks, stackConfigsOf, tenantsOf, validateInputs } from "./plan";
 import { primaryOf } from "./stack-set";
 import { unlock, unlockPlan, type StateResourceLike, type UnlockPlan } from "./unlock";
 import { storageBoxOf } from "../components/render/backup";
@@ -70,7 +70,7 @@ export async function planTenantOperation(options: TenantOpOptions): Promise<Ten
     // (StackConfigError / TenantSetError / StackSetError): nothing runs from a set with any error.
     const explicitAsOf = runAsOf();
     const validated = validateInputs({ stacks, projectDir, asOf: explicitAsOf, tenantsDir: options.tenantsDir });
-    const configs = new Map<string, StackConfig>([...validated.configs].map(([stack, { config }]) => [stack, config]));
+    const configs = stackConfigsOf(validated);
     const dirs = [...validated.tenants.keys()];
     const loaded = [...validated.tenants.values()].flat();
     const tenant = loaded.find((l) => l.tenant.name === options.tenant)?.tenant;
@@ -123,7 +123,7 @@ export async function reportTenant(options: { tenant: string; projectDir?: strin
     const projectDir = options.projectDir ?? PROJECT_DIR;
     const explicitAsOf = runAsOf();
     const validated = validateInputs({ projectDir, asOf: explicitAsOf });
-    const configs = new Map<string, StackConfig>([...validated.configs].map(([stack, { config }]) => [stack, config]));
+    const configs = stackConfigsOf(validated);
     const tenant = [...validated.tenants.values()].flat().find((l) => l.tenant.name === options.tenant)?.tenant;
     if (!tenant) {
         const known = [...new Set([...validated.tenants.values()].flat().map((l) => l.tenant.name))].sort();
@@ -471,7 +471,7 @@ export async function runRestore(options: RestoreOptions): Promise<string> {
     );
     // The restore runs on the target's host and reads the source's repository with the credentials on
     // the source's volume: both must be on one host (one primary stack).
-    const configs = new Map<string, StackConfig>([...validated.configs].map(([stack, { config }]) => [stack, config]));
+    const configs = stackConfigsOf(validated);
     const host = primaryOf(request.target, configs);
     if (!host) throw new TenantOpError(`restore: no primary stack serves ${request.target}; the restore runs on its Docker host`);
     const sourceHost = primaryOf(request.tenant, configs);

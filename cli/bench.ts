@@ -26,55 +26,60 @@ function wgKey(i: number): string {
 /** The i-th synthetic tenant's name (0-based): bench-0001, bench-0002, ... */
 const syntheticName = (i: number) => `bench-${String(i + 1).padStart(4, "0")}`;
 
-export function writeSyntheticTenants(dir: string, count: number): void {
-    const ledger: { name: string; id: number }[] = [];
+/**
+ * Writes `count` synthetic tenant files and their ledger into `dir`. With `hostOf`, each tenant
+ * names its host (a primary stack) in its file and ledger entry, as ops place tenants.
+ */
+export function writeSyntheticTenants(dir: string, count: number, hostOf?: (i: number) => string): void {
+    const ledger: { name: string; id: number; host?: string }[] = [];
     const plans = ["small", "medium", "large"];
     for (let i = 0; i < count; i++) {
         const id = i + 1;
         const name = syntheticName(i);
         const mode = i % 5 === 3 ? "tor" : i % 5 === 4 ? "vpn" : "public";
+        const host = hostOf?.(i);
         const tenant: Record<string, unknown> = {
             name,
             id,
+            ...(host === undefined ? {} : { host }),
             contact: `ops@${name}.example`,
             plan: plans[i % 3],
             access: mode === "public" ? { mode, domain: `matrix.${name}.example` } : mode === "tor" ? { mode } : { mode, peers: [{ name: "office", publicKey: wgKey(i) }] },
             ...(mode === "public" ? {} : { homeserver: { serverName: `${name}.redoubt.internal` } }),
         };
         fs.writeFileSync(path.join(dir, `${name}.yaml`), stringify(tenant));
-        ledger.push({ name, id });
+        ledger.push({ name, id, ...(host === undefined ? {} : { host }) });
     }
     fs.writeFileSync(path.join(dir, "ledger.yaml"), stringify({ tenants: ledger }));
 }
 
 const REPO = path.join(__dirname, "..");
 
+/** The primary stack of synthetic host h (1-based) when there are several. */
+const syntheticHost = (h: number) => `iceland-${h}`;
+
 /**
  * A project directory with the repository's stacks and image catalog and `count` synthetic tenants.
  * With several hosts, the primary stack is replaced by one per host (own site, Docker host and
- * address), each listing its tenants in redoubt:tenants.
+ * address), and the tenants are dealt round-robin: each names its host in its file and ledger entry.
  */
 export function writeSyntheticProject(dir: string, count: number, hosts: number): void {
     fs.cpSync(path.join(REPO, "stacks"), path.join(dir, "stacks"), { recursive: true });
     fs.copyFileSync(path.join(REPO, "images.yaml"), path.join(dir, "images.yaml"));
     fs.mkdirSync(path.join(dir, "tenants"));
-    writeSyntheticTenants(path.join(dir, "tenants"), count);
+    writeSyntheticTenants(path.join(dir, "tenants"), count, hosts <= 1 ? undefined : (i) => syntheticHost((i % hosts) + 1));
     if (hosts <= 1) return;
     const primaryFile = path.join(dir, "stacks", "Pulumi.iceland.yaml");
     const primary = (parse(fs.readFileSync(primaryFile, "utf8")) as { config: Record<string, unknown> }).config;
     fs.rmSync(primaryFile);
     for (let h = 1; h <= hosts; h++) {
-        const tenants = Array.from({ length: count }, (_, i) => i)
-            .filter((i) => i % hosts === h - 1)
-            .map(syntheticName);
         const config = {
             ...primary,
             "redoubt:site": `iceland${h}`,
             "redoubt:dockerHost": `ssh://root@docker${h}.is.redoubt.example`,
             "redoubt:publicAddress": `203.0.113.${10 + h}`,
-            "redoubt:tenants": tenants,
         };
-        fs.writeFileSync(path.join(dir, "stacks", `Pulumi.iceland-${h}.yaml`), stringify({ config }));
+        fs.writeFileSync(path.join(dir, "stacks", `Pulumi.${syntheticHost(h)}.yaml`), stringify({ config }));
     }
 }
 

@@ -36,7 +36,7 @@ function main(argv: string[]): number {
     const asOf = primary ? asOfDate(primary, explicitAsOf) : (explicitAsOf ?? todayUtc());
     const all = [...new Map([...tenants.values()].flat().map((l) => [l.tenant.name, l.tenant])).values()];
     // Each tenant's grace is its own host's (primary stack's).
-    const notices = deadlineNotices(all, asOf, (tenant) => primaryOf(tenant.name, stackConfigs)?.config.deletionGraceDays ?? MAX_DELETION_GRACE_DAYS);
+    const notices = deadlineNotices(all, asOf, (tenant) => primaryOf(tenant, stackConfigs)?.config.deletionGraceDays ?? MAX_DELETION_GRACE_DAYS);
     process.stdout.write(`deadlines as of ${asOf}:\n${formatNotices(notices, asOf)}\n`);
     if (parsed.values.json) fs.writeFileSync(parsed.values.json, `${JSON.stringify({ asOf, notices }, null, 2)}\n`);
     return notices.some((n) => n.state === "passed") ? DEADLINE_PASSED_EXIT : 0;

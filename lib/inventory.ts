@@ -59,7 +59,7 @@ const shortType = (type: string) => type.split(":").slice(0, 1).concat(type.spli
 
 /** The tenant's inventory from its file, the stack configs (by stack name) and a run of each stack. */
 export function tenantInventory(tenant: Tenant, configs: ReadonlyMap<string, StackConfig>, runs: readonly StackRun[], asOf: string): TenantInventory {
-    const lifecycle = lifecycleOf(tenant, asOf, primaryOf(tenant.name, configs)?.config.deletionGraceDays);
+    const lifecycle = lifecycleOf(tenant, asOf, primaryOf(tenant, configs)?.config.deletionGraceDays);
     const data: InventoryPlace[] = [];
     const secrets: TenantInventory["secrets"] = [];
     const resources: TenantInventory["resources"] = [];

@@ -14,6 +14,7 @@ import { TENANT_CELL_TYPE } from "../components/tenantCell";
 import { parseStackConfig, StackConfigError, type StackConfig } from "../stacks/config";
 import { lifecycleOf, todayUtc } from "../components/lifecycle";
 import { checkLedgerHistory, LEDGER_FILE, loadTenants, readLedger, type LoadedTenant, type TenantFileProblem, TenantSetError } from "../tenants/loader";
+import { stackOfFile } from "../stacks/placement";
 import { ledgerAtRevision, RevisionNotFoundError } from "./plan-git";
 import { PLANS } from "../tenants/schema";
 import { checkStackSet, StackSetError, type StackEntry } from "./stack-set";
@@ -123,7 +124,7 @@ export interface PlanOptions {
 export function stackNames(projectDir: string): string[] {
     return fs
         .readdirSync(path.join(projectDir, "stacks"))
-        .flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? [])
+        .flatMap((f) => stackOfFile(f) ?? [])
         .sort();
 }
 

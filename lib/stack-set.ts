@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { catalogRegistries, loadImageCatalog, registryOf, type ImageCatalog } from "../components/images";
 import { datingProblems, lifecycleOf } from "../components/lifecycle";
 import { STORAGE_BOX_LOCATIONS, stalePinProblem, type PrimaryStackConfig, type StackConfig } from "../stacks/config";
+import { hostOf } from "../stacks/placement";
 import type { LoadedTenant } from "../tenants/loader";
 
 /** One problem, in the file that has to change. */
@@ -41,25 +42,37 @@ export interface StackEntry {
     tenants: LoadedTenant[];
 }
 
-/** Which tenants a stack declares on its day (as stacks/program.ts selects them). */
-export function declaredBy(entry: StackEntry): LoadedTenant[] {
+/**
+ * Which tenants a stack declares on its day (as stacks/program.ts selects them): a primary
+ * stack those placed on its host among `primaries` (hostOf), a backup stack those backing up to
+ * its site; either narrowed by its redoubt:tenants.
+ */
+export function declaredBy(entry: StackEntry, primaries: readonly string[]): LoadedTenant[] {
     const { config } = entry;
     return entry.tenants
         .filter(({ tenant }) => config.tenants === undefined || config.tenants.includes(tenant.name))
-        .filter(({ tenant }) => config.role === "primary" || tenant.backups.sites.includes(config.site))
+        .filter(({ tenant }) => (config.role === "primary" ? hostOf(tenant, primaries).host === entry.stack : tenant.backups.sites.includes(config.site)))
         .filter(({ tenant }) => lifecycleOf(tenant, entry.asOf, config.deletionGraceDays).declared);
 }
 
+/** The primary stacks among `configs` (stack name → config), by name: the project's Docker hosts. */
+export function primaryStacksOf(configs: Iterable<readonly [string, StackConfig]>): string[] {
+    return [...configs]
+        .filter(([, config]) => config.role === "primary")
+        .map(([stack]) => stack)
+        .sort();
+}
+
 /**
- * The primary stack (its Docker host) that serves a tenant: the one whose redoubt:tenants lists
- * it, or that has no list. checkStackSet allows exactly one, so with several primaries (several
- * hosts) this is the tenant's host, not merely the first primary.
+ * The primary stack (its Docker host) that serves a tenant: the host its file names, or the only
+ * primary (hostOf), when that stack's redoubt:tenants (if any) lists it. Undefined for a tenant
+ * the stack set cannot place (checkStackSet reports why).
  */
-export function primaryOf(tenant: string, configs: ReadonlyMap<string, StackConfig>): { stack: string; config: PrimaryStackConfig } | undefined {
-    for (const [stack, config] of configs) {
-        if (config.role === "primary" && (config.tenants === undefined || config.tenants.includes(tenant))) return { stack, config };
-    }
-    return undefined;
+export function primaryOf(tenant: { name: string; host?: string }, configs: ReadonlyMap<string, StackConfig>): { stack: string; config: PrimaryStackConfig } | undefined {
+    const { host } = hostOf(tenant, primaryStacksOf(configs));
+    const config = host === undefined ? undefined : configs.get(host);
+    if (config?.role !== "primary" || (config.tenants !== undefined && !config.tenants.includes(tenant.name))) return undefined;
+    return { stack: host!, config };
 }
 
 /**
@@ -81,18 +94,20 @@ export function checkStackSet(entries: StackEntry[], options: { today: string; p
             for (const p of datingProblems(tenant, entry.asOf)) problems.push({ file, ...p });
         }
     }
-    problems.push(...coverageProblems(entries, byStack));
+    const primaries = primaryStacksOf(entries.map((e) => [e.stack, e.config] as const));
+    problems.push(...coverageProblems(entries, primaries));
     const served = backupSitesOf(entries);
     for (const entry of entries) {
-        if (entry.config.role === "primary") problems.push(...backupSiteProblems(entry, byStack, served), ...imageProblems(entry, options.projectDir), ...capacityProblems(entry));
+        if (entry.config.role === "primary")
+            problems.push(...backupSiteProblems(entry, byStack, served, primaries), ...imageProblems(entry, options.projectDir), ...capacityProblems(entry, primaries));
     }
     return dedupe(problems);
 }
 
 /** A primary (one Docker host) declares no more tenants than its redoubt:maxTenants. */
-function capacityProblems(primary: StackEntry): SetProblem[] {
+function capacityProblems(primary: StackEntry, primaries: readonly string[]): SetProblem[] {
     if (primary.config.role !== "primary" || primary.config.maxTenants === undefined) return [];
-    const declared = declaredBy(primary).map(({ tenant }) => tenant);
+    const declared = declaredBy(primary, primaries).map(({ tenant }) => tenant);
     const limit = primary.config.maxTenants;
     if (declared.length <= limit) return [];
     // The newest tenants (highest ids) are the ones to place elsewhere.
@@ -101,51 +116,57 @@ function capacityProblems(primary: StackEntry): SetProblem[] {
         {
             file: primary.file,
             field: "redoubt:maxTenants",
-            message: `this host is full: it would serve ${declared.length} tenants, more than its limit of ${limit}. Place ${over.map((t) => `'${t.name}'`).join(", ")} on another host (list ${over.length === 1 ? "it" : "them"} in another primary stack's redoubt:tenants and leave ${over.length === 1 ? "it" : "them"} out of this one's), or raise the limit if the host has room`,
+            message: `this host is full: it would serve ${declared.length} tenants, more than its limit of ${limit}. Place ${over.map((t) => `'${t.name}'`).join(", ")} on another host (host: in ${over.length === 1 ? "its file and its ledger entry" : "their files and their ledger entries"}; a tenant never moves host once deployed, so only before ${over.length === 1 ? "its" : "their"} first up), or raise the limit if the host has room`,
         },
     ];
 }
 
-/** Every tenant some stack should declare is declared by exactly one primary. */
-function coverageProblems(entries: StackEntry[], byStack: Map<string, StackEntry>): SetProblem[] {
+/**
+ * Every tenant some stack should declare is placed on a host (hostOf) and declared by that
+ * host's primary stack; no primary lists a tenant placed on another host.
+ */
+function coverageProblems(entries: StackEntry[], primaries: readonly string[]): SetProblem[] {
     const problems: SetProblem[] = [];
-    const primaries = entries.filter((e) => e.config.role === "primary");
-    const servedBy = new Map<string, string[]>();
-    for (const primary of primaries) {
-        for (const { tenant } of declaredBy(primary)) servedBy.set(tenant.name, [...(servedBy.get(tenant.name) ?? []), primary.stack]);
-    }
+    const primaryEntries = entries.filter((e) => e.config.role === "primary");
+    const byStack = new Map(primaryEntries.map((e) => [e.stack, e]));
     // Every tenant file any stack reads, judged on the primary's day (or the first stack's).
     const seen = new Set<string>();
-    for (const entry of [...primaries, ...entries]) {
-        for (const loaded of entry.tenants) {
-            const { tenant, file } = loaded;
+    for (const entry of [...primaryEntries, ...entries]) {
+        for (const { tenant, file } of entry.tenants) {
             if (seen.has(tenant.name)) continue;
             seen.add(tenant.name);
-            const day = primaries[0]?.asOf ?? entry.asOf;
+            const day = primaryEntries[0]?.asOf ?? entry.asOf;
             if (!lifecycleOf(tenant, day, entry.config.deletionGraceDays).declared) continue;
-            const stacks = servedBy.get(tenant.name) ?? [];
-            if (stacks.length === 0) {
-                const narrowing = primaries.find((p) => p.config.tenants !== undefined);
-                problems.push(
-                    narrowing
-                        ? {
-                              file: narrowing.file,
-                              field: "redoubt:tenants",
-                              message: `leaves out tenant '${tenant.name}' (${path.basename(file)}), and no other primary stack serves it; list it, or remove redoubt:tenants to serve every tenant`,
-                          }
-                        : primaries.length === 0
-                          ? { file, field: "", message: `tenant '${tenant.name}' is served by no stack: there is no primary stack in stacks/` }
-                          : {
-                                file: primaries[0].file,
-                                field: "redoubt:tenantsDir",
-                                message: `does not hold tenant '${tenant.name}' (${file}), so no primary stack serves it; point it at the tenants directory`,
-                            },
-                );
-            } else if (stacks.length > 1) {
+            const placement = hostOf(tenant, primaries);
+            if (placement.problem !== undefined) {
+                problems.push({ file, field: "host", message: placement.problem });
+                continue;
+            }
+            const host = byStack.get(placement.host)!;
+            if (!host.tenants.some((l) => l.tenant.name === tenant.name)) {
                 problems.push({
-                    file: byStack.get(stacks[1])!.file,
+                    file: host.file,
+                    field: "redoubt:tenantsDir",
+                    message: `does not hold tenant '${tenant.name}' (${file}), which is placed on this host; point it at the tenants directory`,
+                });
+            } else if (host.config.tenants !== undefined && !host.config.tenants.includes(tenant.name)) {
+                problems.push({
+                    file: host.file,
                     field: "redoubt:tenants",
-                    message: `serves tenant '${tenant.name}', which ${stacks[0]} serves too; a tenant has exactly one primary stack (list it in one stack's redoubt:tenants only)`,
+                    message: `leaves out tenant '${tenant.name}' (${path.basename(file)}), which is placed on this host and no other stack may serve it; list it, or remove redoubt:tenants to serve every tenant placed here`,
+                });
+            }
+        }
+    }
+    for (const primary of primaryEntries) {
+        for (const name of primary.config.tenants ?? []) {
+            const loaded = primary.tenants.find((l) => l.tenant.name === name);
+            const placed = loaded && hostOf(loaded.tenant, primaries).host;
+            if (placed !== undefined && placed !== primary.stack) {
+                problems.push({
+                    file: primary.file,
+                    field: "redoubt:tenants",
+                    message: `lists '${name}', which is placed on ${placed} (host: in ${path.basename(loaded!.file)}); a primary stack serves only the tenants on its own host: remove it here`,
                 });
             }
         }
@@ -183,7 +204,7 @@ function describeSites(sites: Map<string, StackEntry[]>): string {
  * names has a backup stack and an entry in its primary; a tenant's sites are
  * in different countries.
  */
-function backupSiteProblems(primary: StackEntry, byStack: Map<string, StackEntry>, served: Map<string, StackEntry[]>): SetProblem[] {
+function backupSiteProblems(primary: StackEntry, byStack: Map<string, StackEntry>, served: Map<string, StackEntry[]>, primaries: readonly string[]): SetProblem[] {
     if (primary.config.role !== "primary") return [];
     const problems: SetProblem[] = [];
     const backupSites = primary.config.backupSites;
@@ -230,8 +251,8 @@ function backupSiteProblems(primary: StackEntry, byStack: Map<string, StackEntry
                 message: `is ${ref.country}, but stack '${ref.stack}' keeps its boxes in ${config.location}, which is in ${actual}; correct the country here or the stack's location`,
             });
         }
-        const held = new Set(declaredBy(backup).map((l) => l.tenant.name));
-        for (const { tenant, file } of declaredBy(primary)) {
+        const held = new Set(declaredBy(backup, primaries).map((l) => l.tenant.name));
+        for (const { tenant, file } of declaredBy(primary, primaries)) {
             if (tenant.backups.sites.includes(site) && !held.has(tenant.name)) {
                 problems.push({
                     file: backup.file,
@@ -243,7 +264,7 @@ function backupSiteProblems(primary: StackEntry, byStack: Map<string, StackEntry
     }
     // Each tenant's sites: served by a backup stack, listed by its primary, in different countries.
     const usable = Object.keys(backupSites).filter((site) => served.has(site));
-    for (const { tenant, file } of declaredBy(primary)) {
+    for (const { tenant, file } of declaredBy(primary, primaries)) {
         for (const site of tenant.backups.sites) {
             if (!served.has(site)) {
                 problems.push({

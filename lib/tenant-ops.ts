@@ -20,6 +20,7 @@ import { SshConnection } from "./live/ssh";
 import { tenantInventory, type TenantInventory } from "./inventory";
 import { projectStacks, stackConfigsOf, tenantsOf, validateInputs } from "./plan";
 import { primaryOf } from "./stack-set";
+import { loadTenants } from "../tenants/loader";
 import { unlock, unlockPlan, type StateResourceLike, type UnlockPlan } from "./unlock";
 import { storageBoxOf } from "../components/render/backup";
 import { renderRestoreScript } from "../components/render/restore";
@@ -80,7 +81,7 @@ export async function planTenantOperation(options: TenantOpOptions): Promise<Ten
             `unknown tenant '${options.tenant}': no tenant file names it in ${dirs.map((d) => path.relative(process.cwd(), d) || ".").join(", ")} (known: ${known.join(", ") || "none"})`,
         );
     }
-    const primary = primaryOf(tenant.name, configs)?.config;
+    const primary = primaryOf(tenant, configs)?.config;
     const asOf = primary ? asOfDate(primary, explicitAsOf) : (explicitAsOf ?? todayUtc());
     const phase = lifecycleOf(tenant, asOf, primary?.deletionGraceDays).phase;
     options.afterValidation?.();
@@ -129,7 +130,7 @@ export async function reportTenant(options: { tenant: string; projectDir?: strin
         const known = [...new Set([...validated.tenants.values()].flat().map((l) => l.tenant.name))].sort();
         throw new TenantOpError(`unknown tenant '${options.tenant}' (known: ${known.join(", ") || "none"})`);
     }
-    const primary = primaryOf(tenant.name, configs)?.config;
+    const primary = primaryOf(tenant, configs)?.config;
     const asOf = primary ? asOfDate(primary, explicitAsOf) : (explicitAsOf ?? todayUtc());
     const stacks = [...configs.keys()];
     const runs = await runStacks({ stacks, projectDir, configOverrides: explicitAsOf ? Object.fromEntries(stacks.map((s) => [s, { "redoubt:asOf": explicitAsOf }])) : undefined });
@@ -357,7 +358,9 @@ export function unlockStack(options: Pick<UnlockOptions, "stack" | "tenants">, p
     if (primaries.length === 1) return primaries[0];
     const names = primaries.map((p) => p.stack).join(", ");
     if (!options.tenants) throw new TenantOpError(`--all: the project has several primary stacks (${names}), one per Docker host; unlock one host at a time with --stack NAME`);
-    const serving = new Map(options.tenants.map((t) => [t, primaryOf(t, configs)?.stack]));
+    // Each tenant's host is its file's host: read the tenant files the primaries serve.
+    const files = [...new Set(primaries.map((p) => path.resolve(projectDir, p.config.tenantsDir)))].flatMap((dir) => loadTenants(dir).map((l) => l.tenant));
+    const serving = new Map(options.tenants.map((t) => [t, primaryOf(files.find((f) => f.name === t) ?? { name: t }, configs)?.stack]));
     const hosts = new Set(serving.values());
     if (hosts.size === 1 && !hosts.has(undefined)) return primaries.find((p) => p.stack === [...hosts][0])!;
     throw new TenantOpError(
@@ -465,16 +468,15 @@ const RESTORE_TIMEOUT_MS = 6 * 60 * 60 * 1000;
 export async function runRestore(options: RestoreOptions): Promise<string> {
     const projectDir = options.projectDir ?? PROJECT_DIR;
     const validated = validateInputs({ projectDir, asOf: runAsOf() });
-    const request = restoreRequest(
-        options,
-        [...validated.tenants.values()].flat().map((l) => l.tenant),
-    );
+    const all = [...validated.tenants.values()].flat().map((l) => l.tenant);
+    const request = restoreRequest(options, all);
+    const named = (name: string) => all.find((t) => t.name === name) ?? { name };
     // The restore runs on the target's host and reads the source's repository with the credentials on
     // the source's volume: both must be on one host (one primary stack).
     const configs = stackConfigsOf(validated);
-    const host = primaryOf(request.target, configs);
+    const host = primaryOf(named(request.target), configs);
     if (!host) throw new TenantOpError(`restore: no primary stack serves ${request.target}; the restore runs on its Docker host`);
-    const sourceHost = primaryOf(request.tenant, configs);
+    const sourceHost = primaryOf(named(request.tenant), configs);
     if (sourceHost?.stack !== host.stack) {
         throw new TenantOpError(
             `restore: --as ${request.target}: ${request.target} is on stack ${host.stack}'s host and ${request.tenant} on ${sourceHost?.stack ?? "no stack"}'s; a drill restores onto a tenant on the same host, where ${request.tenant}'s repository password is`,

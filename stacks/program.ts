@@ -13,7 +13,7 @@ import { homeserverReleaseFor, loadImageCatalog, pinnedReference } from "../comp
 import { datingProblems, lifecycleOf, type Lifecycle } from "../components/lifecycle";
 import { storageBoxRepository } from "../components/render/backup";
 import { edgeRouteOf, TenantCell } from "../components/tenantCell";
-import { loadTenants, TenantSetError } from "../tenants/loader";
+import { loadTenants, TenantSetError, type LoadedTenant } from "../tenants/loader";
 import { PLANS, type Tenant } from "../tenants/schema";
 import {
     asOfDate,
@@ -25,6 +25,7 @@ import {
     type PrimaryStackConfig,
     type StackConfig,
 } from "./config";
+import { hostOf, primaryStacksIn } from "./placement";
 
 export interface StackProgramOptions {
     /** Project root; tenantsDir and images.yaml are resolved against it. Default: the repository root. */
@@ -75,12 +76,29 @@ export function selectTenants(config: StackConfig, options: StackProgramOptions 
     const asOf = options.asOf ?? asOfDate(config);
     const misdated = loaded.flatMap(({ file, tenant }) => datingProblems(tenant, asOf).map((p) => ({ file, ...p })));
     if (misdated.length > 0) throw new TenantSetError(misdated);
+    const onThisSite = config.role === "primary" ? onThisHost(loaded, projectDir) : (t: Tenant) => t.backups.sites.includes(config.site);
     return loaded
         .map((l) => l.tenant)
         .filter((t) => config.tenants === undefined || config.tenants.includes(t.name))
-        .filter((t) => config.role === "primary" || t.backups.sites.includes(config.site))
+        .filter(onThisSite)
         .map((tenant) => ({ tenant, lifecycle: lifecycleOf(tenant, asOf, config.deletionGraceDays) }))
         .filter((t) => t.lifecycle.declared);
+}
+
+/**
+ * A primary stack serves the tenants placed on its host (hostOf: the file's `host`, or the only
+ * primary stack). A tenant the project cannot place refuses the whole run, as any bad tenant file.
+ */
+function onThisHost(loaded: LoadedTenant[], projectDir: string): (tenant: Tenant) => boolean {
+    const stack = pulumi.getStack();
+    const primaries = [...new Set([...primaryStacksIn(projectDir), stack])].sort();
+    const placed = new Map(loaded.map(({ tenant }) => [tenant.name, hostOf(tenant, primaries)]));
+    const unplaced = loaded.flatMap(({ file, tenant }) => {
+        const problem = placed.get(tenant.name)?.problem;
+        return problem === undefined ? [] : [{ file, field: "host", message: problem }];
+    });
+    if (unplaced.length > 0) throw new TenantSetError(unplaced);
+    return (tenant) => placed.get(tenant.name)?.host === stack;
 }
 
 export function defineBackupStack(config: BackupStackConfig, tenants: StackTenant[], options: StackProgramOptions = {}): Record<string, unknown> {

@@ -609,7 +609,10 @@ export function checkAgainstLedger(loaded: LoadedTenant[], ledger: Ledger, ledge
         } else if (idOwner && idOwner.name !== tenant.name) {
             problems.push({ file, field: "id", message: `${tenant.id} was issued to '${idOwner.name}' in ${ledgerFile}; ids are never reused, take the next free id` });
         } else if (!issued) {
-            problems.push({ file, field: "name", message: `'${tenant.name}' is not in ${ledgerFile}; issue it by adding '- { name: ${tenant.name}, id: ${tenant.id} }' there` });
+            const entry = `- { name: ${tenant.name}, id: ${tenant.id}${tenant.host === undefined ? "" : `, host: ${tenant.host}`} }`;
+            problems.push({ file, field: "name", message: `'${tenant.name}' is not in ${ledgerFile}; issue it by adding '${entry}' there` });
+        } else {
+            problems.push(...placementAgainstLedger(file, tenant, issued, ledgerFile));
         }
     }
     const present = new Set(loaded.map((l) => l.tenant.name));
@@ -626,10 +629,40 @@ export function checkAgainstLedger(loaded: LoadedTenant[], ledger: Ledger, ledge
 }
 
 /**
+ * A tenant's host against its ledger entry: once the ledger records a host, the file names that
+ * host for good (a tenant never moves: its encrypted volume and data are on that host), and a
+ * file that names a host has it recorded, so it cannot be changed later without the ledger's
+ * history showing it (checkLedgerHistory).
+ */
+function placementAgainstLedger(file: string, tenant: Tenant, issued: Ledger["tenants"][number], ledgerFile: string): TenantFileProblem[] {
+    if (issued.host === undefined) {
+        if (tenant.host === undefined) return [];
+        return [
+            {
+                file,
+                field: "host",
+                message: `is '${tenant.host}', but ${ledgerFile} records no host for '${tenant.name}'; record it there ('- { name: ${tenant.name}, id: ${issued.id}, host: ${tenant.host} }'), so the tenant stays on it`,
+            },
+        ];
+    }
+    if (tenant.host === issued.host) return [];
+    return [
+        {
+            file,
+            field: "host",
+            message:
+                tenant.host === undefined
+                    ? `is missing, but ${ledgerFile} placed '${tenant.name}' on '${issued.host}'; write host: ${issued.host}`
+                    : `is '${tenant.host}', but ${ledgerFile} placed '${tenant.name}' on '${issued.host}'; a tenant never moves host (its encrypted volume and data are there): set host: ${issued.host} again`,
+        },
+    ];
+}
+
+/**
  * Checks that the ledger only grew since `base` (e.g. the ledger at the main
  * branch): every entry of `base` is still there with the same name and id, and
- * a deletedOn once set stays as it was. Entries may be added, and deletedOn
- * set. `current` is undefined when the ledger file no longer exists (an
+ * a host or deletedOn once set stays as it was. Entries may be added, and a
+ * host or deletedOn set. `current` is undefined when the ledger file no longer exists (an
  * invalid ledger is reported by parseLedgerText, not here); `base` is
  * undefined when there was none. `baseLabel` names the base in messages, e.g.
  * "origin/main".
@@ -681,6 +714,13 @@ export function checkLedgerHistory(base: Ledger | undefined, current: Ledger | u
             continue;
         }
         const now = current.tenants[sameName];
+        if (was.host !== undefined && now.host !== was.host) {
+            problems.push({
+                file: ledgerFile,
+                field: `tenants.${sameName}.host`,
+                message: `${now.host === undefined ? "was removed" : `is '${now.host}'`}, but at ${baseLabel} '${was.name}' was placed on '${was.host}'; a tenant never moves host and a recorded host never changes: restore host: ${was.host}`,
+            });
+        }
         if (was.deletedOn && now.deletedOn !== was.deletedOn) {
             problems.push({
                 file: ledgerFile,

@@ -61,6 +61,14 @@ export const siteName = z
     .string({ error: "must be a site name (text), e.g. helsinki" })
     .regex(SITE_NAME_PATTERN, "must be a lower-case site name: 2 to 32 letters, digits or inner hyphens, starting with a letter, e.g. helsinki");
 export type SiteName = z.infer<typeof siteName>;
+
+/**
+ * A Docker host: the name of its primary stack (stacks/Pulumi.<host>.yaml with redoubt:role
+ * primary), one stack per host (README, Stacks). Stack names follow the site-name pattern.
+ */
+export const hostName = z
+    .string()
+    .regex(SITE_NAME_PATTERN, "must be the name of a primary stack (a Docker host): 2 to 32 lower-case letters, digits or inner hyphens, e.g. iceland");
 /**
  * The sites a tenant backs up to when its file names none. A fixed list, not
  * "every backup stack": adding a backup stack must not give every existing
@@ -229,6 +237,11 @@ export const TenantSchema = strictObject({
         .min(1, "must be at least 1")
         .max(MAX_TENANT_ID, `must be at most ${MAX_TENANT_ID}`)
         .describe("Unique numeric id; fixes the tenant's subnets. Immutable, and never reused."),
+    host: hostName
+        .optional()
+        .describe(
+            "The Docker host that holds the tenant: the name of a primary stack (stacks/Pulumi.<host>.yaml). Required once the project has more than one primary stack; with one, that is the default. Immutable: tenants/ledger.yaml records it.",
+        ),
     contact: z.email("must be an email address").describe("Who ops contact about this tenant."),
     status: z.enum(["active", "suspended", "cancelled"]).default("active").describe("Lifecycle state; see README 'Tenant lifecycle'."),
     cancelledOn: isoDate.optional().describe("Required when status is cancelled: the day the customer cancelled."),
@@ -274,6 +287,7 @@ export const LedgerSchema = strictObject({
         strictObject({
             name: z.string().regex(TENANT_NAME_PATTERN, "must be a tenant name"),
             id: z.number().int().min(1).max(MAX_TENANT_ID),
+            host: hostName.optional().describe("The Docker host the tenant was placed on (its file's host); once recorded it never changes."),
             deletedOn: isoDate.optional().describe("Set once the tenant's data is gone and its file removed."),
         }),
     ),

@@ -30,7 +30,7 @@ interface Project {
     rawStacks: Record<string, string>;
     /** Tenant file name → document (edit in place), or raw text. */
     tenants: Record<string, Doc | string>;
-    ledger: { name: string; id: number; deletedOn?: string }[];
+    ledger: { name: string; id: number; host?: string; deletedOn?: string }[];
 }
 
 /** The repository's own stacks and example tenants, as documents a case can edit. */
@@ -298,14 +298,58 @@ const stackCases: Case[] = [
         edit: (p) => (iceland(p)["redoubt:tenantsDir"] = "empty"),
         file: ICELAND,
         field: /^redoubt:tenantsDir$/,
-        message: /does not hold tenant 'acme'.*no primary stack serves it/,
+        message: /does not hold tenant 'acme'.*which is placed on this host; point it at the tenants directory/,
+    },
+    // Placement on hosts (stacks/placement.ts): a tenant file's host, fixed by the ledger.
+    {
+        what: "a second primary stack while the tenant files name no host",
+        edit: (p) => (p.stacks["iceland-2"] = { ...iceland(p), "redoubt:site": "iceland2" }),
+        file: /^tenants\/(acme|harbor|nightowl)\.yaml$/,
+        field: /^host$/,
+        message: /^is required: this project has 2 Docker hosts \(primary stacks iceland, iceland-2\)\. Name the one that holds '\w+' and record it in its ledger entry/,
     },
     {
-        what: "a second primary serving the same tenants",
-        edit: (p) => (p.stacks["iceland-2"] = { ...iceland(p), "redoubt:site": "iceland2" }),
-        file: /^stacks\/Pulumi\.iceland(-2)?\.yaml$/,
-        field: /^redoubt:tenants$/,
-        message: /serves tenant 'acme', which (iceland|iceland-2) serves too; a tenant has exactly one primary stack/,
+        what: "a host that is not a primary stack",
+        edit: (p) => {
+            tenant(p, "acme").host = "backup-helsinki";
+            p.ledger[0].host = "backup-helsinki";
+        },
+        file: file("acme"),
+        field: /^host$/,
+        message: /^is 'backup-helsinki', which is not a primary stack of this project .*; allowed: iceland$/,
+    },
+    {
+        what: "a host that is not a stack name",
+        edit: (p) => (tenant(p, "acme").host = "Iceland 1"),
+        file: file("acme"),
+        field: /^host$/,
+        message: /must be the name of a primary stack \(a Docker host\).*e\.g\. iceland/,
+    },
+    {
+        what: "a host in the file the ledger does not record",
+        edit: (p) => (tenant(p, "acme").host = "iceland"),
+        file: file("acme"),
+        field: /^host$/,
+        message: /^is 'iceland', but .*ledger\.yaml records no host for 'acme'; record it there \('- \{ name: acme, id: 1, host: iceland \}'\)/,
+    },
+    {
+        what: "a host other than the ledger's",
+        edit: (p) => {
+            p.stacks["iceland-2"] = { ...iceland(p), "redoubt:site": "iceland2" };
+            for (const t of ["acme", "harbor", "nightowl"]) tenant(p, t).host = "iceland";
+            for (const entry of p.ledger) entry.host = "iceland";
+            tenant(p, "acme").host = "iceland-2";
+        },
+        file: file("acme"),
+        field: /^host$/,
+        message: /^is 'iceland-2', but .*ledger\.yaml placed 'acme' on 'iceland'; a tenant never moves host/,
+    },
+    {
+        what: "a host in the ledger that is not a host name",
+        edit: (p) => (p.ledger[0].host = "Iceland"),
+        file: /^tenants\/ledger\.yaml$/,
+        field: /^tenants\.0\.host$/,
+        message: /must be the name of a primary stack/,
     },
     {
         what: "backup stack dropping every tenant",
@@ -349,7 +393,8 @@ const stackCases: Case[] = [
         edit: (p) => (iceland(p)["redoubt:maxTenants"] = 2),
         file: ICELAND,
         field: /^redoubt:maxTenants$/,
-        message: /^this host is full: it would serve 3 tenants, more than its limit of 2\. Place '\w+' on another host \(list it in another primary stack's redoubt:tenants/,
+        message:
+            /^this host is full: it would serve 3 tenants, more than its limit of 2\. Place '\w+' on another host \(host: in its file and its ledger entry; a tenant never moves host once deployed/,
     },
     { what: "a host limit of no tenants", edit: (p) => (iceland(p)["redoubt:maxTenants"] = 0), file: ICELAND, field: /^redoubt:maxTenants$/, message: /at least 1/ },
     { what: "a host limit that is not a number", edit: (p) => (iceland(p)["redoubt:maxTenants"] = "many"), file: ICELAND, field: /^redoubt:maxTenants$/, message: /number/ },

@@ -1,17 +1,20 @@
-// npm run bench -- [N] [--hosts H] [--no-policy] [--no-plan]
+// npm run bench -- [N ...] [--hosts H] [--no-policy] [--no-plan] [--no-bare]
 //
 // Generates N synthetic tenants (default 100; a mix of public, tor and vpn,
 // small/medium/large) into a temporary project, with a matching ledger, on H
 // Docker hosts (default 1: the repository's stacks; H > 1: H primary stacks
 // made from stacks/Pulumi.iceland.yaml, tenants dealt round-robin), and times
 // the full offline plan: every stack under mocks, then the real policy pack
-// over gRPC. Prints resources/s and the total. Then times working out one
+// over gRPC. Prints resources/s, the total and the peak RSS, and the time a bare
+// program takes to register the same resources under the same mocks. Then times working out one
 // tenant's targets (what `npm run tenant -- preview|up` does before Pulumi
 // starts) among 10 tenants and among N: the fleet should not change it.
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
+import { runBareUnderMocks, type BareResource } from "../lib/mock-run";
 import { buildPlan, planExitCode } from "../lib/plan";
 import { planTenantOperation } from "../lib/tenant-ops";
 
@@ -83,7 +86,8 @@ export function writeSyntheticProject(dir: string, count: number, hosts: number)
     }
 }
 
-async function benchPlan(projectDir: string, count: number, policy: boolean): Promise<void> {
+/** Plans the project and prints the figures; returns the plan's mocks time and its resources per stack. */
+async function benchPlan(projectDir: string, count: number, policy: boolean): Promise<{ mocks: number; stacks: { stack: string; resources: BareResource[] }[] }> {
     const started = process.hrtime.bigint();
     let mocksDone = 0n;
     const doc = await buildPlan({
@@ -102,7 +106,31 @@ async function benchPlan(projectDir: string, count: number, policy: boolean): Pr
     process.stdout.write(
         `bench: ${count} tenants, ${resources} resources in ${total.toFixed(1)} s (${(resources / total).toFixed(0)} resources/s; mocks ${mocks.toFixed(1)} s${policy ? `, policy pack ${(total - mocks).toFixed(1)} s` : ", policy pack skipped"}); ${diagnostics} diagnostics, plan exit ${planExitCode(doc)}\n`,
     );
+    return { mocks, stacks: doc.stacks.map((s) => ({ stack: s.stack, resources: s.resources })) };
 }
+
+/**
+ * The same resources registered by a bare program under the same mocks (runBareUnderMocks), stack
+ * by stack: the SDK's own cost, printed beside the plan's mocks time (which also validates the set).
+ */
+async function benchBare(mocks: number, stacks: { stack: string; resources: BareResource[] }[]): Promise<void> {
+    // As buildPlan runs the stack programs (lib/plan.ts): without the stack trace the SDK captures per resource.
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (!process.env.REDOUBT_PLAN_STACK_TRACES) Error.stackTraceLimit = 0;
+    const started = process.hrtime.bigint();
+    try {
+        for (const { stack, resources } of stacks) await runBareUnderMocks(stack, resources);
+    } finally {
+        Error.stackTraceLimit = stackTraceLimit;
+    }
+    const bare = Number(process.hrtime.bigint() - started) / 1e9;
+    process.stdout.write(
+        `bench: a bare program registering the same resources under the same mocks: ${bare.toFixed(1)} s; the stack program's mocks time is ${(mocks / bare).toFixed(1)}× that\n`,
+    );
+}
+
+/** Peak resident memory of this process so far, in GB (getrusage's maxrss is in KiB on Linux). */
+const peakRssGb = () => (process.resourceUsage().maxRSS / 1024 / 1024).toFixed(2);
 
 /** One tenant's targets among `count` synthetic tenants: seconds for the whole set's validation and for the rest. */
 async function benchTargets(count: number): Promise<string> {
@@ -121,9 +149,31 @@ async function benchTargets(count: number): Promise<string> {
     }
 }
 
+/**
+ * Several sizes (the curve, e.g. 100 300 1000): each in its own process, so each starts with an
+ * empty heap and a size that runs out of memory is reported while the others still run.
+ */
+function benchCurve(counts: number[], flags: string[]): number {
+    let failed = 0;
+    for (const count of counts) {
+        const run = spawnSync(process.execPath, [require.resolve("ts-node/dist/bin"), "--swc", __filename, String(count), ...flags], { stdio: "inherit" });
+        if (run.status !== 0) {
+            failed++;
+            process.stdout.write(`bench: ${count} tenants did not complete (${run.signal ? `signal ${run.signal}` : `exit ${run.status}`})\n`);
+        }
+    }
+    return failed === 0 ? 0 : 1;
+}
+
 async function main(): Promise<number> {
     const args = process.argv.slice(2);
-    const count = Number(args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== "--hosts") ?? 100);
+    const counts = args.filter((a, i) => /^\d+$/.test(a) && args[i - 1] !== "--hosts").map(Number);
+    if (counts.length > 1)
+        return benchCurve(
+            counts,
+            args.filter((a, i) => !/^\d+$/.test(a) || args[i - 1] === "--hosts"),
+        );
+    const count = counts[0] ?? 100;
     const policy = !args.includes("--no-policy");
     const hostsAt = args.indexOf("--hosts");
     const hosts = hostsAt >= 0 ? Number(args[hostsAt + 1]) : 1;
@@ -133,7 +183,9 @@ async function main(): Promise<number> {
         try {
             writeSyntheticProject(dir, count, hosts);
             process.stderr.write(`bench: ${count} synthetic tenants on ${hosts} host${hosts === 1 ? "" : "s"} in ${dir}\n`);
-            await benchPlan(dir, count, policy);
+            const { mocks, stacks } = await benchPlan(dir, count, policy);
+            process.stdout.write(`bench: peak RSS after the plan ${peakRssGb()} GB\n`);
+            if (!args.includes("--no-bare")) await benchBare(mocks, stacks);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }

@@ -310,6 +310,72 @@ async function runOnce(options: MockRunOptions): Promise<StackRun> {
     return { stack, resources, outputs: resolvedOutputs };
 }
 
+/** A resource for the bare program: what the plan recorded of it. */
+export type BareResource = Pick<CapturedResource, "type" | "name" | "urn" | "parent" | "custom" | "inputs">;
+
+const PROVIDER_TYPE_PREFIX = "pulumi:providers:";
+
+// Concrete classes for the bare program (the SDK's resource classes are abstract in its typings).
+class BareCustom extends pulumi.CustomResource {
+    constructor(type: string, name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
+        super(type, name, inputs, opts);
+    }
+}
+class BareProvider extends pulumi.ProviderResource {
+    constructor(pkg: string, name: string, inputs: pulumi.Inputs, opts: pulumi.ResourceOptions) {
+        super(pkg, name, inputs, opts);
+    }
+}
+class BareComponent extends pulumi.ComponentResource {
+    constructor(type: string, name: string, opts: pulumi.ComponentResourceOptions) {
+        super(type, name, {}, opts);
+        this.registerOutputs({});
+    }
+}
+
+/**
+ * The bench's baseline (issue 13): the same resources registered under the same mocks by a bare
+ * program, one resource constructor per recorded resource with its recorded inputs and parent, and
+ * nothing else: no component logic, no applies, no transformations. It is what the SDK and the
+ * mock engine cost for these resources; the stack program's own cost is the difference.
+ * `resources` are in registration order (a parent before its children), as runOnce captures them.
+ * Returns the URNs the mock engine registered.
+ */
+export async function runBareUnderMocks(stack: string, resources: readonly BareResource[]): Promise<string[]> {
+    if (running) throw new Error("runBareUnderMocks: another run is in progress; runs must be sequential");
+    running = true;
+    try {
+        await pulumi.runtime.setMocks(
+            {
+                newResource: (args: pulumi.runtime.MockResourceArgs) => mockState(stack, args.type, args.name, args.inputs as Record<string, unknown>),
+                call: (args: pulumi.runtime.MockCallArgs) => {
+                    throw new Error(`unexpected invoke ${args.token} in the bare program`);
+                },
+            },
+            PROJECT,
+            stack,
+            true,
+        );
+        const byUrn = new Map<string, pulumi.Resource>();
+        for (const r of resources) {
+            const parent = r.parent === undefined ? undefined : byUrn.get(r.parent);
+            const opts = parent ? { parent } : {};
+            const resource = r.type.startsWith(PROVIDER_TYPE_PREFIX)
+                ? new BareProvider(r.type.slice(PROVIDER_TYPE_PREFIX.length), r.name, r.inputs, opts)
+                : r.custom
+                  ? new BareCustom(r.type, r.name, r.inputs, opts)
+                  : new BareComponent(r.type, r.name, opts);
+            byUrn.set(r.urn, resource);
+        }
+        await Promise.all([...byUrn.values()].map((r) => new Promise<void>((resolve) => r.urn.apply(() => resolve()))));
+        await pulumi.runtime.disconnect();
+        const monitor = runtimeSettings.getMonitor() as { getRegisteredResources?: () => Map<string, unknown> } | undefined;
+        return [...(monitor?.getRegisteredResources?.().keys() ?? [])];
+    } finally {
+        running = false;
+    }
+}
+
 /**
  * Each resource's outputs as the engine would hold them after this run: for a
  * custom resource the state the (mock) provider returned, for a component what

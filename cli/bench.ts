@@ -114,15 +114,8 @@ async function benchPlan(projectDir: string, count: number, policy: boolean): Pr
  * by stack: the SDK's own cost, printed beside the plan's mocks time (which also validates the set).
  */
 async function benchBare(mocks: number, stacks: { stack: string; resources: BareResource[] }[]): Promise<void> {
-    // As buildPlan runs the stack programs (lib/plan.ts): without the stack trace the SDK captures per resource.
-    const stackTraceLimit = Error.stackTraceLimit;
-    if (!process.env.REDOUBT_PLAN_STACK_TRACES) Error.stackTraceLimit = 0;
     const started = process.hrtime.bigint();
-    try {
-        for (const { stack, resources } of stacks) await runBareUnderMocks(stack, resources);
-    } finally {
-        Error.stackTraceLimit = stackTraceLimit;
-    }
+    for (const { stack, resources } of stacks) await runBareUnderMocks(stack, resources);
     const bare = Number(process.hrtime.bigint() - started) / 1e9;
     process.stdout.write(
         `bench: a bare program registering the same resources under the same mocks: ${bare.toFixed(1)} s; the stack program's mocks time is ${(mocks / bare).toFixed(1)}× that\n`,

@@ -208,6 +208,31 @@ export function revealSecrets<T>(value: T): T {
 let running = false;
 
 /**
+ * Runs `work` (a run under mocks: runStackUnderMocks, runBareUnderMocks) without the cost of stack
+ * traces, unless REDOUBT_PLAN_STACK_TRACES is set.
+ * The SDK records `new Error().stack` for every promise it makes (leak diagnostics), and every
+ * resource's constructor takes a whole stack trace for its source position (@pulumi/pulumi
+ * resource.js, Resource.callsites, which lifts Error.stackTraceLimit to Infinity itself). Under
+ * ts-node each trace goes through source-map-support's prepareStackTrace, which took most of a
+ * large plan's time. Traces are off (limit 0) and formatted by V8 itself (no source-map lookup)
+ * while `work` runs; the mock engine ignores source positions.
+ */
+async function withoutStackTraces<T>(work: () => Promise<T>): Promise<T> {
+    if (process.env.REDOUBT_PLAN_STACK_TRACES) return work();
+    // Error.prepareStackTrace is typed as always set; undefined is V8's own formatting.
+    const errors = Error as { stackTraceLimit: number; prepareStackTrace?: unknown };
+    const { stackTraceLimit, prepareStackTrace } = errors;
+    errors.stackTraceLimit = 0;
+    errors.prepareStackTrace = undefined;
+    try {
+        return await work();
+    } finally {
+        errors.stackTraceLimit = stackTraceLimit;
+        errors.prepareStackTrace = prepareStackTrace;
+    }
+}
+
+/**
  * Runs the stack program once under mocks. Runs share the SDK's global
  * state, so they are serialised: one at a time.
  */
@@ -215,7 +240,7 @@ export async function runStackUnderMocks(options: MockRunOptions): Promise<Stack
     if (running) throw new Error("runStackUnderMocks: another run is in progress; runs must be sequential");
     running = true;
     try {
-        return await runOnce(options);
+        return await withoutStackTraces(() => runOnce(options));
     } finally {
         running = false;
     }
@@ -345,35 +370,39 @@ export async function runBareUnderMocks(stack: string, resources: readonly BareR
     if (running) throw new Error("runBareUnderMocks: another run is in progress; runs must be sequential");
     running = true;
     try {
-        await pulumi.runtime.setMocks(
-            {
-                newResource: (args: pulumi.runtime.MockResourceArgs) => mockState(stack, args.type, args.name, args.inputs as Record<string, unknown>),
-                call: (args: pulumi.runtime.MockCallArgs) => {
-                    throw new Error(`unexpected invoke ${args.token} in the bare program`);
-                },
-            },
-            PROJECT,
-            stack,
-            true,
-        );
-        const byUrn = new Map<string, pulumi.Resource>();
-        for (const r of resources) {
-            const parent = r.parent === undefined ? undefined : byUrn.get(r.parent);
-            const opts = parent ? { parent } : {};
-            const resource = r.type.startsWith(PROVIDER_TYPE_PREFIX)
-                ? new BareProvider(r.type.slice(PROVIDER_TYPE_PREFIX.length), r.name, r.inputs, opts)
-                : r.custom
-                  ? new BareCustom(r.type, r.name, r.inputs, opts)
-                  : new BareComponent(r.type, r.name, opts);
-            byUrn.set(r.urn, resource);
-        }
-        await Promise.all([...byUrn.values()].map((r) => new Promise<void>((resolve) => r.urn.apply(() => resolve()))));
-        await pulumi.runtime.disconnect();
-        const monitor = runtimeSettings.getMonitor() as { getRegisteredResources?: () => Map<string, unknown> } | undefined;
-        return [...(monitor?.getRegisteredResources?.().keys() ?? [])];
+        return await withoutStackTraces(() => bareRun(stack, resources));
     } finally {
         running = false;
     }
+}
+
+async function bareRun(stack: string, resources: readonly BareResource[]): Promise<string[]> {
+    await pulumi.runtime.setMocks(
+        {
+            newResource: (args: pulumi.runtime.MockResourceArgs) => mockState(stack, args.type, args.name, args.inputs as Record<string, unknown>),
+            call: (args: pulumi.runtime.MockCallArgs) => {
+                throw new Error(`unexpected invoke ${args.token} in the bare program`);
+            },
+        },
+        PROJECT,
+        stack,
+        true,
+    );
+    const byUrn = new Map<string, pulumi.Resource>();
+    for (const r of resources) {
+        const parent = r.parent === undefined ? undefined : byUrn.get(r.parent);
+        const opts = parent ? { parent } : {};
+        const resource = r.type.startsWith(PROVIDER_TYPE_PREFIX)
+            ? new BareProvider(r.type.slice(PROVIDER_TYPE_PREFIX.length), r.name, r.inputs, opts)
+            : r.custom
+              ? new BareCustom(r.type, r.name, r.inputs, opts)
+              : new BareComponent(r.type, r.name, opts);
+        byUrn.set(r.urn, resource);
+    }
+    await Promise.all([...byUrn.values()].map((r) => new Promise<void>((resolve) => r.urn.apply(() => resolve()))));
+    await pulumi.runtime.disconnect();
+    const monitor = runtimeSettings.getMonitor() as { getRegisteredResources?: () => Map<string, unknown> } | undefined;
+    return [...(monitor?.getRegisteredResources?.().keys() ?? [])];
 }
 
 /**

@@ -433,11 +433,6 @@ export async function buildPlan(options: PlanOptions = {}): Promise<PlanDocument
             : startPolicyPack({ packDir: options.packDir ?? path.join(projectDir, "policies"), project: "redoubt", stack: stacks.join(","), timeoutMs: 180_000 });
     sessionPromise?.catch(() => undefined); // observed below
     let session: PolicyPackSession | undefined;
-    // The SDK records `new Error().stack` for every promise it makes (leak diagnostics); under
-    // ts-node each of those goes through source-map lookups, which took most of a large plan's
-    // time. Stack traces are off while the mocks run, unless REDOUBT_PLAN_STACK_TRACES is set.
-    const stackTraceLimit = Error.stackTraceLimit;
-    if (!process.env.REDOUBT_PLAN_STACK_TRACES) Error.stackTraceLimit = 0;
     try {
         let lastReport = 0;
         let runs = await runStacks({
@@ -456,7 +451,6 @@ export async function buildPlan(options: PlanOptions = {}): Promise<PlanDocument
                   }
                 : undefined,
         });
-        Error.stackTraceLimit = stackTraceLimit;
         if (options.transformRuns) runs = options.transformRuns(runs);
         if (sessionPromise) {
             progress?.("waiting for the policy pack to start...");
@@ -512,7 +506,6 @@ export async function buildPlan(options: PlanOptions = {}): Promise<PlanDocument
             stacks: result,
         };
     } finally {
-        Error.stackTraceLimit = stackTraceLimit;
         const s = session ?? (await sessionPromise?.catch(() => undefined));
         await s?.close();
     }

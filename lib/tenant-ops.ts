@@ -133,7 +133,8 @@ export async function reportTenant(options: { tenant: string; projectDir?: strin
     const primary = primaryOf(tenant, configs)?.config;
     const asOf = primary ? asOfDate(primary, explicitAsOf) : (explicitAsOf ?? todayUtc());
     const stacks = [...configs.keys()];
-    const runs = await runStacks({ stacks, projectDir, configOverrides: explicitAsOf ? Object.fromEntries(stacks.map((s) => [s, { "redoubt:asOf": explicitAsOf }])) : undefined });
+    const overrides = explicitAsOf ? Object.fromEntries(stacks.map((s) => [s, { "redoubt:asOf": explicitAsOf }])) : undefined;
+    const runs = await runStacks({ stacks, projectDir, configOverrides: overrides });
     return tenantInventory(tenant, configs, runs, asOf);
 }
 

@@ -160,11 +160,13 @@ function benchCurve(counts: number[], flags: string[]): number {
 
 async function main(): Promise<number> {
     const args = process.argv.slice(2);
-    const counts = args.filter((a, i) => /^\d+$/.test(a) && args[i - 1] !== "--hosts").map(Number);
+    // A bare number is a size, except the one after --hosts.
+    const isCount = (a: string, i: number) => /^\d+$/.test(a) && args[i - 1] !== "--hosts";
+    const counts = args.filter(isCount).map(Number);
     if (counts.length > 1)
         return benchCurve(
             counts,
-            args.filter((a, i) => !/^\d+$/.test(a) || args[i - 1] === "--hosts"),
+            args.filter((a, i) => !isCount(a, i)),
         );
     const count = counts[0] ?? 100;
     const policy = !args.includes("--no-policy");

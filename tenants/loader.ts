@@ -609,8 +609,11 @@ export function checkAgainstLedger(loaded: LoadedTenant[], ledger: Ledger, ledge
         } else if (idOwner && idOwner.name !== tenant.name) {
             problems.push({ file, field: "id", message: `${tenant.id} was issued to '${idOwner.name}' in ${ledgerFile}; ids are never reused, take the next free id` });
         } else if (!issued) {
-            const entry = `- { name: ${tenant.name}, id: ${tenant.id}${tenant.host === undefined ? "" : `, host: ${tenant.host}`} }`;
-            problems.push({ file, field: "name", message: `'${tenant.name}' is not in ${ledgerFile}; issue it by adding '${entry}' there` });
+            problems.push({
+                file,
+                field: "name",
+                message: `'${tenant.name}' is not in ${ledgerFile}; issue it by adding '${ledgerEntryText(tenant.name, tenant.id, tenant.host)}' there`,
+            });
         } else {
             problems.push(...placementAgainstLedger(file, tenant, issued, ledgerFile));
         }
@@ -628,6 +631,11 @@ export function checkAgainstLedger(loaded: LoadedTenant[], ledger: Ledger, ledge
     return problems;
 }
 
+/** A ledger entry as ops write it in tenants/ledger.yaml, for messages that say what to add. */
+function ledgerEntryText(name: string, id: number, host: string | undefined): string {
+    return `- { name: ${name}, id: ${id}${host === undefined ? "" : `, host: ${host}`} }`;
+}
+
 /**
  * A tenant's host against its ledger entry: once the ledger records a host, the file names that
  * host for good (a tenant never moves: its encrypted volume and data are on that host), and a
@@ -641,7 +649,7 @@ function placementAgainstLedger(file: string, tenant: Tenant, issued: Ledger["te
             {
                 file,
                 field: "host",
-                message: `is '${tenant.host}', but ${ledgerFile} records no host for '${tenant.name}'; record it there ('- { name: ${tenant.name}, id: ${issued.id}, host: ${tenant.host} }'), so the tenant stays on it`,
+                message: `is '${tenant.host}', but ${ledgerFile} records no host for '${tenant.name}'; record it there ('${ledgerEntryText(tenant.name, issued.id, tenant.host)}'), so the tenant stays on it`,
             },
         ];
     }

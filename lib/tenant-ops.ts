@@ -249,7 +249,14 @@ const UNCHANGED_OPS: ReadonlySet<string> = new Set(["same", "read", "refresh"]);
  */
 export function sharedChangesOf(stack: string, shared: ReadonlySet<string>, events: readonly EngineEvent[]): SharedChange[] {
     const changes: SharedChange[] = [];
+    // The engine numbers every event once. The Automation API reads them by tailing the event log
+    // file (@pulumi/pulumi automation/stack.js readLines: @logdna/tail-file, polled every 200 ms),
+    // and under load one event was seen to arrive twice (a CI run listed one edge update twice).
+    // A repeated sequence number is the same event, not a second change.
+    const seen = new Set<number>();
     for (const event of events) {
+        if (seen.has(event.sequence)) continue;
+        seen.add(event.sequence);
         const step = event.resourcePreEvent?.metadata;
         if (step && shared.has(step.urn) && !UNCHANGED_OPS.has(step.op)) changes.push({ stack, urn: step.urn, op: step.op });
     }

@@ -12,14 +12,6 @@ import { readState } from "../../lib/live/state";
 
 const THING = "test:index/thing:Thing";
 
-// Taken when this module loads, not when a program first runs: @pulumi/random and @pulumi/tls load
-// each resource class's module on first use (utilities.lazyLoad), and jest refuses a module load
-// once the test file's environment is torn down. A program run that outlives its test (seen once
-// in a full `npm test`: "import a file after the Jest environment has been torn down", then
-// "random.RandomPassword is not a constructor", which crashed the worker) then still finds them.
-const { RandomPassword } = random;
-const { PrivateKey, SelfSignedCert } = tls;
-
 /** A custom resource served by the recording provider below. */
 class Thing extends pulumi.CustomResource {
     declare readonly echo: pulumi.Output<string>;
@@ -68,9 +60,9 @@ export interface Shape {
 
 export function program(shape: Shape) {
     return () => {
-        const password = new RandomPassword("pw", { length: 24, special: false });
-        const key = new PrivateKey("key", { algorithm: "ECDSA", ecdsaCurve: "P256" });
-        new SelfSignedCert("ca", {
+        const password = new random.RandomPassword("pw", { length: 24, special: false });
+        const key = new tls.PrivateKey("key", { algorithm: "ECDSA", ecdsaCurve: "P256" });
+        new tls.SelfSignedCert("ca", {
             privateKeyPem: key.privateKeyPem,
             isCaCertificate: true,
             validityPeriodHours: 24,

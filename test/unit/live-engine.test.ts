@@ -13,6 +13,12 @@ import { randomPassword } from "../../lib/live/generated";
 import { readState, type StateResource } from "../../lib/live/state";
 import { up as upAt, type Shape } from "./live-engine-fixture";
 
+// A test spawns ts-node for its failing runs and makes several runs in process: seconds each on a
+// loaded 2-core machine. jest's default 5 s let a test time out while its run went on, and that
+// run then broke the next test ("another live run is in progress") or, after the file ended,
+// crashed the worker (a module loaded after the environment was torn down).
+jest.setTimeout(60_000);
+
 describe("live engine", () => {
     let dir: string;
     let statePath: string;

@@ -85,7 +85,9 @@ describe("shared changes in a preview's engine events", () => {
     const edge = "urn:pulumi:iceland::redoubt::redoubt:edge:Edge$docker:index/container:Container::edge-container";
     const image = "urn:pulumi:iceland::redoubt::docker:index/remoteImage:RemoteImage::image-caddy";
     const own = "urn:pulumi:iceland::redoubt::redoubt:tenant:TenantCell::acme";
-    const step = (urn: string, op: string): EngineEvent => ({ sequence: 0, timestamp: 0, resourcePreEvent: { metadata: { op, urn, type: "t", provider: "" } } }) as EngineEvent;
+    let sequence = 0; // as the engine numbers its events
+    const step = (urn: string, op: string): EngineEvent =>
+        ({ sequence: sequence++, timestamp: 0, resourcePreEvent: { metadata: { op, urn, type: "t", provider: "" } } }) as EngineEvent;
 
     it("counts every step of a shared resource that changes something, and nothing else", () => {
         const changing = ["create", "update", "replace", "delete", "create-replacement", "delete-replaced", "import"];
@@ -94,5 +96,8 @@ describe("shared changes in a preview's engine events", () => {
         // The tenant's own change is the point of the operation, not a shared change; other events carry no step.
         const events = [step(own, "create"), step(image, "same"), { sequence: 1, timestamp: 0, summaryEvent: {} } as EngineEvent];
         expect(sharedChangesOf("iceland", new Set([edge, image]), events)).toEqual([]);
+        // The same event read twice from the event log is one change.
+        const once = step(edge, "update");
+        expect(sharedChangesOf("iceland", new Set([edge]), [once, { ...once }])).toEqual([{ stack: "iceland", urn: edge, op: "update" }]);
     });
 });
